@@ -1,0 +1,1 @@
+//! libvirt's post-parse defaults (spec §4.2).

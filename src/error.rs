@@ -1,0 +1,595 @@
+//! Errors, one enum per layer, wrapped by the crate [`Error`].
+//!
+//! Messages reproduce libvirt's wording (including its capitalisation and the
+//! class prefix such as `XML error: `), because VM managers match on them and
+//! our conformance suite compares them with libvirt's. Where we know which
+//! device caused an error, the message ends with `; device: <device>`.
+
+use thiserror::Error;
+
+use crate::address::PciAddress;
+
+/// libvirt's error classes; each gives a message prefix.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorClass {
+    /// `XML error: ` (configuration errors).
+    Xml,
+    /// `internal error: `.
+    Internal,
+    /// `unsupported configuration: `.
+    Unsupported,
+}
+
+impl ErrorClass {
+    /// The message prefix.
+    pub const fn prefix(self) -> &'static str {
+        match self {
+            ErrorClass::Xml => "XML error: ",
+            ErrorClass::Internal => "internal error: ",
+            ErrorClass::Unsupported => "unsupported configuration: ",
+        }
+    }
+}
+
+/// An address that cannot be parsed or is out of range (spec §6.1).
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum AddressError {
+    /// Not of the form `DDDD:BB:SS.F`.
+    #[error("malformed PCI address '{0}'")]
+    Syntax(String),
+    /// Domain above 0xFFFF.
+    #[error("Invalid PCI address domain='0x{0:x}', must be <= 0xFFFF")]
+    Domain(u32),
+    /// Bus above 0xFF.
+    #[error("Invalid PCI address bus='0x{0:x}', must be <= 0xFF")]
+    Bus(u32),
+    /// Slot above 0x1F.
+    #[error("Invalid PCI address slot='0x{0:x}', must be <= 0x1F")]
+    Slot(u32),
+    /// Function above 7.
+    #[error("Invalid PCI address function=0x{0:x}, must be <= 7")]
+    Function(u32),
+}
+
+/// A failure of address assignment (spec §6.3).
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum AllocError {
+    /// The guest has no PCI bus at all.
+    #[error("No PCI buses available")]
+    NoBuses,
+    /// Domain other than 0.
+    #[error("Invalid PCI address {addr}. Only PCI domain 0 is available")]
+    DomainNotZero {
+        /// The address.
+        addr: PciAddress,
+    },
+    /// Bus beyond the last one.
+    #[error("Invalid PCI address {addr}. Only PCI buses up to {last} are available")]
+    BusOutOfRange {
+        /// The address.
+        addr: PciAddress,
+        /// The last bus number.
+        last: u32,
+    },
+    /// An integrated device off bus 0.
+    #[error("The device at PCI address {addr} needs to be an integrated device (bus=0)")]
+    NotIntegrated {
+        /// The address.
+        addr: PciAddress,
+    },
+    /// Automatic placement on a bus that does not allow it.
+    #[error(
+        "The device at PCI address {addr} was auto-assigned this address, but the PCI controller with index='{bus}' doesn't allow auto-assignment"
+    )]
+    NoAutoAssign {
+        /// The address.
+        addr: PciAddress,
+        /// The bus (controller index).
+        bus: u32,
+    },
+    /// Hot-plug onto a bus without hotplug.
+    #[error(
+        "The device at PCI address {addr} requires hotplug capability, but the PCI controller with index='{bus}' doesn't support hotplug"
+    )]
+    NoHotplug {
+        /// The address.
+        addr: PciAddress,
+        /// The bus (controller index).
+        bus: u32,
+    },
+    /// The bus does not accept the device's connection kind.
+    #[error(
+        "The device at PCI address {addr} cannot be plugged into the PCI controller with index='{bus}'. It requires a controller that accepts a {kind}."
+    )]
+    Incompatible {
+        /// The address.
+        addr: PciAddress,
+        /// The bus (controller index).
+        bus: u32,
+        /// The connection kind the device needs.
+        kind: &'static str,
+    },
+    /// Device flags without any connection kind.
+    #[error("The device at PCI address {addr} has unrecognized connection type flags 0x{flags:02x}")]
+    UnrecognizedFlags {
+        /// The address.
+        addr: PciAddress,
+        /// The flags.
+        flags: u32,
+    },
+    /// Slot below the bus's lowest.
+    #[error("Invalid PCI address {addr}. slot must be >= {min}")]
+    SlotTooLow {
+        /// The address.
+        addr: PciAddress,
+        /// Lowest usable slot.
+        min: u8,
+    },
+    /// Slot above the bus's highest.
+    #[error("Invalid PCI address {addr}. slot must be <= {max}")]
+    SlotTooHigh {
+        /// The address.
+        addr: PciAddress,
+        /// Highest usable slot.
+        max: u8,
+    },
+    /// The function is already in use.
+    #[error("Attempted double use of PCI Address {addr}")]
+    DoubleUse {
+        /// The address.
+        addr: PciAddress,
+    },
+    /// No free compatible slot (outside the dry run).
+    #[error("No more available PCI slots")]
+    NoFreeSlot,
+    /// A PCI controller found no slot and cannot be added automatically.
+    #[error(
+        "a PCI slot is needed to connect a PCI controller model='{model}', but none is available, and it cannot be automatically added"
+    )]
+    ControllerNotAddable {
+        /// The controller model.
+        model: &'static str,
+    },
+    /// A device whose flags name no growable bus kind found no slot.
+    #[error("Cannot automatically add a new PCI bus for a device with connect flags {flags:02x}")]
+    CannotAddBus {
+        /// The device's flags.
+        flags: u32,
+    },
+    /// PIIX3 controllers need a conventional bus 0.
+    #[error("Bus 0 must be PCI for integrated PIIX3 USB or IDE controllers")]
+    Piix3BusNotPci,
+    /// i440fx IDE 0 elsewhere than 00:01.1.
+    #[error("Primary IDE controller must have PCI address 0:0:1.1")]
+    PrimaryIde,
+    /// i440fx USB 0 elsewhere than 00:01.2.
+    #[error("PIIX3 USB controller at index 0 must have PCI address 0:0:1.2")]
+    Piix3Usb,
+    /// q35 SATA 0 elsewhere than 00:1f.2.
+    #[error("Primary SATA controller must have PCI address 0:0:1f.2")]
+    PrimarySata,
+    /// A virtio disk with a non-PCI address type.
+    #[error("virtio disk cannot have an address of type '{address_type}'")]
+    VirtioDiskAddressType {
+        /// The address type.
+        address_type: String,
+    },
+    /// A PCI controller without model.
+    #[error("PCI controller model was not set correctly")]
+    ModelUnset,
+    /// A controller index beyond the bus array.
+    #[error("Inappropriate new pci controller index {index} exceeds addrs array length")]
+    IndexBeyondBuses {
+        /// The index.
+        index: u32,
+    },
+    /// No busNr can be chosen for an expander bus.
+    #[error(
+        "No free busNr lower than current lowest busNr is available to auto-assign to bus {bus}. Must be manually assigned"
+    )]
+    NoFreeBusNr {
+        /// The bus the expander sits on.
+        bus: u32,
+    },
+    /// A pci-bridge whose index is not above its own bus.
+    #[error("PCI controller at index {index} (0x{index:02x}) has bus='0x{bus:02x}', but index must be larger than bus")]
+    BridgeIndexNotAboveBus {
+        /// The bridge's index.
+        index: u32,
+        /// The bus it sits on.
+        bus: u32,
+    },
+    /// Growth would need a bus number above 255.
+    #[error("PCI controller index {index} too high, maximum is 255")]
+    TooManyBuses {
+        /// The index that would be needed.
+        index: u32,
+    },
+    /// Hot-plug at an address with function ≠ 0.
+    #[error("Only PCI device addresses with function=0 are supported")]
+    HotplugFunctionNotZero,
+    /// The device does not exist in the plan.
+    #[error("no device with id {id} in the plan")]
+    NoSuchDevice {
+        /// The id.
+        id: usize,
+    },
+    /// The controller cannot be hot-plugged.
+    #[error("'{controller_type}' controller cannot be hot plugged.")]
+    ControllerHotplug {
+        /// Controller type.
+        controller_type: &'static str,
+    },
+}
+
+impl AllocError {
+    /// libvirt's class for this error in the given mode.
+    pub fn class(&self, explicit: bool) -> ErrorClass {
+        match self {
+            AllocError::NoBuses => ErrorClass::Xml,
+            AllocError::NoHotplug { .. } => ErrorClass::Xml,
+            AllocError::NoAutoAssign { .. }
+            | AllocError::NoFreeSlot
+            | AllocError::ControllerNotAddable { .. }
+            | AllocError::CannotAddBus { .. }
+            | AllocError::Piix3BusNotPci
+            | AllocError::PrimaryIde
+            | AllocError::Piix3Usb
+            | AllocError::PrimarySata
+            | AllocError::ModelUnset
+            | AllocError::IndexBeyondBuses { .. }
+            | AllocError::ControllerHotplug { .. } => ErrorClass::Internal,
+            AllocError::VirtioDiskAddressType { .. }
+            | AllocError::NoFreeBusNr { .. }
+            | AllocError::BridgeIndexNotAboveBus { .. }
+            | AllocError::TooManyBuses { .. }
+            | AllocError::HotplugFunctionNotZero
+            | AllocError::NoSuchDevice { .. } => ErrorClass::Unsupported,
+            AllocError::DomainNotZero { .. }
+            | AllocError::BusOutOfRange { .. }
+            | AllocError::NotIntegrated { .. }
+            | AllocError::Incompatible { .. }
+            | AllocError::UnrecognizedFlags { .. }
+            | AllocError::SlotTooLow { .. }
+            | AllocError::SlotTooHigh { .. }
+            | AllocError::DoubleUse { .. } => {
+                if explicit {
+                    ErrorClass::Xml
+                } else {
+                    ErrorClass::Internal
+                }
+            }
+        }
+    }
+}
+
+/// A configuration rejected before or after assignment (spec §6.2, §6.4, §6.5).
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Unknown controller model.
+    #[error("Unknown model type '{model}'")]
+    UnknownModel {
+        /// The model.
+        model: String,
+    },
+    /// Architecture not handled.
+    #[error("unsupported architecture '{arch}' (pciplan handles x86_64 and i686)")]
+    UnsupportedArch {
+        /// The arch.
+        arch: String,
+    },
+    /// Index 0 of the wrong model.
+    #[error(
+        "The PCI controller with index='0' must be model='{expected}' for this machine type, but model='{found}' was found instead"
+    )]
+    RootModel {
+        /// The model the machine needs.
+        expected: &'static str,
+        /// The model found (`(null)` when unset).
+        found: String,
+    },
+    /// A root controller at an index other than 0.
+    #[error("pci-root and pcie-root controllers should have index 0")]
+    RootIndex,
+    /// A root controller with an address.
+    #[error("pci-root and pcie-root controllers should not have an address")]
+    RootAddress,
+    /// pxb off i440fx.
+    #[error("pci-expander-bus controllers are only supported on 440fx-based machinetypes")]
+    PxbMachine,
+    /// pxb-pcie off q35.
+    #[error("pcie-expander-bus controllers are not supported with this machine type")]
+    PxbPcieMachine,
+    /// `<node>` not among the guest's NUMA cells.
+    #[error(
+        "{model} with index {index} is configured for a NUMA node ({node}) not present in the domain's <cpu><numa> array ({cells})"
+    )]
+    NumaNode {
+        /// Controller model.
+        model: &'static str,
+        /// Controller index.
+        index: u32,
+        /// The node.
+        node: u32,
+        /// Number of guest NUMA cells.
+        cells: u32,
+    },
+    /// Two controllers of one type share an index.
+    #[error("Multiple '{controller_type}' controllers with index '{index}'")]
+    DuplicateIndex {
+        /// Controller type.
+        controller_type: &'static str,
+        /// The index.
+        index: u32,
+    },
+    /// Index above 255.
+    #[error("PCI controller index {index} too high, maximum is 255")]
+    IndexTooHigh {
+        /// The index.
+        index: u32,
+    },
+    /// A target value out of range.
+    #[error("PCI controller {option} '{value}' out of range - must be {range}")]
+    TargetRange {
+        /// `chassisNr`, `chassis`, `port`, `busNr`.
+        option: &'static str,
+        /// The value.
+        value: u32,
+        /// The allowed range, as libvirt writes it.
+        range: &'static str,
+    },
+    /// `<node>` on index 0.
+    #[error("The PCI controller with index=0 can't be associated with a NUMA node")]
+    NodeOnIndexZero,
+    /// A required option is missing.
+    #[error(
+        "Required option '{option}' is not set for PCI controller with index '{index}', model '{model}' and modelName '{name}'"
+    )]
+    OptionRequired {
+        /// Option name.
+        option: &'static str,
+        /// Index.
+        index: u32,
+        /// Model.
+        model: &'static str,
+        /// Model name or `none`.
+        name: String,
+    },
+    /// An option that the model does not take.
+    #[error(
+        "Option '{option}' is not valid for PCI controller with index '{index}', model '{model}' and modelName '{name}'"
+    )]
+    OptionInvalid {
+        /// Option name.
+        option: &'static str,
+        /// Index.
+        index: u32,
+        /// Model.
+        model: &'static str,
+        /// Model name or `none`.
+        name: String,
+    },
+    /// A model name that does not belong to the model.
+    #[error(
+        "Option 'modelName' has invalid value for PCI controller with index '{index}', model '{model}' and modelName '{name}'"
+    )]
+    ModelNameInvalid {
+        /// Index.
+        index: u32,
+        /// Model.
+        model: &'static str,
+        /// The name.
+        name: String,
+    },
+    /// A non-root model at index 0.
+    #[error("Index for '{model}' controllers must be > 0")]
+    IndexMustBePositive {
+        /// Model.
+        model: &'static str,
+    },
+    /// A root model off index 0.
+    #[error("Index for '{model}' controllers must be 0")]
+    IndexMustBeZero {
+        /// Model.
+        model: &'static str,
+    },
+    /// pcihole64 on the wrong machine.
+    #[error("Setting the 64-bit PCI hole size is not supported for machine '{machine}'")]
+    Pcihole64Machine {
+        /// Machine name.
+        machine: String,
+    },
+    /// hotplug attribute without QEMU support.
+    #[error("setting the 'hotplug' property on a '{name}' device is not supported by this QEMU binary")]
+    HotplugUnsupported {
+        /// Device name.
+        name: String,
+    },
+    /// The controller's device is missing from QEMU.
+    #[error("The '{name}' device is not supported by this QEMU binary")]
+    DeviceUnsupported {
+        /// Device name.
+        name: String,
+    },
+    /// A disk with a PCI address on a bus that is not PCI.
+    #[error("Invalid address type '{address_type}' for the disk '{dev}' with the bus type '{bus}'")]
+    DiskAddressType {
+        /// Address type.
+        address_type: String,
+        /// Disk target.
+        dev: String,
+        /// Disk bus.
+        bus: String,
+    },
+    /// A USB disk with a PCI address.
+    #[error("unexpected address type for usb disk")]
+    UsbDiskAddress,
+    /// A ramfb video with an address.
+    #[error("address not supported for video type ramfb")]
+    RamfbAddress,
+    /// A virtio IOMMU without a PCI address.
+    #[error("IOMMU device: '{model}' needs a PCI address")]
+    IommuNeedsPci {
+        /// Model.
+        model: &'static str,
+    },
+    /// A shmem with a non-PCI address.
+    #[error("only 'pci' addresses are supported for the shared memory device")]
+    ShmemAddress,
+    /// (Non-)transitional virtio model on an input.
+    #[error("virtio (non-)transitional models are not supported for input type={input_type}")]
+    InputVirtioModel {
+        /// Input type.
+        input_type: String,
+    },
+    /// A USB controller without model where none can be chosen.
+    #[error("no model provided for USB controller")]
+    UsbNoModel,
+    /// No SCSI controller model can be chosen.
+    #[error("Unable to determine model for SCSI controller idx={index}")]
+    ScsiNoModel {
+        /// Index.
+        index: u32,
+    },
+    /// The host PCI description file is malformed.
+    #[error("host PCI description, line {line}: {reason}")]
+    HostPci {
+        /// Line number (1-based).
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A plan or input exceeds a documented resource limit.
+    #[error("{what} exceeds the limit of {limit}")]
+    Limit {
+        /// What was counted.
+        what: &'static str,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+impl ConfigError {
+    /// libvirt's class for this error.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            ConfigError::RootModel { .. }
+            | ConfigError::RootIndex
+            | ConfigError::NumaNode { .. }
+            | ConfigError::DuplicateIndex { .. }
+            | ConfigError::HostPci { .. }
+            | ConfigError::Limit { .. } => ErrorClass::Xml,
+            ConfigError::OptionRequired { .. } | ConfigError::UsbDiskAddress | ConfigError::ScsiNoModel { .. } => {
+                ErrorClass::Internal
+            }
+            ConfigError::UnknownModel { .. }
+            | ConfigError::UnsupportedArch { .. }
+            | ConfigError::RootAddress
+            | ConfigError::PxbMachine
+            | ConfigError::PxbPcieMachine
+            | ConfigError::IndexTooHigh { .. }
+            | ConfigError::TargetRange { .. }
+            | ConfigError::NodeOnIndexZero
+            | ConfigError::OptionInvalid { .. }
+            | ConfigError::ModelNameInvalid { .. }
+            | ConfigError::IndexMustBePositive { .. }
+            | ConfigError::IndexMustBeZero { .. }
+            | ConfigError::Pcihole64Machine { .. }
+            | ConfigError::HotplugUnsupported { .. }
+            | ConfigError::DeviceUnsupported { .. }
+            | ConfigError::DiskAddressType { .. }
+            | ConfigError::RamfbAddress
+            | ConfigError::IommuNeedsPci { .. }
+            | ConfigError::ShmemAddress
+            | ConfigError::InputVirtioModel { .. }
+            | ConfigError::UsbNoModel => ErrorClass::Unsupported,
+        }
+    }
+}
+
+/// A domain XML that cannot be read (front-end errors).
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum XmlError {
+    /// Not well-formed XML, or a forbidden construct (DTD).
+    #[error("{0}")]
+    Syntax(String),
+    /// The root element is not `<domain>`.
+    #[error("expected root element <domain>, found <{0}>")]
+    WrongRoot(String),
+    /// A required element is missing.
+    #[error("missing element {0}")]
+    Missing(&'static str),
+    /// An attribute value is malformed.
+    #[error("Invalid value for attribute '{attr}' in element '{element}': '{value}'. {reason}")]
+    Attribute {
+        /// Element name.
+        element: String,
+        /// Attribute name.
+        attr: String,
+        /// The value.
+        value: String,
+        /// What was expected.
+        reason: String,
+    },
+    /// Anything else, with the element it concerns.
+    #[error("{element}: {message}")]
+    Invalid {
+        /// Element path or name.
+        element: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Every error pciplan returns.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An address could not be parsed.
+    #[error("XML error: {0}")]
+    Address(#[from] AddressError),
+    /// Address assignment failed.
+    #[error("{}{reason}{}", class.prefix(), device.as_ref().map(|d| format!("; device: {d}")).unwrap_or_default())]
+    Assign {
+        /// libvirt's class.
+        class: ErrorClass,
+        /// The device concerned, when known.
+        device: Option<String>,
+        /// What failed.
+        reason: AllocError,
+    },
+    /// The configuration is invalid.
+    #[error("{}{reason}{}", reason.class().prefix(), device.as_ref().map(|d| format!("; device: {d}")).unwrap_or_default())]
+    Config {
+        /// The device concerned, when known.
+        device: Option<String>,
+        /// What is wrong.
+        reason: ConfigError,
+    },
+    /// The XML could not be read.
+    #[error("XML error: {0}")]
+    Xml(#[from] XmlError),
+}
+
+impl From<ConfigError> for Error {
+    fn from(reason: ConfigError) -> Error {
+        Error::Config {
+            device: None,
+            reason,
+        }
+    }
+}
+
+impl Error {
+    /// The assignment error, if this is one.
+    pub fn alloc_error(&self) -> Option<&AllocError> {
+        match self {
+            Error::Assign { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+}

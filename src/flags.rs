@@ -1,0 +1,250 @@
+//! Connect flags: what a device needs from a bus slot and what a bus offers
+//! (spec §2.1), and the compatibility test between the two (§2.5).
+
+use bitflags::bitflags;
+
+use crate::address::PciAddress;
+use crate::error::AllocError;
+
+bitflags! {
+    /// A set of PCI connection flags. The bit values equal libvirt's, because
+    /// one error message prints them in hex.
+    ///
+    /// ```
+    /// use pciplan::ConnectFlags as F;
+    /// let virtio_on_q35 = F::PCIE_DEVICE | F::AUTOASSIGN;
+    /// assert_eq!(virtio_on_q35.bits(), 0x21);
+    /// assert!(F::TYPES.contains(F::PCI_BRIDGE));
+    /// ```
+    #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+    pub struct ConnectFlags: u32 {
+        /// Wants (device) / allows (bus) automatic placement.
+        const AUTOASSIGN = 0x1;
+        /// Is being hot-plugged (device) / takes hot-plugged devices (bus).
+        const HOTPLUGGABLE = 0x2;
+        /// Only works directly on bus 0 (the root complex).
+        const INTEGRATED = 0x4;
+        /// May share a slot with others of its kind, one per function.
+        const AGGREGATE_SLOT = 0x8;
+        /// Conventional PCI endpoint.
+        const PCI_DEVICE = 0x10;
+        /// PCI Express endpoint.
+        const PCIE_DEVICE = 0x20;
+        /// pcie-root-port.
+        const PCIE_ROOT_PORT = 0x40;
+        /// pcie-switch-upstream-port.
+        const PCIE_SWITCH_UPSTREAM_PORT = 0x80;
+        /// pcie-switch-downstream-port.
+        const PCIE_SWITCH_DOWNSTREAM_PORT = 0x100;
+        /// dmi-to-pci-bridge.
+        const DMI_TO_PCI_BRIDGE = 0x200;
+        /// pci-expander-bus.
+        const PCI_EXPANDER_BUS = 0x400;
+        /// pcie-expander-bus.
+        const PCIE_EXPANDER_BUS = 0x800;
+        /// pci-bridge.
+        const PCI_BRIDGE = 0x1000;
+        /// pcie-to-pci-bridge.
+        const PCIE_TO_PCI_BRIDGE = 0x2000;
+    }
+}
+
+impl ConnectFlags {
+    /// The connection kinds (bits 4..=13).
+    pub const TYPES: ConnectFlags = ConnectFlags::from_bits_truncate(0x3ff0);
+    /// PCI_DEVICE | PCIE_DEVICE.
+    pub const ENDPOINT: ConnectFlags = ConnectFlags::PCI_DEVICE.union(ConnectFlags::PCIE_DEVICE);
+    /// P: a conventional PCI device that wants automatic placement.
+    pub const P: ConnectFlags = ConnectFlags::PCI_DEVICE.union(ConnectFlags::AUTOASSIGN);
+    /// A PCI Express device that wants automatic placement.
+    pub const E_PCIE: ConnectFlags = ConnectFlags::PCIE_DEVICE.union(ConnectFlags::AUTOASSIGN);
+
+    /// The connection kind named in "requires a controller that accepts a …"
+    /// messages: the first of the flag's kind bits in libvirt's order.
+    pub fn kind_name(self) -> Option<&'static str> {
+        const ORDER: [(ConnectFlags, &str); 10] = [
+            (ConnectFlags::PCI_DEVICE, "standard PCI device"),
+            (ConnectFlags::PCIE_DEVICE, "PCI Express device"),
+            (ConnectFlags::PCIE_ROOT_PORT, "pcie-root-port"),
+            (
+                ConnectFlags::PCIE_SWITCH_UPSTREAM_PORT,
+                "pcie-switch-upstream-port",
+            ),
+            (
+                ConnectFlags::PCIE_SWITCH_DOWNSTREAM_PORT,
+                "pcie-switch-downstream-port",
+            ),
+            (ConnectFlags::DMI_TO_PCI_BRIDGE, "dmi-to-pci-bridge"),
+            (ConnectFlags::PCIE_TO_PCI_BRIDGE, "pcie-to-pci-bridge"),
+            (ConnectFlags::PCI_EXPANDER_BUS, "pci-expander-bus"),
+            (ConnectFlags::PCIE_EXPANDER_BUS, "pcie-expander-bus"),
+            (ConnectFlags::PCI_BRIDGE, "pci-bridge"),
+        ];
+        ORDER
+            .iter()
+            .find(|(f, _)| self.contains(*f))
+            .map(|(_, n)| *n)
+    }
+}
+
+/// How an address is being checked (§2.5).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum CheckMode {
+    /// Searching for a free address: problems are not reported.
+    Auto,
+    /// Checking an address from the configuration or a chipset placement.
+    Explicit,
+}
+
+/// The compatibility test of §2.5 between a bus's flags and a device's.
+///
+/// # Errors
+/// The [`AllocError`] libvirt would report for this combination.
+///
+/// ```
+/// use pciplan::{ConnectFlags as F, PciAddress};
+/// use pciplan::flags::{check_compatible, CheckMode};
+/// let addr = PciAddress::from_parts(1, 0, 0)?;
+/// let root_port = F::PCIE_DEVICE | F::AUTOASSIGN | F::PCIE_TO_PCI_BRIDGE;
+/// assert!(check_compatible(root_port, F::PCI_DEVICE | F::AUTOASSIGN, addr, CheckMode::Auto).is_err());
+/// assert!(check_compatible(root_port, F::PCI_DEVICE, addr, CheckMode::Explicit).is_ok());
+/// # Ok::<(), pciplan::AddressError>(())
+/// ```
+pub fn check_compatible(
+    bus_flags: ConnectFlags,
+    dev_flags: ConnectFlags,
+    addr: PciAddress,
+    mode: CheckMode,
+) -> Result<(), AllocError> {
+    let mut bus = bus_flags;
+    let mut dev = dev_flags;
+    let bus_index = u32::from(addr.bus());
+    if dev.contains(ConnectFlags::INTEGRATED) {
+        if addr.bus() == 0 {
+            bus |= ConnectFlags::AUTOASSIGN;
+        } else {
+            return Err(AllocError::NotIntegrated { addr });
+        }
+    }
+    match mode {
+        CheckMode::Explicit => {
+            if bus.intersects(ConnectFlags::ENDPOINT) {
+                bus |= ConnectFlags::ENDPOINT;
+            }
+            if dev.contains(ConnectFlags::PCI_BRIDGE) {
+                dev |= ConnectFlags::PCI_DEVICE;
+            }
+        }
+        CheckMode::Auto => {
+            if dev.contains(ConnectFlags::AUTOASSIGN) && !bus.contains(ConnectFlags::AUTOASSIGN) {
+                return Err(AllocError::NoAutoAssign {
+                    addr,
+                    bus: bus_index,
+                });
+            }
+        }
+    }
+    if dev.contains(ConnectFlags::HOTPLUGGABLE) && !bus.contains(ConnectFlags::HOTPLUGGABLE) {
+        return Err(AllocError::NoHotplug {
+            addr,
+            bus: bus_index,
+        });
+    }
+    if !(dev & bus).intersects(ConnectFlags::TYPES) {
+        return Err(match dev.kind_name() {
+            Some(kind) => AllocError::Incompatible {
+                addr,
+                bus: bus_index,
+                kind,
+            },
+            None => AllocError::UnrecognizedFlags {
+                addr,
+                flags: dev.bits(),
+            },
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ConnectFlags as F;
+
+    fn addr(bus: u8) -> PciAddress {
+        PciAddress::from_parts(bus, 1, 0).unwrap()
+    }
+
+    #[test]
+    fn explicit_mode_lets_conventional_device_into_pcie_slot() {
+        let root_port = F::PCIE_DEVICE | F::AUTOASSIGN;
+        assert!(check_compatible(root_port, F::PCI_DEVICE, addr(1), CheckMode::Explicit).is_ok());
+    }
+
+    #[test]
+    fn auto_mode_rejects_autoassign_device_on_pcie_root() {
+        let pcie_root = crate::ControllerModel::PcieRoot.accepts();
+        let r = check_compatible(pcie_root, F::E_PCIE, addr(0), CheckMode::Auto);
+        assert_eq!(
+            r,
+            Err(AllocError::NoAutoAssign {
+                addr: addr(0),
+                bus: 0
+            })
+        );
+    }
+
+    #[test]
+    fn integrated_device_off_bus_zero_fails() {
+        let r = check_compatible(
+            F::all(),
+            F::INTEGRATED | F::PCIE_DEVICE,
+            addr(1),
+            CheckMode::Explicit,
+        );
+        assert_eq!(r, Err(AllocError::NotIntegrated { addr: addr(1) }));
+    }
+
+    #[test]
+    fn explicit_pci_bridge_misfit_reports_standard_pci_device() {
+        let upstream = crate::ControllerModel::PcieSwitchUpstreamPort.accepts();
+        let r = check_compatible(upstream, F::PCI_BRIDGE, addr(2), CheckMode::Explicit);
+        assert_eq!(
+            r,
+            Err(AllocError::Incompatible {
+                addr: addr(2),
+                bus: 2,
+                kind: "standard PCI device"
+            })
+        );
+    }
+
+    #[test]
+    fn flags_without_type_bits_are_unrecognized() {
+        let r = check_compatible(F::all(), F::AUTOASSIGN, addr(0), CheckMode::Auto);
+        assert_eq!(
+            r,
+            Err(AllocError::UnrecognizedFlags {
+                addr: addr(0),
+                flags: 1
+            })
+        );
+    }
+
+    #[test]
+    fn hotplug_device_needs_hotplug_bus() {
+        let r = check_compatible(F::P, F::P | F::HOTPLUGGABLE, addr(0), CheckMode::Auto);
+        assert_eq!(
+            r,
+            Err(AllocError::NoHotplug {
+                addr: addr(0),
+                bus: 0
+            })
+        );
+    }
+
+    #[test]
+    fn type_bits_are_4_to_13() {
+        assert_eq!(F::TYPES.bits(), 0x3ff0);
+    }
+}

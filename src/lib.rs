@@ -1,0 +1,61 @@
+//! # pciplan
+//!
+//! PCI/PCIe address assignment for virtual machines that gives exactly the
+//! answers of libvirt 9.0's QEMU driver: which slot every device gets, which
+//! controllers are added, and which configurations are rejected.
+//!
+//! ```
+//! use pciplan::{Capabilities, Device, DeviceKind, Machine, NicModel, Plan, VirtioModel};
+//!
+//! let mut plan = Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64());
+//! plan.add_device(Device::new(DeviceKind::Interface { model: Some(NicModel::Virtio), hostdev: None }));
+//! plan.add_device(Device::new(DeviceKind::Rng(VirtioModel::Default)));
+//! plan.assign()?;
+//! for d in plan.devices() {
+//!     if let Some(addr) = d.address.present() {
+//!         println!("{d}: {addr}");
+//!     }
+//! }
+//! # Ok::<(), pciplan::Error>(())
+//! ```
+//!
+//! ## Overview
+//!
+//! * [`PciAddress`] with [`Slot`] and [`Function`]: checked address newtypes.
+//! * [`ConnectFlags`]: what a device needs and what a bus offers;
+//!   [`device::connect_flags`] is the calculator.
+//! * [`ControllerModel`]: the ten PCI controller models and their tables.
+//! * [`Plan`]: a machine, its [`Capabilities`] and its [`Device`]s;
+//!   [`Plan::assign`] runs libvirt's algorithm, [`Plan::hotplug_add`] attaches
+//!   one device live.
+//! * [`Topology`]: the controller tree of a plan, on petgraph.
+//! * [`libvirt`] (feature `libvirt`): domain XML in and out.
+//!
+//! The design is described in `docs/DESIGN.md`.
+
+pub mod address;
+mod allocator;
+pub mod caps;
+pub mod controller;
+mod defaults;
+pub mod device;
+pub mod error;
+pub mod flags;
+#[cfg(feature = "libvirt")]
+pub mod libvirt;
+pub mod machine;
+mod plan;
+pub mod topology;
+
+pub use address::{Function, Multifunction, PciAddress, Slot};
+pub use caps::Capabilities;
+pub use controller::{ControllerModel, PciTarget};
+pub use device::{
+    Controller, ControllerKind, Device, DeviceAddress, DeviceKind, NicModel, PciController,
+    VirtioModel,
+};
+pub use error::{AddressError, AllocError, ConfigError, Error, ErrorClass, XmlError};
+pub use flags::ConnectFlags;
+pub use machine::{Machine, MachineFamily};
+pub use plan::{Plan, limits};
+pub use topology::Topology;

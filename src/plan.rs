@@ -1,0 +1,185 @@
+//! The plan: a machine, its capabilities and its devices, with the addresses
+//! given so far. A plain value: a dry run is a clone.
+
+use crate::caps::Capabilities;
+use crate::device::{Controller, ControllerKind, Device, DeviceKind, UsbModel};
+use crate::machine::{HostPci, Machine};
+
+/// Limits that keep a plan bounded (documented resource limits).
+pub mod limits {
+    /// Most devices a plan may hold.
+    pub const MAX_DEVICES: usize = 65_536;
+}
+
+/// A guest's devices and their PCI addresses.
+///
+/// Devices of one kind keep their list order; controllers are kept in
+/// libvirt's controller array order (spec §5.14). Devices that pciplan adds
+/// are appended.
+///
+/// ```
+/// use pciplan::{Capabilities, Device, DeviceKind, Machine, Plan, VirtioModel};
+/// let mut plan = Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64());
+/// plan.add_device(Device::new(DeviceKind::Rng(VirtioModel::Default)));
+/// plan.assign()?;
+/// assert!(plan.devices().iter().all(|d| !d.address.is_wanted()
+///     || d.kind.controller().is_some_and(|c| c.pci_model().is_some_and(|m| m.is_root()))
+///     || matches!(d.kind, DeviceKind::Input { .. })));
+/// # Ok::<(), pciplan::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub(crate) machine: Machine,
+    pub(crate) caps: Capabilities,
+    pub(crate) host: HostPci,
+    pub(crate) numa_cells: u32,
+    pub(crate) has_graphics: bool,
+    pub(crate) devices: Vec<Device>,
+}
+
+impl Plan {
+    /// An empty plan for a machine and a capability set.
+    pub fn new(machine: Machine, caps: Capabilities) -> Plan {
+        Plan {
+            machine,
+            caps,
+            host: HostPci::default(),
+            numa_cells: 0,
+            has_graphics: false,
+            devices: Vec::new(),
+        }
+    }
+
+    /// The machine.
+    pub fn machine(&self) -> &Machine {
+        &self.machine
+    }
+
+    /// The capabilities.
+    pub fn caps(&self) -> &Capabilities {
+        &self.caps
+    }
+
+    /// Host PCI facts used for passthrough devices.
+    pub fn set_host_pci(&mut self, host: HostPci) {
+        self.host = host;
+    }
+
+    /// Number of guest NUMA cells (`<cpu><numa>`).
+    pub fn set_numa_cells(&mut self, cells: u32) {
+        self.numa_cells = cells;
+    }
+
+    /// Whether the guest has `<graphics>` (libvirt then adds a video device).
+    pub fn set_graphics(&mut self, graphics: bool) {
+        self.has_graphics = graphics;
+    }
+
+    /// The devices, in plan order.
+    pub fn devices(&self) -> &[Device] {
+        &self.devices
+    }
+
+    /// Mutable access to one device (e.g. to give it an address).
+    pub fn device_mut(&mut self, i: usize) -> Option<&mut Device> {
+        self.devices.get_mut(i)
+    }
+
+    /// Adds a device as libvirt's parser would: controllers go to their
+    /// place in the controller array (§5.14), everything else is appended.
+    /// Returns the device's position.
+    pub fn add_device(&mut self, device: Device) -> usize {
+        let at = match &device.kind {
+            DeviceKind::Controller(c) => self.controller_insert_position(c),
+            _ => None,
+        };
+        match at {
+            Some(i) => {
+                self.devices.insert(i, device);
+                i
+            }
+            None => {
+                self.devices.push(device);
+                self.devices.len().saturating_sub(1)
+            }
+        }
+    }
+
+    /// Appends a device at the end (how libvirt adds implicit devices).
+    pub fn push_device(&mut self, device: Device) -> usize {
+        self.devices.push(device);
+        self.devices.len().saturating_sub(1)
+    }
+
+    /// Removes a device, releasing its address. Nothing else moves.
+    ///
+    /// # Errors
+    /// [`crate::AllocError::NoSuchDevice`] when `i` is out of range.
+    pub fn remove_device(&mut self, i: usize) -> Result<Device, crate::Error> {
+        if i >= self.devices.len() {
+            return Err(crate::Error::Assign {
+                class: crate::ErrorClass::Unsupported,
+                device: None,
+                reason: crate::AllocError::NoSuchDevice { id: i },
+            });
+        }
+        Ok(self.devices.remove(i))
+    }
+
+    /// libvirt's controller insertion rule: after the last controller of
+    /// the same type whose index is not higher, before the first one with a
+    /// higher index; a master USB controller goes before companions of the
+    /// same index; a controller without index goes after the last of its
+    /// type; a type not seen yet goes to the end (`None`).
+    fn controller_insert_position(&self, new: &Controller) -> Option<usize> {
+        let ty = new.kind.type_name();
+        let mut insert_at: Option<usize> = None;
+        for (i, d) in self.devices.iter().enumerate().rev() {
+            let Some(cur) = d.kind.controller() else {
+                continue;
+            };
+            if cur.kind.type_name() != ty {
+                continue;
+            }
+            let Some(new_idx) = new.index else {
+                return Some(i.saturating_add(1));
+            };
+            let cur_idx = cur.index;
+            if cur_idx.is_some_and(|c| c > new_idx) {
+                insert_at = Some(i);
+            } else if !new.companion && cur.companion && cur_idx == Some(new_idx) {
+                insert_at = Some(i);
+            } else if insert_at.is_none() {
+                return Some(i.saturating_add(1));
+            }
+        }
+        insert_at
+    }
+
+    /// Indices of the controllers, in array order.
+    pub(crate) fn controller_positions(&self) -> impl Iterator<Item = usize> + '_ {
+        self.devices
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| matches!(d.kind, DeviceKind::Controller(_)))
+            .map(|(i, _)| i)
+    }
+
+    /// The PCI controller with this index, if any.
+    pub fn pci_controller(&self, index: u32) -> Option<&Controller> {
+        self.devices
+            .iter()
+            .filter_map(|d| d.kind.controller())
+            .find(|c| matches!(c.kind, ControllerKind::Pci(_)) && c.index == Some(index))
+    }
+
+    /// Whether the USB controller is a USB2 (ich9) model.
+    pub(crate) fn is_usb2(c: &Controller) -> bool {
+        matches!(
+            c.kind,
+            ControllerKind::Usb(Some(
+                UsbModel::Ich9Ehci1 | UsbModel::Ich9Uhci1 | UsbModel::Ich9Uhci2 | UsbModel::Ich9Uhci3
+            ))
+        )
+    }
+}
