@@ -1,1 +1,228 @@
-fn main() {}
+//! `pciplan`: assign PCI addresses to a libvirt domain XML, libvirt-exact.
+//!
+//! A thin layer over the library: it parses arguments, reads files, calls
+//! [`pciplan::libvirt`] and prints. Exit status: 0 on success, 1 when the
+//! configuration is rejected (one `error: <message>` line on stderr), 2 for
+//! usage and I/O errors.
+
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use pciplan::libvirt::{parse_caps_xml, parse_domain, write_domain};
+use pciplan::machine::HostPci;
+use pciplan::{Capabilities, Plan, Topology};
+use serde::Serialize;
+
+/// PCI address assignment for libvirt domain XML, with libvirt 9.0's answers.
+#[derive(Debug, Parser)]
+#[command(name = "pciplan", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Assign PCI addresses and add the controllers libvirt would add.
+    Assign {
+        #[command(flatten)]
+        input: InputArgs,
+        /// Write the result here instead of standard output (`-` = stdout).
+        #[arg(short = 'o', long = "output", value_name = "OUT")]
+        output: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Xml)]
+        format: Format,
+    },
+    /// Assign, then print the PCI controller tree with its devices.
+    Tree {
+        #[command(flatten)]
+        input: InputArgs,
+    },
+}
+
+/// Arguments every command takes.
+#[derive(Debug, Args)]
+struct InputArgs {
+    /// A QEMU capabilities file (libvirt's `caps_<ver>.<arch>.xml` format).
+    /// Default: QEMU 8.0.0 on x86_64.
+    #[arg(long, value_name = "QEMU_CAPS.xml")]
+    caps: Option<PathBuf>,
+    /// Host PCI devices, tab-separated with the columns `address` and
+    /// `is_pcie` (and optionally `iommu_group`), for `<hostdev>` placement.
+    #[arg(long = "host-pci", value_name = "FILE.tsv")]
+    host_pci: Option<PathBuf>,
+    /// The domain XML (`-` = standard input).
+    #[arg(value_name = "DOMAIN.xml")]
+    domain: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// The domain XML with addresses filled in.
+    Xml,
+    /// One JSON record per device.
+    Json,
+}
+
+/// One device in `--format json` output.
+#[derive(Debug, Serialize)]
+struct Record {
+    /// The device's XML element name (`disk`, `controller`, ...).
+    element: &'static str,
+    /// Position among devices with the same element name.
+    ordinal: usize,
+    /// The PCI address in libvirt's text form, or null.
+    address: Option<String>,
+    /// The connect flags the device needs, in hex.
+    connect_flags: String,
+    /// `given` (address was in the input), `assigned` or `added` (the device
+    /// itself was added).
+    origin: &'static str,
+}
+
+/// Why the command failed.
+enum Failure {
+    /// The configuration was rejected (exit 1).
+    Rejected(pciplan::Error),
+    /// Reading or writing failed, or a capabilities or host file is
+    /// malformed (exit 2).
+    Io(String),
+}
+
+impl From<pciplan::Error> for Failure {
+    fn from(e: pciplan::Error) -> Failure {
+        Failure::Rejected(e)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Prints help/version (exit 0) or the usage error (exit 2).
+        Err(e) => e.exit(),
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Rejected(e)) => {
+            report(&e.to_string());
+            ExitCode::from(1)
+        }
+        Err(Failure::Io(msg)) => {
+            report(&msg);
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Prints exactly one `error: ...` line.
+fn report(msg: &str) {
+    let one_line = msg.split_whitespace().collect::<Vec<_>>().join(" ");
+    let _ = writeln!(io::stderr(), "error: {one_line}");
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Assign {
+            input,
+            output,
+            format,
+        } => {
+            let (doc, before, plan) = load_and_assign(&input)?;
+            let text = match format {
+                Format::Xml => write_domain(&doc, &plan)?,
+                Format::Json => json(&before, &plan)?,
+            };
+            emit(output.as_deref(), &text)
+        }
+        Command::Tree { input } => {
+            let (_, _, plan) = load_and_assign(&input)?;
+            let topology = Topology::from_plan(&plan)?;
+            emit(None, &topology.render_tree(&plan))
+        }
+    }
+}
+
+/// Reads the inputs, parses the domain and assigns. Returns the document,
+/// the plan before assignment and the plan after.
+fn load_and_assign(input: &InputArgs) -> Result<(pciplan::libvirt::Document, Plan, Plan), Failure> {
+    let caps = match &input.caps {
+        Some(path) => parse_caps_xml(&read_text(path)?)
+            .map_err(|e| Failure::Io(format!("{}: {e}", path.display())))?,
+        None => Capabilities::qemu_8_0_x86_64(),
+    };
+    let host = match &input.host_pci {
+        Some(path) => HostPci::from_tsv(&read_text(path)?)
+            .map_err(|e| Failure::Io(format!("{}: {e}", path.display())))?,
+        None => HostPci::default(),
+    };
+    let xml = read_text(&input.domain)?;
+    let (doc, mut plan) = parse_domain(&xml, &caps, &host)?;
+    let before = plan.clone();
+    plan.assign()?;
+    Ok((doc, before, plan))
+}
+
+fn json(before: &Plan, after: &Plan) -> Result<String, Failure> {
+    // PCI addresses the input gave, by front-end origin token.
+    let given: Vec<(usize, pciplan::PciAddress)> = before
+        .devices()
+        .iter()
+        .filter_map(|d| Some((d.origin?, d.address.present()?)))
+        .collect();
+    let mut seen: std::collections::HashMap<&'static str, usize> = Default::default();
+    let mut records = Vec::with_capacity(after.devices().len());
+    for (i, d) in after.devices().iter().enumerate() {
+        let element = d.kind.element();
+        let n = seen.entry(element).or_insert(0);
+        let ordinal = *n;
+        *n = ordinal.saturating_add(1);
+        let address = d.address.present();
+        let origin = match d.origin {
+            None => "added",
+            Some(o) if address.is_some_and(|a| given.contains(&(o, a))) => "given",
+            Some(_) => "assigned",
+        };
+        records.push(Record {
+            element,
+            ordinal,
+            address: address.map(|a| a.to_string()),
+            connect_flags: format!("{:#x}", after.connect_flags_of(i).bits()),
+            origin,
+        });
+    }
+    let mut text = serde_json::to_string_pretty(&records)
+        .map_err(|e| Failure::Io(format!("cannot format JSON: {e}")))?;
+    text.push('\n');
+    Ok(text)
+}
+
+fn read_text(path: &Path) -> Result<String, Failure> {
+    let mut text = String::new();
+    let result = if path == Path::new("-") {
+        io::stdin().read_to_string(&mut text).map(|_| ())
+    } else {
+        fs::read_to_string(path).map(|t| text = t)
+    };
+    result.map_err(|e| Failure::Io(format!("cannot read {}: {e}", path.display())))?;
+    Ok(text)
+}
+
+fn emit(output: Option<&Path>, text: &str) -> Result<(), Failure> {
+    match output {
+        Some(path) if path != Path::new("-") => fs::write(path, text)
+            .map_err(|e| Failure::Io(format!("cannot write {}: {e}", path.display()))),
+        _ => {
+            let mut out = io::stdout().lock();
+            match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+                Ok(()) => Ok(()),
+                // A closed pipe (`pciplan ... | head`) is not an error.
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+                Err(e) => Err(Failure::Io(format!("cannot write standard output: {e}"))),
+            }
+        }
+    }
+}

@@ -1,0 +1,378 @@
+//! Replays the libvirt 9.0 conformance corpus (`tests/data/libvirt-9.0`)
+//! for the x86 guests (x86_64 and i686).
+//!
+//! * `ok` cases: `assign_xml(input.xml)` must succeed, its PCI view must equal
+//!   the view of `expected.xml` (see `common/pci_view.rs`), and assigning the
+//!   output again must return it byte for byte.
+//! * `error` cases: `assign_xml` must fail with a message that contains
+//!   `expected-error.txt`.
+//!
+//! Every case runs in this one test, each under `catch_unwind`, so a panic
+//! counts as a failure of that case only. The test fails when a case listed
+//! in `tests/data/expected-pass.txt` fails; `PCIPLAN_UPDATE_EXPECTED_PASS=1`
+//! adds the cases that pass now to that list (it never removes entries).
+//! A per-case report goes to `target/conformance-report.txt`.
+
+mod common;
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
+use std::fs;
+use std::panic::{self, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+
+use common::pci_view;
+use pciplan::Capabilities;
+use pciplan::libvirt::{assign_xml, parse_caps_xml};
+use pciplan::machine::HostPci;
+
+/// The architectures this harness replays.
+const ARCHES: [&str; 2] = ["x86_64", "i686"];
+
+const UPDATE_ENV: &str = "PCIPLAN_UPDATE_EXPECTED_PASS";
+
+fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
+}
+
+fn corpus_dir() -> PathBuf {
+    data_dir().join("libvirt-9.0")
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// One row of `MANIFEST.tsv`.
+struct Case {
+    dir: String,
+    kind: String,
+    arch: String,
+}
+
+fn manifest() -> Result<Vec<Case>, String> {
+    let text = read(&corpus_dir().join("MANIFEST.tsv"))?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .ok_or("empty MANIFEST.tsv")?
+        .split('\t')
+        .collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .ok_or(format!("MANIFEST.tsv has no column {name}"))
+    };
+    let (c_dir, c_kind, c_arch) = (col("dir")?, col("kind")?, col("arch")?);
+    let mut out = Vec::new();
+    for line in lines.filter(|l| !l.trim().is_empty()) {
+        let cells: Vec<&str> = line.split('\t').collect();
+        let cell = |i: usize| {
+            cells
+                .get(i)
+                .map(|s| s.to_string())
+                .ok_or(format!("short MANIFEST.tsv row: {line}"))
+        };
+        out.push(Case {
+            dir: cell(c_dir)?,
+            kind: cell(c_kind)?,
+            arch: cell(c_arch)?,
+        });
+    }
+    Ok(out)
+}
+
+/// Parsed capability files, by path (the 8.0.0 file serves 150 cases).
+type CapsCache = HashMap<PathBuf, Capabilities>;
+
+fn meta_str<'a>(meta: &'a toml::Table, key: &str) -> Result<&'a str, String> {
+    meta.get(key)
+        .and_then(toml::Value::as_str)
+        .ok_or(format!("meta.toml: missing string key {key}"))
+}
+
+/// The capability set libvirt's test harness hands the parser for this case
+/// (README.md "Capability modes").
+fn capabilities(meta: &toml::Table, cache: &mut CapsCache) -> Result<Capabilities, String> {
+    let mode = meta_str(meta, "caps_mode")?;
+    let mut file_caps = |meta: &toml::Table| -> Result<Capabilities, String> {
+        let path = corpus_dir().join(meta_str(meta, "caps_file")?);
+        if let Some(c) = cache.get(&path) {
+            return Ok(c.clone());
+        }
+        let caps = parse_caps_xml(&read(&path)?)
+            .map_err(|e| format!("parse_caps_xml({}): {e}", path.display()))?;
+        cache.insert(path, caps.clone());
+        Ok(caps)
+    };
+    match mode {
+        // The harness strips machine aliases for "latest": keep the flags only.
+        "latest" => Ok(Capabilities::from_names(file_caps(meta)?.names())),
+        "version" => file_caps(meta),
+        "explicit" => {
+            let names = meta
+                .get("qemu_caps_flag_names")
+                .and_then(toml::Value::as_array)
+                .ok_or("meta.toml: missing qemu_caps_flag_names")?;
+            let names: Option<Vec<&str>> = names.iter().map(toml::Value::as_str).collect();
+            Ok(Capabilities::from_names(names.ok_or(
+                "meta.toml: qemu_caps_flag_names holds a non-string",
+            )?))
+        }
+        "none" => Ok(Capabilities::empty()),
+        other => Err(format!("meta.toml: unknown caps_mode {other:?}")),
+    }
+}
+
+/// Runs one case; `Err` holds the reason it failed (first line: summary).
+fn run_case(case: &Case, host: &HostPci, cache: &mut CapsCache) -> Result<(), String> {
+    let dir = corpus_dir().join("cases").join(&case.dir);
+    let meta: toml::Table = read(&dir.join("meta.toml"))?
+        .parse()
+        .map_err(|e| format!("meta.toml: {e}"))?;
+    let caps = capabilities(&meta, cache)?;
+    let input = read(&dir.join("input.xml"))?;
+    match case.kind.as_str() {
+        "ok" => {
+            let out =
+                assign_xml(&input, &caps, host).map_err(|e| format!("assign_xml failed: {e}"))?;
+            let expected = pci_view::view(&read(&dir.join("expected.xml"))?)
+                .map_err(|e| format!("expected.xml: {e}"))?;
+            let actual =
+                pci_view::view(&out).map_err(|e| format!("output is not well-formed: {e}"))?;
+            let d = pci_view::diff(&expected, &actual);
+            if !d.is_empty() {
+                return Err(format!(
+                    "{} PCI difference(s)\n  {}",
+                    d.len(),
+                    d.join("\n  ")
+                ));
+            }
+            let again = assign_xml(&out, &caps, host)
+                .map_err(|e| format!("not idempotent: re-assigning the output failed: {e}"))?;
+            if again != out {
+                return Err(format!(
+                    "not idempotent: re-assigning the output changed it\n  {}",
+                    first_text_difference(&out, &again)
+                ));
+            }
+            Ok(())
+        }
+        "error" => {
+            let want = read(&dir.join("expected-error.txt"))?;
+            let want = want.trim();
+            match assign_xml(&input, &caps, host) {
+                Ok(_) => Err(format!("accepted; expected error: {want}")),
+                Err(e) if e.to_string().contains(want) => Ok(()),
+                Err(e) => Err(format!("wrong error\n  expected: {want}\n  got:      {e}")),
+            }
+        }
+        other => Err(format!("unknown case kind {other:?}")),
+    }
+}
+
+fn first_text_difference(a: &str, b: &str) -> String {
+    for (n, (la, lb)) in a.lines().zip(b.lines()).enumerate() {
+        if la != lb {
+            return format!(
+                "line {}: first {:?}, then {:?}",
+                n.saturating_add(1),
+                la.trim(),
+                lb.trim()
+            );
+        }
+    }
+    format!(
+        "first has {} lines, then {} lines",
+        a.lines().count(),
+        b.lines().count()
+    )
+}
+
+thread_local! {
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Runs a case under `catch_unwind`; a panic becomes a failure message.
+fn run_guarded(case: &Case, host: &HostPci, cache: &mut CapsCache) -> Result<(), String> {
+    LAST_PANIC.with(|p| p.borrow_mut().take());
+    match panic::catch_unwind(AssertUnwindSafe(|| run_case(case, host, cache))) {
+        Ok(r) => r,
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-string payload".into());
+            let at = LAST_PANIC
+                .with(|p| p.borrow_mut().take())
+                .unwrap_or_default();
+            Err(format!("PANIC: {msg}{at}"))
+        }
+    }
+}
+
+fn read_expected_pass(path: &Path) -> Result<BTreeSet<String>, String> {
+    if !path.exists() {
+        return Ok(BTreeSet::new());
+    }
+    Ok(read(path)?
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+fn write_expected_pass(path: &Path, cases: &BTreeSet<String>) -> Result<(), String> {
+    let mut text = String::from(
+        "# Conformance cases (directories under libvirt-9.0/cases/) that must pass.\n\
+         # tests/conformance.rs fails when any of them fails. The list only grows:\n\
+         # `PCIPLAN_UPDATE_EXPECTED_PASS=1 cargo test --release --test conformance`\n\
+         # adds the cases that pass now and keeps the old entries.\n",
+    );
+    for c in cases {
+        text.push_str(c);
+        text.push('\n');
+    }
+    fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+#[derive(Default)]
+struct Tally {
+    ok_pass: usize,
+    ok_total: usize,
+    err_pass: usize,
+    err_total: usize,
+}
+
+#[test]
+fn libvirt_9_0_x86_conformance() -> Result<(), String> {
+    let cases = manifest()?;
+    let host = HostPci::from_tsv(&read(&corpus_dir().join("env/virpcimock-devices.tsv"))?)
+        .map_err(|e| format!("virpcimock-devices.tsv: {e}"))?;
+    let pass_list_path = data_dir().join("expected-pass.txt");
+    let must_pass = read_expected_pass(&pass_list_path)?;
+
+    // Quiet panic hook: remember where the panic happened, print nothing.
+    let default_hook = panic::take_hook();
+    panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        LAST_PANIC.with(|p| *p.borrow_mut() = Some(at));
+    }));
+
+    let mut cache = CapsCache::new();
+    let mut tallies: BTreeMap<&str, Tally> = BTreeMap::new();
+    let mut passing = BTreeSet::new();
+    let mut report = String::new();
+    let mut regressions = Vec::new();
+    for case in cases.iter().filter(|c| ARCHES.contains(&c.arch.as_str())) {
+        let result = run_guarded(case, &host, &mut cache);
+        let t = tallies.entry(
+            ARCHES
+                .iter()
+                .copied()
+                .find(|a| *a == case.arch)
+                .unwrap_or("?"),
+        );
+        let t = t.or_default();
+        let is_ok = case.kind == "ok";
+        if is_ok {
+            t.ok_total = t.ok_total.saturating_add(1);
+        } else {
+            t.err_total = t.err_total.saturating_add(1);
+        }
+        match result {
+            Ok(()) => {
+                if is_ok {
+                    t.ok_pass = t.ok_pass.saturating_add(1);
+                } else {
+                    t.err_pass = t.err_pass.saturating_add(1);
+                }
+                passing.insert(case.dir.clone());
+                let _ = writeln!(report, "PASS {} ({})", case.dir, case.kind);
+            }
+            Err(why) => {
+                let first = why.lines().next().unwrap_or("");
+                let detail = why.lines().nth(1).map(str::trim).unwrap_or("");
+                let _ = writeln!(report, "FAIL {} ({}): {first}", case.dir, case.kind);
+                for line in why.lines().skip(1) {
+                    let _ = writeln!(report, "    {}", line.trim());
+                }
+                if must_pass.contains(&case.dir) {
+                    regressions.push(
+                        format!("{}: {first} {detail}", case.dir)
+                            .trim_end()
+                            .to_string(),
+                    );
+                }
+            }
+        }
+    }
+    panic::set_hook(default_hook);
+
+    let mut summary = String::new();
+    for arch in ARCHES {
+        let t = tallies.get(arch).map_or((0, 0, 0, 0), |t| {
+            (t.ok_pass, t.ok_total, t.err_pass, t.err_total)
+        });
+        let _ = writeln!(
+            summary,
+            "{arch}: {}/{} ok, {}/{} errors",
+            t.0, t.1, t.2, t.3
+        );
+    }
+    print!("{summary}");
+    eprint!("{summary}");
+
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("target"), Path::to_path_buf);
+    let report_path = target.join("conformance-report.txt");
+    if let Err(e) = fs::write(&report_path, format!("{summary}\n{report}")) {
+        eprintln!("cannot write {}: {e}", report_path.display());
+    } else {
+        eprintln!("per-case report: {}", report_path.display());
+    }
+
+    let known: BTreeSet<&str> = cases.iter().map(|c| c.dir.as_str()).collect();
+    let stale: Vec<&String> = must_pass
+        .iter()
+        .filter(|c| !known.contains(c.as_str()))
+        .collect();
+
+    if std::env::var_os(UPDATE_ENV).is_some_and(|v| v == "1") {
+        let mut grown = must_pass.clone();
+        grown.extend(passing.iter().cloned());
+        write_expected_pass(&pass_list_path, &grown)?;
+        eprintln!(
+            "{UPDATE_ENV}: {} now lists {} cases ({} new)",
+            pass_list_path.display(),
+            grown.len(),
+            grown.len().saturating_sub(must_pass.len())
+        );
+    }
+
+    if !stale.is_empty() {
+        return Err(format!(
+            "expected-pass.txt names cases that are not in the corpus: {stale:?}"
+        ));
+    }
+    if !regressions.is_empty() {
+        eprintln!("cases listed in tests/data/expected-pass.txt that failed:");
+        for r in &regressions {
+            eprintln!("  {r}");
+        }
+        return Err(format!(
+            "{} case(s) listed in tests/data/expected-pass.txt failed (see above and {})",
+            regressions.len(),
+            report_path.display()
+        ));
+    }
+    Ok(())
+}

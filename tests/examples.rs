@@ -1,0 +1,166 @@
+//! The x86 worked examples of the spec's `examples.md`, through the public API.
+
+use pciplan::device::{DiskBus, UsbModel};
+use pciplan::{
+    Capabilities, Controller, ControllerKind, ControllerModel, Device, DeviceAddress, DeviceKind,
+    Machine, NicModel, PciAddress, Plan, VirtioModel,
+};
+
+fn addr(s: &str) -> PciAddress {
+    s.parse().unwrap()
+}
+
+fn pci_controllers(plan: &Plan) -> Vec<(u32, ControllerModel, Option<String>)> {
+    plan.devices()
+        .iter()
+        .filter_map(|d| {
+            let c = d.kind.controller()?;
+            let m = c.pci_model()?;
+            Some((
+                c.idx(),
+                m,
+                d.address.present().map(|a| format!("{a}")),
+            ))
+        })
+        .collect()
+}
+
+fn address_of(plan: &Plan, pred: impl Fn(&DeviceKind) -> bool) -> Option<String> {
+    plan.devices()
+        .iter()
+        .find(|d| pred(&d.kind))
+        .and_then(|d| d.address.present())
+        .map(|a| a.to_string())
+}
+
+/// Example 1: an empty q35 guest gets USB, SATA, three root ports, balloon.
+#[test]
+fn empty_q35_gets_default_devices_and_one_spare_root_port() {
+    let mut plan = Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64());
+    plan.assign().unwrap();
+    let pci = pci_controllers(&plan);
+    assert_eq!(
+        pci,
+        vec![
+            (0, ControllerModel::PcieRoot, None),
+            (1, ControllerModel::PcieRootPort, Some("0000:00:01.0".into())),
+            (2, ControllerModel::PcieRootPort, Some("0000:00:01.1".into())),
+            (3, ControllerModel::PcieRootPort, Some("0000:00:01.2".into())),
+        ]
+    );
+    assert_eq!(
+        address_of(&plan, |k| matches!(k, DeviceKind::Controller(Controller { kind: ControllerKind::Usb(_), .. }))),
+        Some("0000:01:00.0".into())
+    );
+    assert_eq!(
+        address_of(&plan, |k| matches!(k, DeviceKind::Memballoon(_))),
+        Some("0000:02:00.0".into())
+    );
+    assert_eq!(
+        address_of(&plan, |k| matches!(k, DeviceKind::Controller(Controller { kind: ControllerKind::Sata, .. }))),
+        Some("0000:00:1f.2".into())
+    );
+}
+
+/// Example 3a: transitional virtio devices go behind a pcie-to-pci-bridge.
+#[test]
+fn transitional_virtio_on_q35_goes_behind_pcie_to_pci_bridge() {
+    let mut plan = Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64());
+    plan.add_device(Device::new(DeviceKind::Controller(Controller {
+        kind: ControllerKind::Usb(Some(UsbModel::None)),
+        index: None,
+        companion: false,
+    })));
+    plan.add_device(Device::new(DeviceKind::Disk {
+        bus: DiskBus::Virtio,
+        model: VirtioModel::Transitional,
+        drive_controller: None,
+    }));
+    plan.add_device(Device::new(DeviceKind::Interface {
+        model: Some(NicModel::VirtioTransitional),
+        hostdev: None,
+    }));
+    plan.add_device(Device::new(DeviceKind::Memballoon(
+        pciplan::device::BalloonModel::VirtioTransitional,
+    )));
+    plan.assign().unwrap();
+    let pci = pci_controllers(&plan);
+    assert_eq!(
+        pci,
+        vec![
+            (0, ControllerModel::PcieRoot, None),
+            (1, ControllerModel::PcieRootPort, Some("0000:00:01.0".into())),
+            (2, ControllerModel::PcieToPciBridge, Some("0000:01:00.0".into())),
+            (3, ControllerModel::PcieRootPort, Some("0000:00:01.1".into())),
+        ]
+    );
+    assert_eq!(
+        address_of(&plan, |k| matches!(k, DeviceKind::Interface { .. })),
+        Some("0000:02:01.0".into())
+    );
+    assert_eq!(
+        address_of(&plan, |k| matches!(k, DeviceKind::Disk { .. })),
+        Some("0000:02:02.0".into())
+    );
+}
+
+/// Example 4: i440fx with 105 virtio disks needs three bridges.
+#[test]
+fn pc_with_105_disks_gets_three_bridges_after_held_back_slot() {
+    let mut plan = Plan::new(Machine::pc(), Capabilities::from_names(["pci-bridge"]));
+    for _ in 0..105 {
+        plan.add_device(Device::new(DeviceKind::Disk {
+            bus: DiskBus::Virtio,
+            model: VirtioModel::Default,
+            drive_controller: None,
+        }));
+    }
+    plan.add_device(Device::new(DeviceKind::Memballoon(pciplan::device::BalloonModel::None)));
+    plan.assign().unwrap();
+    let pci = pci_controllers(&plan);
+    assert_eq!(pci.len(), 4);
+    assert_eq!(pci[1], (1, ControllerModel::PciBridge, Some("0000:00:02.0".into())));
+    assert_eq!(pci[3], (3, ControllerModel::PciBridge, Some("0000:00:04.0".into())));
+    let last = plan
+        .devices()
+        .iter()
+        .filter(|d| matches!(d.kind, DeviceKind::Disk { .. }))
+        .last()
+        .and_then(|d| d.address.present());
+    assert_eq!(last, Some(addr("0000:03:10.0")));
+}
+
+/// Example 4 variant: 60 disks fail on the bridge, as in libvirt.
+#[test]
+fn pc_with_60_disks_fails_to_place_the_bridge() {
+    let mut plan = Plan::new(Machine::pc(), Capabilities::qemu_8_0_x86_64());
+    for _ in 0..60 {
+        plan.add_device(Device::new(DeviceKind::Disk {
+            bus: DiskBus::Virtio,
+            model: VirtioModel::Default,
+            drive_controller: None,
+        }));
+    }
+    plan.add_device(Device::new(DeviceKind::Memballoon(pciplan::device::BalloonModel::None)));
+    let before = plan.clone();
+    let err = plan.assign().unwrap_err();
+    assert!(err.to_string().contains(
+        "a PCI slot is needed to connect a PCI controller model='pci-bridge', but none is available, and it cannot be automatically added"
+    ));
+    assert_eq!(plan, before);
+}
+
+/// A present address is kept exactly.
+#[test]
+fn explicit_address_is_kept() {
+    let mut plan = Plan::new(Machine::pc(), Capabilities::qemu_8_0_x86_64());
+    plan.add_device(
+        Device::new(DeviceKind::Rng(VirtioModel::Default))
+            .with_address(DeviceAddress::Pci(addr("0000:00:07.0"))),
+    );
+    plan.assign().unwrap();
+    assert_eq!(
+        address_of(&plan, |k| matches!(k, DeviceKind::Rng(_))),
+        Some("0000:00:07.0".into())
+    );
+}
