@@ -1,1 +1,503 @@
-//! libvirt's post-parse defaults (spec §4.2).
+//! libvirt's post-parse steps that change PCI placement (spec §4.2, §5.14),
+//! the checks that run before assignment (§6.2) and the validation after it
+//! (§6.4–6.5). Every step is idempotent, so planning a planned result
+//! changes nothing.
+
+use std::collections::BTreeSet;
+
+use crate::controller::{ControllerModel, model_name_capability};
+use crate::device::{
+    BalloonModel, ChannelTarget, ConsoleTarget, Controller, ControllerKind, Device,
+    DeviceAddress, DeviceKind, DiskBus, IommuModel, InputBus, NicModel, ScsiModel, UsbModel,
+    VideoModel, VirtioModel,
+};
+use crate::error::{ConfigError, Error};
+use crate::machine::MachineFamily;
+use crate::plan::Plan;
+
+fn cfg(reason: ConfigError, device: Option<&Device>) -> Error {
+    Error::Config {
+        device: device.map(ToString::to_string),
+        reason,
+    }
+}
+
+fn controller(kind: ControllerKind, index: u32) -> Device {
+    Device::new(DeviceKind::Controller(Controller {
+        kind,
+        index: Some(index),
+        companion: false,
+    }))
+}
+
+impl Plan {
+    /// The post-parse steps, in libvirt's order.
+    pub(crate) fn apply_defaults(&mut self) -> Result<(), Error> {
+        self.assign_controller_indexes();
+        self.add_machine_devices()?;
+        self.add_implied_controllers();
+        self.set_default_models()?;
+        Ok(())
+    }
+
+    /// §5.14 step 2: controllers without index get the lowest unused one.
+    fn assign_controller_indexes(&mut self) {
+        let positions: Vec<usize> = self.controller_positions().collect();
+        for (k, &pos) in positions.iter().enumerate() {
+            let Some(c) = self.devices.get(pos).and_then(|d| d.kind.controller()) else {
+                continue;
+            };
+            if c.index.is_some() {
+                continue;
+            }
+            let ty = c.kind.type_name();
+            let mut chosen = None;
+            if Plan::is_usb2(c) {
+                let prev = positions
+                    .get(..k)
+                    .unwrap_or(&[])
+                    .iter()
+                    .rev()
+                    .filter_map(|&p| self.devices.get(p).and_then(|d| d.kind.controller()))
+                    .find(|pc| pc.kind.type_name() == "usb");
+                if let Some(prev) = prev {
+                    if Plan::is_usb2(prev) {
+                        let same_model_has_it = positions.iter().any(|&p| {
+                            self.devices
+                                .get(p)
+                                .and_then(|d| d.kind.controller())
+                                .is_some_and(|o| o.kind == c.kind && o.index == prev.index)
+                        });
+                        if !same_model_has_it {
+                            chosen = prev.index;
+                        }
+                    }
+                }
+            }
+            let index = chosen.unwrap_or_else(|| {
+                let used: BTreeSet<u32> = self
+                    .devices
+                    .iter()
+                    .filter_map(|d| d.kind.controller())
+                    .filter(|o| o.kind.type_name() == ty)
+                    .filter_map(|o| o.index)
+                    .collect();
+                (0..).find(|i| !used.contains(i)).unwrap_or(0)
+            });
+            if let Some(DeviceKind::Controller(c)) = self.devices.get_mut(pos).map(|d| &mut d.kind) {
+                c.index = Some(index);
+            }
+        }
+    }
+
+    fn has_controller(&self, ty: &str, index: u32) -> bool {
+        self.devices
+            .iter()
+            .filter_map(|d| d.kind.controller())
+            .any(|c| c.kind.type_name() == ty && c.index == Some(index))
+    }
+
+    /// §4.2: the default USB controller, the q35 SATA controller, the root
+    /// bus and the memballoon.
+    fn add_machine_devices(&mut self) -> Result<(), Error> {
+        let family = self.machine.family();
+        let add_usb = matches!(family, MachineFamily::I440fx | MachineFamily::OtherX86);
+        if add_usb && !self.has_controller("usb", 0) {
+            self.push_device(controller(ControllerKind::Usb(None), 0));
+        }
+        if family == MachineFamily::Q35 {
+            if !self.has_controller("usb", 0) {
+                if self.caps.has("qemu-xhci") {
+                    self.push_device(controller(ControllerKind::Usb(Some(UsbModel::QemuXhci)), 0));
+                } else if self.caps.has("nec-usb-xhci") {
+                    self.push_device(controller(ControllerKind::Usb(Some(UsbModel::NecXhci)), 0));
+                } else if self.caps.has("ich9-usb-ehci1") {
+                    self.push_device(controller(ControllerKind::Usb(Some(UsbModel::Ich9Ehci1)), 0));
+                    for m in [UsbModel::Ich9Uhci1, UsbModel::Ich9Uhci2, UsbModel::Ich9Uhci3] {
+                        let mut d = controller(ControllerKind::Usb(Some(m)), 0);
+                        if let DeviceKind::Controller(c) = &mut d.kind {
+                            c.companion = true;
+                        }
+                        self.push_device(d);
+                    }
+                }
+            }
+            if !self.has_controller("sata", 0) {
+                self.push_device(controller(ControllerKind::Sata, 0));
+            }
+        }
+        let root = match family {
+            MachineFamily::I440fx => Some(ControllerModel::PciRoot),
+            MachineFamily::Q35 => Some(ControllerModel::PcieRoot),
+            MachineFamily::Isapc | MachineFamily::OtherX86 => None,
+        };
+        if let Some(root) = root {
+            match self.pci_controller(0) {
+                Some(c) if c.pci_model() != Some(root) => {
+                    return Err(ConfigError::RootModel {
+                        expected: root.as_str(),
+                        found: c
+                            .pci_model()
+                            .map_or("(null)".to_string(), |m| m.as_str().to_string()),
+                    }
+                    .into());
+                }
+                Some(_) => {}
+                None => {
+                    self.push_device(Device::new(DeviceKind::Controller(Controller::pci(root, 0))));
+                }
+            }
+        }
+        if !self
+            .devices
+            .iter()
+            .any(|d| matches!(d.kind, DeviceKind::Memballoon(_)))
+        {
+            self.push_device(Device::new(DeviceKind::Memballoon(BalloonModel::Virtio)));
+        }
+        Ok(())
+    }
+
+    /// Controllers implied by disks, virtio channels and consoles, and the
+    /// video device implied by graphics.
+    fn add_implied_controllers(&mut self) {
+        for (bus, kind) in [
+            (DiskBus::Scsi, ControllerKind::Scsi(None)),
+            (DiskBus::Fdc, ControllerKind::Fdc),
+            (DiskBus::Ide, ControllerKind::Ide),
+            (DiskBus::Sata, ControllerKind::Sata),
+        ] {
+            let max = self
+                .devices
+                .iter()
+                .filter_map(|d| match &d.kind {
+                    DeviceKind::Disk {
+                        bus: b,
+                        drive_controller,
+                        ..
+                    } if *b == bus => Some(drive_controller.unwrap_or(0)),
+                    _ => None,
+                })
+                .max();
+            if let Some(max) = max {
+                for i in 0..=max.min(255) {
+                    if !self.has_controller(kind.type_name(), i) {
+                        self.push_device(controller(kind.clone(), i));
+                    }
+                }
+            }
+        }
+        let needs_vserial = self.devices.iter().any(|d| {
+            matches!(
+                d.kind,
+                DeviceKind::Channel(ChannelTarget::Virtio) | DeviceKind::Console(ConsoleTarget::Virtio)
+            )
+        });
+        if needs_vserial && !self.has_controller("virtio-serial", 0) {
+            self.push_device(controller(ControllerKind::VirtioSerial(VirtioModel::Default), 0));
+        }
+        let has_video = self
+            .devices
+            .iter()
+            .any(|d| matches!(d.kind, DeviceKind::Video(_)));
+        if self.has_graphics && !has_video {
+            self.push_device(Device::new(DeviceKind::Video(VideoModel::Default)));
+        }
+    }
+
+    /// Default models that decide flags (§4.2 table).
+    fn set_default_models(&mut self) -> Result<(), Error> {
+        let caps = self.caps.clone();
+        for d in &mut self.devices {
+            match &mut d.kind {
+                DeviceKind::Controller(c) => match &mut c.kind {
+                    ControllerKind::Usb(m @ None) if caps.has("piix3-usb-uhci") => {
+                        *m = Some(UsbModel::Piix3Uhci);
+                    }
+                    ControllerKind::Scsi(m @ None) => {
+                        if caps.has("lsi") {
+                            *m = Some(ScsiModel::Lsilogic);
+                        } else if caps.has("virtio-scsi-pci") {
+                            *m = Some(ScsiModel::VirtioScsi);
+                        } else {
+                            let index = c.index.unwrap_or(0);
+                            return Err(ConfigError::ScsiNoModel { index }.into());
+                        }
+                    }
+                    _ => {}
+                },
+                DeviceKind::Video(m @ VideoModel::Default) => {
+                    *m = if caps.has("cirrus-vga") {
+                        VideoModel::Cirrus
+                    } else {
+                        VideoModel::Vga
+                    };
+                }
+                DeviceKind::Interface {
+                    model: m @ None,
+                    hostdev: None,
+                } => {
+                    *m = Some(if caps.has("rtl8139") {
+                        NicModel::Known("rtl8139".into())
+                    } else if caps.has("e1000") {
+                        NicModel::Known("e1000".into())
+                    } else if caps.has("virtio-net") {
+                        NicModel::Virtio
+                    } else {
+                        NicModel::Known("rtl8139".into())
+                    });
+                }
+                DeviceKind::Vsock(m @ VirtioModel::Default) => *m = VirtioModel::Virtio,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// §6.2: checks after post-processing, before assignment.
+    pub(crate) fn check_before_assign(&self) -> Result<(), Error> {
+        for d in &self.devices {
+            let Some(c) = d.kind.controller() else { continue };
+            let ControllerKind::Pci(p) = &c.kind else { continue };
+            let Some(model) = p.model else { continue };
+            if model.is_root() && c.idx() != 0 {
+                return Err(cfg(ConfigError::RootIndex, Some(d)));
+            }
+            if model == ControllerModel::PciExpanderBus && !self.machine.is_i440fx() {
+                return Err(cfg(ConfigError::PxbMachine, Some(d)));
+            }
+            if model == ControllerModel::PcieExpanderBus && !self.machine.is_q35() {
+                return Err(cfg(ConfigError::PxbPcieMachine, Some(d)));
+            }
+            if let Some(node) = p.target.node {
+                if node >= self.numa_cells {
+                    return Err(cfg(
+                        ConfigError::NumaNode {
+                            model: model.as_str(),
+                            index: c.idx(),
+                            node,
+                            cells: self.numa_cells,
+                        },
+                        Some(d),
+                    ));
+                }
+            }
+        }
+        let mut seen: BTreeSet<(&str, u32)> = BTreeSet::new();
+        for d in &self.devices {
+            let Some(c) = d.kind.controller() else { continue };
+            if matches!(c.kind, ControllerKind::Usb(_)) {
+                continue;
+            }
+            if !seen.insert((c.kind.type_name(), c.idx())) {
+                return Err(cfg(
+                    ConfigError::DuplicateIndex {
+                        controller_type: c.kind.type_name(),
+                        index: c.idx(),
+                    },
+                    Some(d),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// §6.4–6.5: validation after assignment.
+    pub(crate) fn validate_after_assign(&self) -> Result<(), Error> {
+        for d in &self.devices {
+            if let Some(c) = d.kind.controller() {
+                if let ControllerKind::Pci(_) = &c.kind {
+                    self.validate_pci_controller(d, c)?;
+                }
+            }
+        }
+        for d in &self.devices {
+            self.validate_device_address(d)?;
+        }
+        Ok(())
+    }
+
+    fn validate_pci_controller(&self, d: &Device, c: &Controller) -> Result<(), Error> {
+        let ControllerKind::Pci(p) = &c.kind else { return Ok(()) };
+        let index = c.idx();
+        let t = &p.target;
+        let err = |r| Err(cfg(r, Some(d)));
+        let Some(model) = p.model else { return Ok(()) };
+        // Generic checks.
+        if model.is_root() && d.address != DeviceAddress::None {
+            return err(ConfigError::RootAddress);
+        }
+        if index > 255 {
+            return err(ConfigError::IndexTooHigh { index });
+        }
+        let range = |option, value: Option<u32>, lo: u32, hi: u32, text| match value {
+            Some(v) if v < lo || v > hi => Err(cfg(
+                ConfigError::TargetRange {
+                    option,
+                    value: v,
+                    range: text,
+                },
+                Some(d),
+            )),
+            _ => Ok(()),
+        };
+        range("chassisNr", t.chassis_nr, 1, 255, "1-255")?;
+        range("chassis", t.chassis, 0, 255, "0-255")?;
+        range("port", t.port, 0, 255, "0-255")?;
+        range("busNr", t.bus_nr, 1, 254, "1-254")?;
+        if index == 0 && t.node.is_some() {
+            return err(ConfigError::NodeOnIndexZero);
+        }
+        // QEMU checks.
+        let name = p.model_name.clone().unwrap_or_else(|| "none".to_string());
+        let m = model.as_str();
+        let invalid = |option| {
+            Err(cfg(
+                ConfigError::OptionInvalid {
+                    option,
+                    index,
+                    model: m,
+                    name: name.clone(),
+                },
+                Some(d),
+            ))
+        };
+        let required = |option| {
+            Err(cfg(
+                ConfigError::OptionRequired {
+                    option,
+                    index,
+                    model: m,
+                    name: name.clone(),
+                },
+                Some(d),
+            ))
+        };
+        match (&p.model_name, model.is_root()) {
+            (None, false) => return required("modelName"),
+            (Some(_), true) => return invalid("modelName"),
+            (Some(n), false) if !model.accepts_model_name(n) => {
+                return err(ConfigError::ModelNameInvalid {
+                    index,
+                    model: m,
+                    name: n.clone(),
+                });
+            }
+            _ => {}
+        }
+        if !model.is_root() && index == 0 {
+            return err(ConfigError::IndexMustBePositive { model: m });
+        }
+        if model.is_root() && index != 0 {
+            return err(ConfigError::IndexMustBeZero { model: m });
+        }
+        if t.index.is_some() {
+            return invalid("targetIndex");
+        }
+        if p.pcihole64 {
+            let ok = match model {
+                ControllerModel::PciRoot => self.machine.is_i440fx(),
+                ControllerModel::PcieRoot => self.machine.is_q35(),
+                _ => return invalid("pcihole64"),
+            };
+            if !ok {
+                return err(ConfigError::Pcihole64Machine {
+                    machine: self.machine.name().to_string(),
+                });
+            }
+        }
+        let expander = matches!(
+            model,
+            ControllerModel::PciExpanderBus | ControllerModel::PcieExpanderBus
+        );
+        match (expander, t.bus_nr.is_some()) {
+            (true, false) => return required("busNr"),
+            (false, true) => return invalid("busNr"),
+            _ => {}
+        }
+        if t.node.is_some() && !expander {
+            return invalid("numaNode");
+        }
+        let bridge = model == ControllerModel::PciBridge;
+        match (bridge, t.chassis_nr.is_some()) {
+            (true, false) => return required("chassisNr"),
+            (false, true) => return invalid("chassisNr"),
+            _ => {}
+        }
+        let port = matches!(
+            model,
+            ControllerModel::PcieRootPort | ControllerModel::PcieSwitchDownstreamPort
+        );
+        for (option, v) in [("chassis", t.chassis), ("port", t.port)] {
+            match (port, v.is_some()) {
+                (true, false) => return required(option),
+                (false, true) => return invalid(option),
+                _ => {}
+            }
+        }
+        if t.hotplug.is_some() {
+            match model {
+                ControllerModel::PciRoot => {
+                    if !self.caps.has("piix4.acpi-root-pci-hotplug") {
+                        return err(ConfigError::HotplugUnsupported {
+                            name: "pci-root".into(),
+                        });
+                    }
+                }
+                ControllerModel::PcieRootPort | ControllerModel::PcieSwitchDownstreamPort => {
+                    if !self.caps.has("pcie-root-port.hotplug") {
+                        return err(ConfigError::HotplugUnsupported { name });
+                    }
+                }
+                _ => return invalid("hotplug"),
+            }
+        }
+        if let Some(n) = &p.model_name {
+            if let Some(cap) = model_name_capability(n) {
+                if !self.caps.has(cap) {
+                    return err(ConfigError::DeviceUnsupported { name: n.clone() });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// §6.5: address types a device may not have.
+    fn validate_device_address(&self, d: &Device) -> Result<(), Error> {
+        let pci = matches!(d.address, DeviceAddress::Pci(_));
+        let err = |r| Err(cfg(r, Some(d)));
+        match &d.kind {
+            DeviceKind::Disk { bus, .. } if pci => {
+                let name = match bus {
+                    DiskBus::Ide => "ide",
+                    DiskBus::Sata => "sata",
+                    DiskBus::Scsi => "scsi",
+                    DiskBus::Fdc => "fdc",
+                    DiskBus::Usb => return err(ConfigError::UsbDiskAddress),
+                    _ => return Ok(()),
+                };
+                err(ConfigError::DiskAddressType {
+                    address_type: "pci".into(),
+                    dev: d.label.clone(),
+                    bus: name.into(),
+                })
+            }
+            DeviceKind::Video(VideoModel::Ramfb) if d.address != DeviceAddress::None => {
+                err(ConfigError::RamfbAddress)
+            }
+            DeviceKind::Iommu(IommuModel::Virtio) if !pci => {
+                err(ConfigError::IommuNeedsPci { model: "virtio" })
+            }
+            DeviceKind::Shmem if !pci && d.address != DeviceAddress::None => {
+                err(ConfigError::ShmemAddress)
+            }
+            DeviceKind::Input {
+                bus: InputBus::Virtio,
+                model: VirtioModel::Transitional | VirtioModel::NonTransitional,
+            } => err(ConfigError::InputVirtioModel {
+                input_type: d.label.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
+}

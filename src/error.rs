@@ -535,6 +535,10 @@ pub enum XmlError {
         /// What was expected.
         reason: String,
     },
+    /// A definition libvirt's parser rejects, in libvirt's words (e.g.
+    /// `invalid NUMA node in target`).
+    #[error("{0}")]
+    Rejected(String),
     /// Anything else, with the element it concerns.
     #[error("{element}: {message}")]
     Invalid {
@@ -543,6 +547,44 @@ pub enum XmlError {
         /// What is wrong.
         message: String,
     },
+}
+
+/// A controller tree that breaks the tree rules.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum TopologyError {
+    /// Two controllers share an index.
+    #[error("Multiple 'pci' controllers with index '{index}'")]
+    DuplicateIndex {
+        /// The index.
+        index: u32,
+    },
+    /// The root is missing or not at index 0.
+    #[error("the PCI controller tree needs a pci-root or pcie-root at index 0")]
+    NoRoot,
+    /// A controller plugs into a bus no controller provides.
+    #[error("PCI controller index {index} sits on bus {bus}, which no controller provides")]
+    NoParent {
+        /// The controller's index.
+        index: u32,
+        /// The bus it names.
+        bus: u32,
+    },
+    /// A non-root controller without an address.
+    #[error("PCI controller index {index} has no PCI address")]
+    NoAddress {
+        /// The controller's index.
+        index: u32,
+    },
+    /// A controller would sit below itself.
+    #[error("PCI controller index {index} would be its own ancestor")]
+    Cycle {
+        /// The controller's index.
+        index: u32,
+    },
+    /// The parent bus does not accept the controller.
+    #[error("{0}")]
+    Incompatible(AllocError),
 }
 
 /// Every error pciplan returns.
@@ -573,6 +615,9 @@ pub enum Error {
     /// The XML could not be read.
     #[error("XML error: {0}")]
     Xml(#[from] XmlError),
+    /// The controller tree is not a tree.
+    #[error("XML error: {0}")]
+    Topology(#[from] TopologyError),
 }
 
 impl From<ConfigError> for Error {

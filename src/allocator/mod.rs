@@ -1,14 +1,788 @@
 //! The allocator: libvirt's two-pass assignment (spec §5).
+//!
+//! libvirt first runs a *dry run* that places every device on a growable
+//! address set only to count the buses needed, then appends the missing
+//! controllers to the definition, and finally runs the *real pass* on a set of
+//! exactly that many buses. The two passes place things in different orders
+//! (§5.13), which is why some inputs fail with a bridge error; we keep both
+//! passes so that our answers, including those failures, are libvirt's.
+
+mod addrset;
+mod hotplug;
+
+use addrset::AddressSet;
+
+use crate::address::{Function, Multifunction, PciAddress, Slot};
+use crate::controller::ControllerModel;
+use crate::device::{
+    BalloonModel, ConsoleTarget, Controller, ControllerKind, Device, DeviceAddress, DeviceKind,
+    FlagContext, HostdevSource, IommuModel, MemoryModel, ScsiModel, SerialTarget, SoundModel,
+    UsbModel, VideoModel, WatchdogModel, connect_flags,
+};
+use crate::error::{AllocError, Error};
+use crate::flags::{CheckMode, ConnectFlags};
 use crate::plan::Plan;
-use crate::error::Error;
+
+/// Which pass is running.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Pass {
+    Dry,
+    Real,
+}
+
+/// Builds the crate error for an assignment failure on a device.
+pub(crate) fn fail(reason: AllocError, mode: CheckMode, device: Option<&Device>) -> Error {
+    Error::Assign {
+        class: reason.class(mode == CheckMode::Explicit),
+        device: device.map(ToString::to_string),
+        reason,
+    }
+}
+
+fn fixed(bus: u8, slot: u8, function: u8) -> PciAddress {
+    PciAddress::new(
+        0,
+        bus,
+        Slot::new(slot).unwrap_or(Slot::ZERO),
+        Function::new(function).unwrap_or(Function::ZERO),
+    )
+}
 
 impl Plan {
-    /// Assigns every wanted device an address, adding controllers as libvirt
-    /// would. On error the plan is unchanged.
+    /// Assigns every wanted device an address, adding controllers and
+    /// default devices as libvirt 9.0 would: post-parse defaults (§4.2),
+    /// checks (§6.2), the dry run and real pass (§5), validation (§6.4–6.5).
+    ///
+    /// Devices that already have an address keep it. On error the plan is
+    /// unchanged.
     ///
     /// # Errors
-    /// The first error libvirt would report.
+    /// The first error libvirt would report, as [`Error::Assign`] or
+    /// [`Error::Config`] with libvirt's message.
+    ///
+    /// ```
+    /// use pciplan::{Capabilities, Machine, Plan};
+    /// let mut plan = Plan::new(Machine::pc(), Capabilities::qemu_8_0_x86_64());
+    /// plan.assign()?;
+    /// // the implicit USB controller sits at 00:01.2 on i440fx
+    /// let usb = plan.devices().iter().find(|d| d.kind.element() == "controller"
+    ///     && d.kind.controller().is_some_and(|c| c.kind.type_name() == "usb"));
+    /// assert_eq!(usb.and_then(|d| d.address.present()).map(|a| a.to_string()).as_deref(), Some("0000:00:01.2"));
+    /// # Ok::<(), pciplan::Error>(())
+    /// ```
     pub fn assign(&mut self) -> Result<(), Error> {
+        let mut work = self.clone();
+        work.apply_defaults()?;
+        work.check_before_assign()?;
+        work.assign_addresses()?;
+        work.validate_after_assign()?;
+        *self = work;
         Ok(())
+    }
+
+    /// The connect flags of device `i` (§3), or empty when out of range.
+    pub fn connect_flags_of(&self, i: usize) -> ConnectFlags {
+        let ctx = self.flag_context();
+        self.devices
+            .get(i)
+            .map_or(ConnectFlags::empty(), |d| connect_flags(&d.kind, &d.address, &ctx))
+    }
+
+    pub(crate) fn flag_context(&self) -> FlagContext<'_> {
+        FlagContext {
+            pcie_root: self.root_model() == Some(ControllerModel::PcieRoot),
+            caps: &self.caps,
+            host: &self.host,
+        }
+    }
+
+    /// The model of the PCI controller with index 0.
+    pub(crate) fn root_model(&self) -> Option<ControllerModel> {
+        self.pci_controller(0).and_then(Controller::pci_model)
+    }
+
+    /// Device iteration order (§5.14): kinds in libvirt's order, list order
+    /// within a kind; the first console is skipped when it mirrors the
+    /// first serial port.
+    pub(crate) fn iteration_order(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.devices.len()).collect();
+        order.sort_by_key(|&i| self.devices.get(i).map_or(u8::MAX, |d| d.kind.iteration_rank()));
+        let first_console = order.iter().copied().find(|&i| {
+            self.devices
+                .get(i)
+                .is_some_and(|d| matches!(d.kind, DeviceKind::Console(_)))
+        });
+        if let Some(c) = first_console {
+            let skip = self.devices.get(c).is_some_and(|d| {
+                matches!(
+                    d.kind,
+                    DeviceKind::Console(ConsoleTarget::Serial | ConsoleTarget::None)
+                )
+            });
+            if skip {
+                order.retain(|&i| i != c);
+            }
+        }
+        order
+    }
+
+    fn compute_flags(&self) -> Vec<ConnectFlags> {
+        let ctx = self.flag_context();
+        self.devices
+            .iter()
+            .map(|d| connect_flags(&d.kind, &d.address, &ctx))
+            .collect()
+    }
+
+    fn max_pci_index(&self) -> i64 {
+        self.devices
+            .iter()
+            .filter_map(|d| d.kind.controller())
+            .filter(|c| matches!(c.kind, ControllerKind::Pci(_)))
+            .map(|c| i64::from(c.idx()))
+            .max()
+            .unwrap_or(-1)
+    }
+
+    /// §5.2: dry run (when there is a PCI controller), then the real pass.
+    fn assign_addresses(&mut self) -> Result<(), Error> {
+        let max_index = self.max_pci_index();
+        let mut flags = self.compute_flags();
+        let mut bus_count = usize::try_from(max_index.saturating_add(1)).unwrap_or(0);
+        if bus_count > 0 {
+            bus_count = self.dry_run(bus_count, max_index, &mut flags)?;
+        }
+        let mut set = self.build_set(bus_count, Pass::Real, &flags)?;
+        if !self.machine.supports_pci() {
+            return Ok(());
+        }
+        self.chipset(&mut set, &flags, Pass::Real)?;
+        self.device_loop(&mut set, &flags, Pass::Real)?;
+        self.mark_multifunction();
+        self.controller_defaults()?;
+        Ok(())
+    }
+
+    /// §5.11: counts the buses needed and appends the missing controllers.
+    fn dry_run(
+        &mut self,
+        bus_count: usize,
+        max_index: i64,
+        flags: &mut Vec<ConnectFlags>,
+    ) -> Result<usize, Error> {
+        let mut set = self.build_set(bus_count, Pass::Dry, flags)?;
+        self.chipset(&mut set, flags, Pass::Dry)?;
+        let root = self.root_model();
+        // Held-back slot: keeps room for the first bridge on pci-root machines.
+        if root == Some(ControllerModel::PciRoot) && set.buses.iter().any(|b| !b.is_fully_reserved())
+        {
+            set.reserve_next(ConnectFlags::P, None)
+                .map_err(|e| fail(e, CheckMode::Auto, None))?;
+        }
+        self.device_loop(&mut set, flags, Pass::Dry)?;
+        // One-time spare root port for hot-plug.
+        let initial = usize::try_from(max_index.saturating_add(1)).unwrap_or(0);
+        if max_index <= 0 && set.len() > initial && root == Some(ControllerModel::PcieRoot) {
+            set.reserve_next(ConnectFlags::E_PCIE, None)
+                .map_err(|e| fail(e, CheckMode::Auto, None))?;
+        }
+        // Materialise the buses as controllers, counting their slots.
+        let mut i = 1;
+        while i < set.len() {
+            let index = u32::try_from(i).unwrap_or(u32::MAX);
+            if self.pci_controller(index).is_none() {
+                let model = set
+                    .bus(i)
+                    .and_then(|b| b.model)
+                    .unwrap_or(ControllerModel::PciBridge);
+                let dev = Device::new(DeviceKind::Controller(Controller::pci(model, index)));
+                let own = model.connect_flags();
+                self.devices.push(dev);
+                flags.push(own);
+                if !model.is_root() {
+                    if let Err(e) = set.reserve_next(own, None) {
+                        return Err(fail(e, CheckMode::Auto, self.devices.last()));
+                    }
+                }
+            }
+            i = i.saturating_add(1);
+        }
+        Ok(set.len())
+    }
+
+    /// §5.3: buses from the PCI controllers, then the present addresses.
+    fn build_set(
+        &mut self,
+        bus_count: usize,
+        pass: Pass,
+        flags: &[ConnectFlags],
+    ) -> Result<AddressSet, Error> {
+        let mut set = AddressSet::new(bus_count, pass == Pass::Dry, self.caps.has("pcie-pci-bridge"));
+        let mut any_pcie_root = false;
+        for pos in self.controller_positions().collect::<Vec<_>>() {
+            let Some(dev) = self.devices.get(pos) else { continue };
+            let Some(c) = dev.kind.controller() else { continue };
+            let ControllerKind::Pci(p) = &c.kind else { continue };
+            let index = c.idx();
+            let Some(bus) = set.bus_mut(usize::try_from(index).unwrap_or(usize::MAX)) else {
+                return Err(fail(
+                    AllocError::IndexBeyondBuses { index },
+                    CheckMode::Auto,
+                    Some(dev),
+                ));
+            };
+            let Some(model) = p.model else {
+                return Err(fail(AllocError::ModelUnset, CheckMode::Auto, Some(dev)));
+            };
+            any_pcie_root |= model == ControllerModel::PcieRoot;
+            bus.set_model(model, p.target.hotplug != Some(false));
+        }
+        if let Some(b0) = set.bus_mut(0) {
+            if b0.model.is_none() {
+                b0.set_model(ControllerModel::PciRoot, true);
+            }
+        }
+        let gap_model = if any_pcie_root {
+            ControllerModel::PcieRootPort
+        } else {
+            ControllerModel::PciBridge
+        };
+        for b in &mut set.buses {
+            if b.model.is_none() {
+                b.set_model(gap_model, true);
+            }
+        }
+        for i in self.iteration_order() {
+            let Some(dev) = self.devices.get(i) else { continue };
+            let Some(mut addr) = dev.address.present() else { continue };
+            let mut f = flags.get(i).copied().unwrap_or_default();
+            if f.is_empty() {
+                f = ConnectFlags::PCI_DEVICE;
+            }
+            if is_piix3_integrated(dev, &addr) {
+                let bus0_pci = set
+                    .bus(0)
+                    .is_some_and(|b| b.flags.contains(ConnectFlags::PCI_DEVICE));
+                if set.len() > 0 && !bus0_pci {
+                    return Err(fail(AllocError::Piix3BusNotPci, CheckMode::Auto, Some(dev)));
+                }
+                continue;
+            }
+            let before = addr;
+            set.reserve(&mut addr, f, CheckMode::Explicit)
+                .map_err(|e| fail(e, CheckMode::Explicit, Some(dev)))?;
+            if addr != before {
+                if let Some(d) = self.devices.get_mut(i) {
+                    d.address = DeviceAddress::Pci(addr);
+                }
+            }
+        }
+        Ok(set)
+    }
+
+    /// §5.8: fixed chipset functions and preferred slots (i440fx and q35).
+    fn chipset(
+        &mut self,
+        set: &mut AddressSet,
+        flags: &[ConnectFlags],
+        pass: Pass,
+    ) -> Result<(), Error> {
+        if self.machine.is_i440fx() {
+            self.chipset_i440fx(set, flags, pass)
+        } else if self.machine.is_q35() {
+            self.chipset_q35(set, flags, pass)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn chipset_i440fx(
+        &mut self,
+        set: &mut AddressSet,
+        flags: &[ConnectFlags],
+        pass: Pass,
+    ) -> Result<(), Error> {
+        let p = ConnectFlags::P;
+        for pos in self.controller_positions().collect::<Vec<_>>() {
+            let Some(dev) = self.devices.get(pos) else { continue };
+            let Some(c) = dev.kind.controller() else { continue };
+            let forced = match (&c.kind, c.idx()) {
+                (ControllerKind::Ide, 0) => Some((1, AllocError::PrimaryIde)),
+                (ControllerKind::Usb(None | Some(UsbModel::Piix3Uhci)), 0) => {
+                    Some((2, AllocError::Piix3Usb))
+                }
+                _ => None,
+            };
+            let Some((func, err)) = forced else { continue };
+            let want = fixed(0, 1, func);
+            let mf = match &dev.address {
+                DeviceAddress::Pci(a) => a.multifunction(),
+                _ => Multifunction::Absent,
+            };
+            if let Some(a) = dev.address.present() {
+                if a.key() != want.key() {
+                    return Err(fail(err, CheckMode::Auto, Some(dev)));
+                }
+            }
+            let mut addr = want.with_multifunction(mf);
+            if set.len() > 0 {
+                set.reserve(&mut addr, p, CheckMode::Explicit)
+                    .map_err(|e| fail(e, CheckMode::Explicit, Some(dev)))?;
+            }
+            if let Some(d) = self.devices.get_mut(pos) {
+                d.address = DeviceAddress::Pci(addr);
+            }
+        }
+        if set.len() > 0 {
+            for f in [0, 3] {
+                let mut a = fixed(0, 1, f);
+                set.reserve(&mut a, p, CheckMode::Explicit)
+                    .map_err(|e| fail(e, CheckMode::Explicit, None))?;
+            }
+        }
+        self.primary_video(set, flags, pass, 2, p)
+    }
+
+    fn chipset_q35(
+        &mut self,
+        set: &mut AddressSet,
+        flags: &[ConnectFlags],
+        pass: Pass,
+    ) -> Result<(), Error> {
+        let e = ConnectFlags::PCIE_DEVICE;
+        for pos in self.controller_positions().collect::<Vec<_>>() {
+            let Some(dev) = self.devices.get(pos) else { continue };
+            let Some(c) = dev.kind.controller() else { continue };
+            let no_address = dev.address == DeviceAddress::None;
+            match (&c.kind, c.idx()) {
+                (ControllerKind::Sata, 0) => {
+                    let want = fixed(0, 0x1f, 2);
+                    let mf = match &dev.address {
+                        DeviceAddress::Pci(a) => a.multifunction(),
+                        _ => Multifunction::Absent,
+                    };
+                    if let Some(a) = dev.address.present() {
+                        if a.key() != want.key() {
+                            return Err(fail(AllocError::PrimarySata, CheckMode::Auto, Some(dev)));
+                        }
+                    }
+                    if let Some(d) = self.devices.get_mut(pos) {
+                        d.address = DeviceAddress::Pci(want.with_multifunction(mf));
+                    }
+                }
+                (ControllerKind::Usb(Some(UsbModel::Ich9Uhci1)), _) if no_address => {
+                    let slot = [0x1d, 0x1a].into_iter().find(|&s| set.slot_free(0, s));
+                    if let Some(s) = slot {
+                        let mut a = fixed(0, s, 0);
+                        set.reserve(&mut a, e, CheckMode::Explicit)
+                            .map_err(|err| fail(err, CheckMode::Explicit, Some(dev)))?;
+                        if let Some(d) = self.devices.get_mut(pos) {
+                            d.address = DeviceAddress::Pci(a.with_multifunction(Multifunction::On));
+                        }
+                    }
+                }
+                (ControllerKind::Pci(p), _)
+                    if no_address && p.model == Some(ControllerModel::DmiToPciBridge) =>
+                {
+                    if set.slot_free(0, 0x1e) {
+                        let mut a = fixed(0, 0x1e, 0);
+                        set.reserve(&mut a, e, CheckMode::Explicit)
+                            .map_err(|err| fail(err, CheckMode::Explicit, Some(dev)))?;
+                        if let Some(d) = self.devices.get_mut(pos) {
+                            d.address = DeviceAddress::Pci(a);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if set.len() > 0 {
+            for f in [0, 3] {
+                let mut a = fixed(0, 0x1f, f);
+                set.reserve(&mut a, e, CheckMode::Explicit)
+                    .map_err(|err| fail(err, CheckMode::Explicit, None))?;
+            }
+        }
+        self.primary_video(set, flags, pass, 1, e)?;
+        if set.slot_free(0, 0x1b) {
+            let sound = self.devices.iter().position(|d| {
+                matches!(d.kind, DeviceKind::Sound(SoundModel::Ich9)) && d.address.is_wanted()
+            });
+            if let Some(i) = sound {
+                let mut a = fixed(0, 0x1b, 0);
+                set.reserve(&mut a, e, CheckMode::Explicit)
+                    .map_err(|err| fail(err, CheckMode::Explicit, self.devices.get(i)))?;
+                if let Some(d) = self.devices.get_mut(i) {
+                    d.address = DeviceAddress::Pci(a);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The primary video goes to `00:<slot>.0` when that slot is free.
+    fn primary_video(
+        &mut self,
+        set: &mut AddressSet,
+        flags: &[ConnectFlags],
+        pass: Pass,
+        slot: u8,
+        chipset_flags: ConnectFlags,
+    ) -> Result<(), Error> {
+        let Some(i) = self
+            .devices
+            .iter()
+            .position(|d| matches!(d.kind, DeviceKind::Video(_)))
+        else {
+            return Ok(());
+        };
+        let Some(dev) = self.devices.get(i) else { return Ok(()) };
+        if matches!(dev.kind, DeviceKind::Video(VideoModel::None | VideoModel::Ramfb))
+            || !dev.address.is_wanted()
+        {
+            return Ok(());
+        }
+        let mut addr = fixed(0, slot, 0);
+        set.validate(&addr, chipset_flags, CheckMode::Explicit)
+            .map_err(|e| fail(e, CheckMode::Explicit, Some(dev)))?;
+        if !set.slot_free(0, slot) {
+            let own = flags.get(i).copied().unwrap_or_default();
+            return self.place(set, i, own, None, pass);
+        }
+        set.reserve(&mut addr, chipset_flags, CheckMode::Explicit)
+            .map_err(|e| fail(e, CheckMode::Explicit, Some(dev)))?;
+        if let Some(d) = self.devices.get_mut(i) {
+            d.address = DeviceAddress::Pci(addr);
+        }
+        Ok(())
+    }
+
+    /// ReserveNext for device `i`; the real pass stores the address.
+    fn place(
+        &mut self,
+        set: &mut AddressSet,
+        i: usize,
+        flags: ConnectFlags,
+        function: Option<u8>,
+        pass: Pass,
+    ) -> Result<(), Error> {
+        let addr = set
+            .reserve_next(flags, function)
+            .map_err(|e| fail(e, CheckMode::Auto, self.devices.get(i)))?;
+        if pass == Pass::Real {
+            if let Some(d) = self.devices.get_mut(i) {
+                d.address = DeviceAddress::Pci(addr);
+            }
+        }
+        Ok(())
+    }
+
+    fn wanted(&self, i: usize) -> bool {
+        self.devices.get(i).is_some_and(|d| d.address.is_wanted())
+    }
+
+    /// §5.9: the device loop, in libvirt's fixed order.
+    fn device_loop(
+        &mut self,
+        set: &mut AddressSet,
+        flags: &[ConnectFlags],
+        pass: Pass,
+    ) -> Result<(), Error> {
+        let n = self.devices.len();
+        let fl = |i: usize| flags.get(i).copied().unwrap_or_default();
+        let kinds: Vec<DeviceKind> = self.devices.iter().map(|d| d.kind.clone()).collect();
+        let controllers: Vec<usize> = self.controller_positions().collect();
+        // 1. PCI controllers other than the roots.
+        for &i in &controllers {
+            if let Some(DeviceKind::Controller(c)) = kinds.get(i) {
+                if matches!(c.kind, ControllerKind::Pci(_))
+                    && !c.pci_model().is_some_and(ControllerModel::is_root)
+                    && self.wanted(i)
+                {
+                    self.place(set, i, fl(i), None, pass)?;
+                }
+            }
+        }
+        let visit = |pred: &dyn Fn(&DeviceKind) -> bool| -> Vec<usize> {
+            (0..n)
+                .filter(|&i| kinds.get(i).is_some_and(pred))
+                .collect()
+        };
+        // 2. Filesystems, 3. interfaces, 4. sound cards.
+        let mut order = visit(&|k| matches!(k, DeviceKind::Filesystem { .. }));
+        order.extend(visit(&|k| {
+            matches!(k, DeviceKind::Interface { hostdev: None, .. })
+        }));
+        order.extend(visit(&|k| {
+            matches!(
+                k,
+                DeviceKind::Sound(
+                    SoundModel::Es1370 | SoundModel::Ac97 | SoundModel::Ich6 | SoundModel::Ich9 | SoundModel::Ich7
+                )
+            )
+        }));
+        for i in order {
+            if self.wanted(i) {
+                self.place(set, i, fl(i), None, pass)?;
+            }
+        }
+        // 5. Other controllers.
+        for &i in &controllers {
+            let Some(DeviceKind::Controller(c)) = kinds.get(i) else { continue };
+            let skip = match &c.kind {
+                ControllerKind::Pci(_) | ControllerKind::Fdc | ControllerKind::Ccid => true,
+                ControllerKind::Usb(Some(UsbModel::None)) => true,
+                ControllerKind::Ide => c.idx() == 0,
+                ControllerKind::Scsi(Some(ScsiModel::Ncr53c90)) => true,
+                _ => false,
+            };
+            if skip || !self.wanted(i) {
+                continue;
+            }
+            if let ControllerKind::Usb(Some(m)) = &c.kind {
+                if let Some((func, mf_on)) = m.usb2_function() {
+                    self.place_usb2(set, i, c, func, mf_on, fl(i), pass)?;
+                    continue;
+                }
+            }
+            self.place(set, i, fl(i), None, pass)?;
+        }
+        // 6. virtio disks.
+        for i in visit(&|k| {
+            matches!(k, DeviceKind::Disk { bus: crate::device::DiskBus::Virtio, .. })
+        }) {
+            let Some(dev) = self.devices.get(i) else { continue };
+            if dev.address.present().is_some() {
+                continue;
+            }
+            match &dev.address {
+                DeviceAddress::Other(t) if t == "ccw" => continue,
+                DeviceAddress::Other(t) if t == "virtio-mmio" && self.caps.has("virtio-mmio") => {
+                    continue;
+                }
+                DeviceAddress::Other(t) => {
+                    return Err(fail(
+                        AllocError::VirtioDiskAddressType {
+                            address_type: t.clone(),
+                        },
+                        CheckMode::Auto,
+                        Some(dev),
+                    ));
+                }
+                _ => {}
+            }
+            self.place(set, i, fl(i), None, pass)?;
+        }
+        // 7. Host devices: those of type='hostdev' interfaces first.
+        let pci_source = |s: &HostdevSource| {
+            matches!(
+                s,
+                HostdevSource::Pci(_) | HostdevSource::ScsiHost(_) | HostdevSource::MdevVfioPci
+            )
+        };
+        let mut order = visit(&|k| {
+            matches!(k, DeviceKind::Interface { hostdev: Some(s), .. } if pci_source(s))
+        });
+        order.extend(visit(&|k| matches!(k, DeviceKind::Hostdev(s) if pci_source(s))));
+        // 8. memballoon … 17. memory devices.
+        order.extend(visit(&|k| {
+            matches!(k, DeviceKind::Memballoon(m) if *m != BalloonModel::None)
+        }));
+        order.extend(visit(&|k| matches!(k, DeviceKind::Rng(_))));
+        order.extend(visit(&|k| {
+            matches!(k, DeviceKind::Watchdog(WatchdogModel::I6300esb))
+        }));
+        order.extend(visit(&|k| {
+            matches!(k, DeviceKind::Video(m) if !matches!(m, VideoModel::None | VideoModel::Ramfb))
+        }));
+        order.extend(visit(&|k| matches!(k, DeviceKind::Shmem)));
+        order.extend(visit(&|k| {
+            matches!(k, DeviceKind::Input { bus: crate::device::InputBus::Virtio, .. })
+        }));
+        order.extend(visit(&|k| matches!(k, DeviceKind::Serial(SerialTarget::Pci))));
+        order.extend(visit(&|k| matches!(k, DeviceKind::Iommu(IommuModel::Virtio))));
+        order.extend(visit(&|k| matches!(k, DeviceKind::Vsock(_))));
+        order.extend(visit(&|k| {
+            matches!(
+                k,
+                DeviceKind::Memory(MemoryModel::VirtioPmem | MemoryModel::VirtioMem)
+            )
+        }));
+        for i in order {
+            if self.wanted(i) {
+                self.place(set, i, fl(i), None, pass)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// USB2 controllers of one index share a slot (§5.9 step 5).
+    #[allow(clippy::too_many_arguments)]
+    fn place_usb2(
+        &mut self,
+        set: &mut AddressSet,
+        i: usize,
+        c: &Controller,
+        func: u8,
+        mf_on: bool,
+        flags: ConnectFlags,
+        pass: Pass,
+    ) -> Result<(), Error> {
+        let mf = if mf_on {
+            Multifunction::On
+        } else {
+            Multifunction::Absent
+        };
+        let sibling = self.controller_positions().find_map(|p| {
+            let d = self.devices.get(p)?;
+            let sc = d.kind.controller()?;
+            (Plan::is_usb2(sc) && sc.index == c.index)
+                .then(|| d.address.present())
+                .flatten()
+        });
+        if let Some(s) = sibling {
+            let mut a = PciAddress::new(
+                s.domain(),
+                s.bus(),
+                s.slot(),
+                Function::new(func).unwrap_or(Function::ZERO),
+            );
+            set.reserve(&mut a, flags, CheckMode::Explicit)
+                .map_err(|e| fail(e, CheckMode::Explicit, self.devices.get(i)))?;
+            if let Some(d) = self.devices.get_mut(i) {
+                d.address = DeviceAddress::Pci(a.with_multifunction(mf));
+            }
+            return Ok(());
+        }
+        let a = set
+            .reserve_next(flags, Some(func))
+            .map_err(|e| fail(e, CheckMode::Auto, self.devices.get(i)))?;
+        if pass == Pass::Real {
+            if let Some(d) = self.devices.get_mut(i) {
+                d.address = DeviceAddress::Pci(a.with_multifunction(mf));
+            }
+        }
+        Ok(())
+    }
+
+    /// §5.12 step 6: function 0 of a slot with other functions in use gets
+    /// `multifunction='on'` unless the user wrote a value.
+    fn mark_multifunction(&mut self) {
+        let order = self.iteration_order();
+        let pci = |d: &Device| match &d.address {
+            DeviceAddress::Pci(a) if !a.is_empty() => Some(*a),
+            _ => None,
+        };
+        for &i in &order {
+            let Some(a) = self.devices.get(i).and_then(pci) else { continue };
+            if a.function().as_u8() == 0 {
+                continue;
+            }
+            let head = order.iter().copied().find(|&j| {
+                self.devices.get(j).and_then(pci).is_some_and(|b| {
+                    b.domain() == a.domain()
+                        && b.bus() == a.bus()
+                        && b.slot() == a.slot()
+                        && b.function().as_u8() == 0
+                })
+            });
+            if let Some(j) = head {
+                if let Some(DeviceAddress::Pci(b)) = self.devices.get_mut(j).map(|d| &mut d.address) {
+                    if b.multifunction() == Multifunction::Absent {
+                        b.set_multifunction(Multifunction::On);
+                    }
+                }
+            }
+        }
+    }
+
+    /// §5.12 step 7: model names and target values of PCI controllers.
+    fn controller_defaults(&mut self) -> Result<(), Error> {
+        for pos in self.controller_positions().collect::<Vec<_>>() {
+            let lowest_bus_nr = self
+                .devices
+                .iter()
+                .filter_map(|d| match &d.kind {
+                    DeviceKind::Controller(Controller {
+                        kind: ControllerKind::Pci(p),
+                        ..
+                    }) => p.target.bus_nr,
+                    _ => None,
+                })
+                .min()
+                .unwrap_or(256);
+            let caps = self.caps.clone();
+            let Some(dev) = self.devices.get_mut(pos) else { continue };
+            let own = dev.address.present();
+            let DeviceKind::Controller(c) = &mut dev.kind else { continue };
+            let index = c.idx();
+            let ControllerKind::Pci(p) = &mut c.kind else { continue };
+            let Some(model) = p.model else { continue };
+            if p.model_name.is_none() {
+                p.model_name = model.default_model_name(&caps).map(str::to_string);
+            }
+            let t = &mut p.target;
+            match model {
+                ControllerModel::PciBridge => {
+                    t.chassis_nr.get_or_insert(index);
+                }
+                ControllerModel::PcieRootPort => {
+                    t.chassis.get_or_insert(index);
+                    if let Some(a) = own {
+                        t.port.get_or_insert(
+                            u32::from(a.slot().as_u8()) * 8 + u32::from(a.function().as_u8()),
+                        );
+                    }
+                }
+                ControllerModel::PcieSwitchDownstreamPort => {
+                    t.chassis.get_or_insert(index);
+                    if let Some(a) = own {
+                        t.port.get_or_insert(u32::from(a.slot().as_u8()));
+                    }
+                }
+                ControllerModel::PciExpanderBus | ControllerModel::PcieExpanderBus => {
+                    if t.bus_nr.is_none() {
+                        if lowest_bus_nr <= 2 {
+                            let bus = own.map_or(0, |a| u32::from(a.bus()));
+                            let d = self.devices.get(pos);
+                            return Err(fail(AllocError::NoFreeBusNr { bus }, CheckMode::Auto, d));
+                        }
+                        t.bus_nr = Some(lowest_bus_nr - 2);
+                    }
+                }
+                ControllerModel::PciRoot
+                | ControllerModel::PcieRoot
+                | ControllerModel::DmiToPciBridge
+                | ControllerModel::PcieToPciBridge
+                | ControllerModel::PcieSwitchUpstreamPort => {}
+            }
+            if model == ControllerModel::PciBridge {
+                if let Some(a) = own {
+                    if index <= u32::from(a.bus()) {
+                        let bus = u32::from(a.bus());
+                        let d = self.devices.get(pos);
+                        return Err(fail(
+                            AllocError::BridgeIndexNotAboveBus { index, bus },
+                            CheckMode::Auto,
+                            d,
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The PIIX3 exemption of §5.3 step 6.
+fn is_piix3_integrated(dev: &Device, addr: &PciAddress) -> bool {
+    let Some(c) = dev.kind.controller() else { return false };
+    if addr.bus() != 0 || addr.slot().as_u8() != 1 || c.idx() != 0 {
+        return false;
+    }
+    match &c.kind {
+        ControllerKind::Ide => addr.function().as_u8() == 1,
+        ControllerKind::Usb(None | Some(UsbModel::Piix3Uhci)) => addr.function().as_u8() == 2,
+        _ => false,
     }
 }

@@ -1,0 +1,332 @@
+//! The address set: buses, their slots and used functions (spec §1.5,
+//! §5.3–5.7).
+
+use crate::address::{Function, PciAddress, Slot};
+use crate::controller::ControllerModel;
+use crate::error::AllocError;
+use crate::flags::{CheckMode, ConnectFlags, check_compatible};
+
+/// Highest number of buses (bus numbers are 8 bits).
+pub(crate) const MAX_BUSES: usize = 256;
+
+/// One bus.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Bus {
+    pub(crate) model: Option<ControllerModel>,
+    pub(crate) flags: ConnectFlags,
+    pub(crate) min_slot: u8,
+    pub(crate) max_slot: u8,
+    /// Used functions per slot, one bit per function.
+    pub(crate) used: [u8; 32],
+    /// Aggregate marker per slot, one bit per slot.
+    pub(crate) aggregate: u32,
+}
+
+impl Bus {
+    fn unset() -> Bus {
+        Bus {
+            model: None,
+            flags: ConnectFlags::empty(),
+            min_slot: 0,
+            max_slot: 0,
+            used: [0; 32],
+            aggregate: 0,
+        }
+    }
+
+    /// Configures the bus for a controller model (§2.2).
+    pub(crate) fn set_model(&mut self, model: ControllerModel, hotplug: bool) {
+        let mut flags = model.accepts();
+        if hotplug && model.hotpluggable() {
+            flags |= ConnectFlags::HOTPLUGGABLE;
+        }
+        let (lo, hi) = model.slot_range();
+        self.model = Some(model);
+        self.flags = flags;
+        self.min_slot = lo;
+        self.max_slot = hi;
+    }
+
+    fn slot_used(&self, slot: u8) -> u8 {
+        self.used.get(usize::from(slot)).copied().unwrap_or(0xff)
+    }
+
+    /// Every usable slot has at least one used function.
+    pub(crate) fn is_fully_reserved(&self) -> bool {
+        (self.min_slot..=self.max_slot).all(|s| self.slot_used(s) != 0)
+    }
+}
+
+/// The buses of one pass.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct AddressSet {
+    pub(crate) buses: Vec<Bus>,
+    pub(crate) dry_run: bool,
+    pub(crate) pcie_to_pci_available: bool,
+}
+
+/// What a search answered.
+pub(crate) type Found = PciAddress;
+
+impl AddressSet {
+    pub(crate) fn new(bus_count: usize, dry_run: bool, pcie_to_pci_available: bool) -> AddressSet {
+        AddressSet {
+            buses: vec![Bus::unset(); bus_count],
+            dry_run,
+            pcie_to_pci_available,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.buses.len()
+    }
+
+    pub(crate) fn bus(&self, i: usize) -> Option<&Bus> {
+        self.buses.get(i)
+    }
+
+    pub(crate) fn bus_mut(&mut self, i: usize) -> Option<&mut Bus> {
+        self.buses.get_mut(i)
+    }
+
+    /// True when slot `slot` of bus 0 has no used function.
+    pub(crate) fn slot_free(&self, bus: usize, slot: u8) -> bool {
+        self.bus(bus).is_some_and(|b| b.slot_used(slot) == 0)
+    }
+
+    fn is_used(&self, addr: &PciAddress) -> bool {
+        self.bus(usize::from(addr.bus())).is_some_and(|b| {
+            b.slot_used(addr.slot().as_u8()) & (1u8 << addr.function().as_u8()) != 0
+        })
+    }
+
+    /// Validate (§5.5).
+    pub(crate) fn validate(
+        &self,
+        addr: &PciAddress,
+        flags: ConnectFlags,
+        mode: CheckMode,
+    ) -> Result<(), AllocError> {
+        if self.buses.is_empty() {
+            return Err(AllocError::NoBuses);
+        }
+        if addr.domain() != 0 {
+            return Err(AllocError::DomainNotZero { addr: *addr });
+        }
+        let Some(bus) = self.bus(usize::from(addr.bus())) else {
+            return Err(AllocError::BusOutOfRange {
+                addr: *addr,
+                last: u32::try_from(self.buses.len().saturating_sub(1)).unwrap_or(u32::MAX),
+            });
+        };
+        check_compatible(bus.flags, flags, *addr, mode)?;
+        let slot = addr.slot().as_u8();
+        if bus.min_slot > 0 && slot < bus.min_slot {
+            return Err(AllocError::SlotTooLow {
+                addr: *addr,
+                min: bus.min_slot,
+            });
+        }
+        if slot > bus.max_slot {
+            return Err(AllocError::SlotTooHigh {
+                addr: *addr,
+                max: bus.max_slot,
+            });
+        }
+        Ok(())
+    }
+
+    /// Reserve (§5.4). In the dry run a missing bus is grown first, which
+    /// may bump `addr`'s bus number.
+    pub(crate) fn reserve(
+        &mut self,
+        addr: &mut PciAddress,
+        flags: ConnectFlags,
+        mode: CheckMode,
+    ) -> Result<(), AllocError> {
+        if self.dry_run && usize::from(addr.bus()) >= self.buses.len() {
+            let mut bus = u32::from(addr.bus());
+            self.grow(&mut bus, flags)?;
+            let bus = u8::try_from(bus).map_err(|_| AllocError::TooManyBuses { index: bus })?;
+            addr.set_bus(bus);
+        }
+        self.validate(addr, flags, mode)?;
+        if self.is_used(addr) {
+            return Err(AllocError::DoubleUse {
+                addr: addr.with_multifunction(crate::Multifunction::Absent),
+            });
+        }
+        let slot = addr.slot().as_u8();
+        let func = addr.function().as_u8();
+        if let Some(bus) = self.bus_mut(usize::from(addr.bus())) {
+            if let Some(used) = bus.used.get_mut(usize::from(slot)) {
+                if *used == 0 && flags.contains(ConnectFlags::AGGREGATE_SLOT) {
+                    bus.aggregate |= 1u32 << slot;
+                }
+                *used |= 1u8 << func;
+            }
+        }
+        Ok(())
+    }
+
+    /// Grow (§5.7): adds buses so that bus `*bus` exists, possibly bumping
+    /// `*bus` by one when a first bridge level has to be inserted.
+    pub(crate) fn grow(&mut self, bus: &mut u32, flags: ConnectFlags) -> Result<(), AllocError> {
+        let have = u32::try_from(self.buses.len()).unwrap_or(u32::MAX);
+        if *bus < have {
+            return Ok(());
+        }
+        let mut add = bus.saturating_sub(have).saturating_add(1);
+        let mut first_level: Option<ControllerModel> = None;
+        let model = if flags.contains(ConnectFlags::PCI_DEVICE) {
+            let has_bridge_bus = self
+                .buses
+                .iter()
+                .any(|b| b.flags.contains(ConnectFlags::PCI_BRIDGE));
+            if !has_bridge_bus {
+                first_level = Some(if self.pcie_to_pci_available {
+                    ControllerModel::PcieToPciBridge
+                } else {
+                    ControllerModel::DmiToPciBridge
+                });
+                if add == 1 {
+                    add = 2;
+                    *bus = bus.saturating_add(1);
+                }
+            }
+            ControllerModel::PciBridge
+        } else if flags.intersects(
+            ConnectFlags::PCIE_DEVICE.union(ConnectFlags::PCIE_SWITCH_UPSTREAM_PORT),
+        ) {
+            ControllerModel::PcieRootPort
+        } else {
+            const NAMED: [(ConnectFlags, &str); 7] = [
+                (ConnectFlags::PCIE_ROOT_PORT, "pcie-root-port"),
+                (
+                    ConnectFlags::PCIE_SWITCH_UPSTREAM_PORT,
+                    "pcie-switch-upstream-port",
+                ),
+                (
+                    ConnectFlags::PCIE_SWITCH_DOWNSTREAM_PORT,
+                    "pcie-switch-downstream-port",
+                ),
+                (ConnectFlags::DMI_TO_PCI_BRIDGE, "dmi-to-pci-bridge"),
+                (ConnectFlags::PCI_EXPANDER_BUS, "pci-expander-bus"),
+                (ConnectFlags::PCIE_EXPANDER_BUS, "pcie-expander-bus"),
+                (ConnectFlags::PCI_BRIDGE, "pci-bridge"),
+            ];
+            return Err(match NAMED.iter().find(|(f, _)| flags.contains(*f)) {
+                Some((_, model)) => AllocError::ControllerNotAddable { model },
+                None => AllocError::CannotAddBus { flags: flags.bits() },
+            });
+        };
+        let total = have.saturating_add(add);
+        if usize::try_from(total).unwrap_or(usize::MAX) > MAX_BUSES {
+            return Err(AllocError::TooManyBuses {
+                index: u32::try_from(MAX_BUSES).unwrap_or(u32::MAX),
+            });
+        }
+        let mut remaining = add;
+        match first_level {
+            Some(ControllerModel::DmiToPciBridge) => {
+                let mut b = Bus::unset();
+                b.set_model(ControllerModel::DmiToPciBridge, true);
+                self.buses.push(b);
+                remaining = remaining.saturating_sub(1);
+            }
+            Some(_) => {
+                // A root port that takes only the pcie-to-pci-bridge during
+                // the dry run, so nothing else is counted on it (§2.2).
+                let mut rp = Bus::unset();
+                rp.set_model(ControllerModel::PcieRootPort, true);
+                rp.flags = ConnectFlags::PCIE_TO_PCI_BRIDGE;
+                self.buses.push(rp);
+                let mut p2p = Bus::unset();
+                p2p.set_model(ControllerModel::PcieToPciBridge, true);
+                self.buses.push(p2p);
+                remaining = remaining.saturating_sub(2);
+            }
+            None => {}
+        }
+        for _ in 0..remaining {
+            let mut b = Bus::unset();
+            b.set_model(model, true);
+            self.buses.push(b);
+        }
+        Ok(())
+    }
+
+    /// Scans one bus for a free slot (§5.6).
+    fn scan_bus(&self, bus_nr: usize, flags: ConnectFlags, function: Option<u8>) -> Option<(u8, u8)> {
+        let bus = self.bus(bus_nr)?;
+        let probe = PciAddress::new(0, u8::try_from(bus_nr).ok()?, Slot::ZERO, Function::ZERO);
+        if check_compatible(bus.flags, flags, probe, CheckMode::Auto).is_err() {
+            return None;
+        }
+        let f = function.unwrap_or(0);
+        for slot in bus.min_slot..=bus.max_slot {
+            let used = bus.slot_used(slot);
+            if used == 0 {
+                return Some((slot, f));
+            }
+            if flags.contains(ConnectFlags::AGGREGATE_SLOT) && bus.aggregate & (1u32 << slot) != 0 {
+                if used & (1u8 << f) == 0 {
+                    return Some((slot, f));
+                }
+                if function.is_none() {
+                    if let Some(free) = (0..8u8).find(|fnum| used & (1u8 << fnum) == 0) {
+                        return Some((slot, free));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// FindNext (§5.6): the first free compatible address, scanning from
+    /// bus 0, lowest slot (no cursor). In the dry run a new bus is grown when
+    /// nothing fits.
+    pub(crate) fn find_next(
+        &mut self,
+        flags: ConnectFlags,
+        function: Option<u8>,
+    ) -> Result<Found, AllocError> {
+        if self.buses.is_empty() {
+            return Err(AllocError::NoBuses);
+        }
+        for bus_nr in 0..self.buses.len() {
+            if let Some((slot, f)) = self.scan_bus(bus_nr, flags, function) {
+                return make_addr(bus_nr, slot, f);
+            }
+        }
+        if !self.dry_run {
+            return Err(AllocError::NoFreeSlot);
+        }
+        let mut bus = u32::try_from(self.buses.len()).unwrap_or(u32::MAX);
+        self.grow(&mut bus, flags)?;
+        let bus_nr = usize::try_from(bus).unwrap_or(usize::MAX);
+        let slot = self.bus(bus_nr).map_or(0, |b| b.min_slot);
+        make_addr(bus_nr, slot, function.unwrap_or(0))
+    }
+
+    /// ReserveNext (§5.6): find and reserve in auto mode.
+    pub(crate) fn reserve_next(
+        &mut self,
+        flags: ConnectFlags,
+        function: Option<u8>,
+    ) -> Result<PciAddress, AllocError> {
+        let mut addr = self.find_next(flags, function)?;
+        self.reserve(&mut addr, flags, CheckMode::Auto)?;
+        Ok(addr)
+    }
+
+}
+
+fn make_addr(bus: usize, slot: u8, function: u8) -> Result<PciAddress, AllocError> {
+    let bus_u8 = u8::try_from(bus).map_err(|_| AllocError::TooManyBuses {
+        index: u32::try_from(bus).unwrap_or(u32::MAX),
+    })?;
+    let slot = Slot::new(slot).map_err(|_| AllocError::NoFreeSlot)?;
+    let function = Function::new(function).map_err(|_| AllocError::NoFreeSlot)?;
+    Ok(PciAddress::new(0, bus_u8, slot, function))
+}

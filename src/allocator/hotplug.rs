@@ -1,0 +1,82 @@
+//! Live attach and detach (spec §5.17): one device at a time, on the
+//! address set of the running guest, without growth and without moving
+//! anything.
+
+use super::{Pass, fail};
+use crate::device::{ControllerKind, Device, DeviceKind, connect_flags};
+use crate::error::{AllocError, Error};
+use crate::flags::{CheckMode, ConnectFlags};
+use crate::plan::Plan;
+
+impl Plan {
+    /// Attaches one device to an assigned plan the way libvirt's live attach
+    /// does: only hot-pluggable slots qualify, no controller is added, and no
+    /// other address changes. Returns the device's position in the plan.
+    ///
+    /// A device with a present address must use function 0 and a free,
+    /// hot-pluggable slot; a device without one gets the first free
+    /// hot-pluggable slot.
+    ///
+    /// # Errors
+    /// [`AllocError::NoFreeSlot`] when no hot-pluggable slot is free,
+    /// [`AllocError::HotplugFunctionNotZero`], [`AllocError::ControllerHotplug`]
+    /// for controllers other than SCSI, or the address checks of §5.5. On
+    /// error the plan is unchanged.
+    ///
+    /// ```
+    /// use pciplan::{Capabilities, Device, DeviceKind, Machine, Plan, VirtioModel};
+    /// let mut plan = Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64());
+    /// plan.assign()?;
+    /// // the spare root port takes one hot-plugged device
+    /// let i = plan.hotplug_add(Device::new(DeviceKind::Rng(VirtioModel::Default)))?;
+    /// assert!(plan.devices()[i].address.present().is_some());
+    /// # Ok::<(), pciplan::Error>(())
+    /// ```
+    pub fn hotplug_add(&mut self, device: Device) -> Result<usize, Error> {
+        if let DeviceKind::Controller(c) = &device.kind {
+            if !matches!(c.kind, ControllerKind::Scsi(_)) {
+                return Err(fail(
+                    AllocError::ControllerHotplug {
+                        controller_type: c.kind.type_name(),
+                    },
+                    CheckMode::Auto,
+                    Some(&device),
+                ));
+            }
+        }
+        let ctx = self.flag_context();
+        let own = connect_flags(&device.kind, &device.address, &ctx);
+        if own.is_empty() {
+            let mut work = self.clone();
+            let i = work.add_device(device);
+            *self = work;
+            return Ok(i);
+        }
+        let flags = own | ConnectFlags::HOTPLUGGABLE;
+        let bus_count = usize::try_from(self.max_pci_index().saturating_add(1)).unwrap_or(0);
+        let mut work = self.clone();
+        let all_flags = work.compute_flags();
+        let mut set = work.build_set(bus_count, Pass::Real, &all_flags)?;
+        work.chipset(&mut set, &all_flags, Pass::Real)?;
+        let mut device = device;
+        if let Some(mut addr) = device.address.present() {
+            if addr.function().as_u8() != 0 {
+                return Err(fail(
+                    AllocError::HotplugFunctionNotZero,
+                    CheckMode::Explicit,
+                    Some(&device),
+                ));
+            }
+            set.reserve(&mut addr, flags, CheckMode::Explicit)
+                .map_err(|e| fail(e, CheckMode::Explicit, Some(&device)))?;
+        } else {
+            let addr = set
+                .reserve_next(flags, None)
+                .map_err(|e| fail(e, CheckMode::Auto, Some(&device)))?;
+            device.address = crate::DeviceAddress::Pci(addr);
+        }
+        let i = work.add_device(device);
+        *self = work;
+        Ok(i)
+    }
+}
