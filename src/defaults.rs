@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 
 use crate::controller::{ControllerModel, model_name_capability};
 use crate::device::{
-    BalloonModel, ChannelTarget, ConsoleTarget, Controller, ControllerKind, Device,
-    DeviceAddress, DeviceKind, DiskBus, IommuModel, InputBus, NicModel, ScsiModel, UsbModel,
-    VideoModel, VirtioModel,
+    BalloonModel, ChannelTarget, ConsoleTarget, Controller, ControllerKind, Device, DeviceAddress,
+    DeviceKind, DiskBus, InputBus, IommuModel, NicModel, ScsiModel, UsbModel, VideoModel,
+    VirtioModel,
 };
 use crate::error::{ConfigError, Error};
 use crate::machine::MachineFamily;
@@ -84,7 +84,8 @@ impl Plan {
                     .collect();
                 (0..).find(|i| !used.contains(i)).unwrap_or(0)
             });
-            if let Some(DeviceKind::Controller(c)) = self.devices.get_mut(pos).map(|d| &mut d.kind) {
+            if let Some(DeviceKind::Controller(c)) = self.devices.get_mut(pos).map(|d| &mut d.kind)
+            {
                 c.index = Some(index);
             }
         }
@@ -112,8 +113,15 @@ impl Plan {
                 } else if self.caps.has("nec-usb-xhci") {
                     self.push_device(controller(ControllerKind::Usb(Some(UsbModel::NecXhci)), 0));
                 } else if self.caps.has("ich9-usb-ehci1") {
-                    self.push_device(controller(ControllerKind::Usb(Some(UsbModel::Ich9Ehci1)), 0));
-                    for m in [UsbModel::Ich9Uhci1, UsbModel::Ich9Uhci2, UsbModel::Ich9Uhci3] {
+                    self.push_device(controller(
+                        ControllerKind::Usb(Some(UsbModel::Ich9Ehci1)),
+                        0,
+                    ));
+                    for m in [
+                        UsbModel::Ich9Uhci1,
+                        UsbModel::Ich9Uhci2,
+                        UsbModel::Ich9Uhci3,
+                    ] {
                         let mut d = controller(ControllerKind::Usb(Some(m)), 0);
                         if let DeviceKind::Controller(c) = &mut d.kind {
                             c.companion = true;
@@ -144,7 +152,9 @@ impl Plan {
                 }
                 Some(_) => {}
                 None => {
-                    self.push_device(Device::new(DeviceKind::Controller(Controller::pci(root, 0))));
+                    self.push_device(Device::new(DeviceKind::Controller(Controller::pci(
+                        root, 0,
+                    ))));
                 }
             }
         }
@@ -190,11 +200,15 @@ impl Plan {
         let needs_vserial = self.devices.iter().any(|d| {
             matches!(
                 d.kind,
-                DeviceKind::Channel(ChannelTarget::Virtio) | DeviceKind::Console(ConsoleTarget::Virtio)
+                DeviceKind::Channel(ChannelTarget::Virtio)
+                    | DeviceKind::Console(ConsoleTarget::Virtio)
             )
         });
         if needs_vserial && !self.has_controller("virtio-serial", 0) {
-            self.push_device(controller(ControllerKind::VirtioSerial(VirtioModel::Default), 0));
+            self.push_device(controller(
+                ControllerKind::VirtioSerial(VirtioModel::Default),
+                0,
+            ));
         }
         let has_video = self
             .devices
@@ -257,8 +271,12 @@ impl Plan {
     /// §6.2: checks after post-processing, before assignment.
     pub(crate) fn check_before_assign(&self) -> Result<(), Error> {
         for d in &self.devices {
-            let Some(c) = d.kind.controller() else { continue };
-            let ControllerKind::Pci(p) = &c.kind else { continue };
+            let Some(c) = d.kind.controller() else {
+                continue;
+            };
+            let ControllerKind::Pci(p) = &c.kind else {
+                continue;
+            };
             let Some(model) = p.model else { continue };
             if model.is_root() && c.idx() != 0 {
                 return Err(cfg(ConfigError::RootIndex, Some(d)));
@@ -285,7 +303,9 @@ impl Plan {
         }
         let mut seen: BTreeSet<(&str, u32)> = BTreeSet::new();
         for d in &self.devices {
-            let Some(c) = d.kind.controller() else { continue };
+            let Some(c) = d.kind.controller() else {
+                continue;
+            };
             if matches!(c.kind, ControllerKind::Usb(_)) {
                 continue;
             }
@@ -318,7 +338,9 @@ impl Plan {
     }
 
     fn validate_pci_controller(&self, d: &Device, c: &Controller) -> Result<(), Error> {
-        let ControllerKind::Pci(p) = &c.kind else { return Ok(()) };
+        let ControllerKind::Pci(p) = &c.kind else {
+            return Ok(());
+        };
         let index = c.idx();
         let t = &p.target;
         let err = |r| Err(cfg(r, Some(d)));

@@ -112,7 +112,9 @@ pub enum AllocError {
         kind: &'static str,
     },
     /// Device flags without any connection kind.
-    #[error("The device at PCI address {addr} has unrecognized connection type flags 0x{flags:02x}")]
+    #[error(
+        "The device at PCI address {addr} has unrecognized connection type flags 0x{flags:02x}"
+    )]
     UnrecognizedFlags {
         /// The address.
         addr: PciAddress,
@@ -194,7 +196,9 @@ pub enum AllocError {
         bus: u32,
     },
     /// A pci-bridge whose index is not above its own bus.
-    #[error("PCI controller at index {index} (0x{index:02x}) has bus='0x{bus:02x}', but index must be larger than bus")]
+    #[error(
+        "PCI controller at index {index} (0x{index:02x}) has bus='0x{bus:02x}', but index must be larger than bus"
+    )]
     BridgeIndexNotAboveBus {
         /// The bridge's index.
         index: u32,
@@ -403,7 +407,9 @@ pub enum ConfigError {
         machine: String,
     },
     /// hotplug attribute without QEMU support.
-    #[error("setting the 'hotplug' property on a '{name}' device is not supported by this QEMU binary")]
+    #[error(
+        "setting the 'hotplug' property on a '{name}' device is not supported by this QEMU binary"
+    )]
     HotplugUnsupported {
         /// Device name.
         name: String,
@@ -482,9 +488,9 @@ impl ConfigError {
             | ConfigError::DuplicateIndex { .. }
             | ConfigError::HostPci { .. }
             | ConfigError::Limit { .. } => ErrorClass::Xml,
-            ConfigError::OptionRequired { .. } | ConfigError::UsbDiskAddress | ConfigError::ScsiNoModel { .. } => {
-                ErrorClass::Internal
-            }
+            ConfigError::OptionRequired { .. }
+            | ConfigError::UsbDiskAddress
+            | ConfigError::ScsiNoModel { .. } => ErrorClass::Internal,
             ConfigError::UnknownModel { .. }
             | ConfigError::UnsupportedArch { .. }
             | ConfigError::RootAddress

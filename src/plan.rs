@@ -178,7 +178,10 @@ impl Plan {
         matches!(
             c.kind,
             ControllerKind::Usb(Some(
-                UsbModel::Ich9Ehci1 | UsbModel::Ich9Uhci1 | UsbModel::Ich9Uhci2 | UsbModel::Ich9Uhci3
+                UsbModel::Ich9Ehci1
+                    | UsbModel::Ich9Uhci1
+                    | UsbModel::Ich9Uhci2
+                    | UsbModel::Ich9Uhci3
             ))
         )
     }

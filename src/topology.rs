@@ -191,7 +191,11 @@ impl Topology {
     pub fn path_to_root(&self, id: ControllerId) -> Vec<ControllerId> {
         let mut out = vec![id];
         let mut cur = id.0;
-        while let Some(p) = self.graph.neighbors_directed(cur, Direction::Incoming).next() {
+        while let Some(p) = self
+            .graph
+            .neighbors_directed(cur, Direction::Incoming)
+            .next()
+        {
             out.push(ControllerId(p));
             cur = p;
             if out.len() > self.graph.node_count() {
@@ -229,7 +233,11 @@ impl Topology {
             .as_deref()
             .map(|n| format!(" ({n})"))
             .unwrap_or_default();
-        let _ = writeln!(out, "{indent}[bus {:02x}] {}{name} index {}", c.index, c.model, c.index);
+        let _ = writeln!(
+            out,
+            "{indent}[bus {:02x}] {}{name} index {}",
+            c.index, c.model, c.index
+        );
         let mut entries: Vec<(PciAddress, Option<ControllerId>, String)> = Vec::new();
         for child in self.children(id) {
             if let Some(cc) = self.controller(child) {
@@ -284,7 +292,10 @@ mod tests {
     fn root_port_on_pci_root_is_rejected() {
         let mut t = Topology::new(ControllerModel::PciRoot).unwrap();
         let r = t.add_controller(tc(1, ControllerModel::PcieRootPort, 0, 1));
-        assert!(matches!(r, Err(Error::Topology(TopologyError::Incompatible(_)))));
+        assert!(matches!(
+            r,
+            Err(Error::Topology(TopologyError::Incompatible(_)))
+        ));
     }
 
     #[test]
@@ -293,7 +304,10 @@ mod tests {
         let r = t.add_controller(tc(2, ControllerModel::PciBridge, 1, 1));
         assert_eq!(
             r,
-            Err(Error::Topology(TopologyError::NoParent { index: 2, bus: 1 }))
+            Err(Error::Topology(TopologyError::NoParent {
+                index: 2,
+                bus: 1
+            }))
         );
     }
 
@@ -307,16 +321,23 @@ mod tests {
     #[test]
     fn duplicate_index_is_rejected() {
         let mut t = Topology::new(ControllerModel::PciRoot).unwrap();
-        t.add_controller(tc(1, ControllerModel::PciBridge, 0, 1)).unwrap();
+        t.add_controller(tc(1, ControllerModel::PciBridge, 0, 1))
+            .unwrap();
         let r = t.add_controller(tc(1, ControllerModel::PciBridge, 0, 2));
-        assert_eq!(r, Err(Error::Topology(TopologyError::DuplicateIndex { index: 1 })));
+        assert_eq!(
+            r,
+            Err(Error::Topology(TopologyError::DuplicateIndex { index: 1 }))
+        );
     }
 
     #[test]
     fn path_to_root_follows_bridges() {
         let mut t = Topology::new(ControllerModel::PciRoot).unwrap();
-        t.add_controller(tc(1, ControllerModel::PciBridge, 0, 1)).unwrap();
-        let b2 = t.add_controller(tc(2, ControllerModel::PciBridge, 1, 1)).unwrap();
+        t.add_controller(tc(1, ControllerModel::PciBridge, 0, 1))
+            .unwrap();
+        let b2 = t
+            .add_controller(tc(2, ControllerModel::PciBridge, 1, 1))
+            .unwrap();
         assert_eq!(t.path_to_root(b2).len(), 3);
     }
 }

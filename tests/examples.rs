@@ -16,11 +16,7 @@ fn pci_controllers(plan: &Plan) -> Vec<(u32, ControllerModel, Option<String>)> {
         .filter_map(|d| {
             let c = d.kind.controller()?;
             let m = c.pci_model()?;
-            Some((
-                c.idx(),
-                m,
-                d.address.present().map(|a| format!("{a}")),
-            ))
+            Some((c.idx(), m, d.address.present().map(|a| format!("{a}"))))
         })
         .collect()
 }
@@ -43,13 +39,31 @@ fn empty_q35_gets_default_devices_and_one_spare_root_port() {
         pci,
         vec![
             (0, ControllerModel::PcieRoot, None),
-            (1, ControllerModel::PcieRootPort, Some("0000:00:01.0".into())),
-            (2, ControllerModel::PcieRootPort, Some("0000:00:01.1".into())),
-            (3, ControllerModel::PcieRootPort, Some("0000:00:01.2".into())),
+            (
+                1,
+                ControllerModel::PcieRootPort,
+                Some("0000:00:01.0".into())
+            ),
+            (
+                2,
+                ControllerModel::PcieRootPort,
+                Some("0000:00:01.1".into())
+            ),
+            (
+                3,
+                ControllerModel::PcieRootPort,
+                Some("0000:00:01.2".into())
+            ),
         ]
     );
     assert_eq!(
-        address_of(&plan, |k| matches!(k, DeviceKind::Controller(Controller { kind: ControllerKind::Usb(_), .. }))),
+        address_of(&plan, |k| matches!(
+            k,
+            DeviceKind::Controller(Controller {
+                kind: ControllerKind::Usb(_),
+                ..
+            })
+        )),
         Some("0000:01:00.0".into())
     );
     assert_eq!(
@@ -57,7 +71,13 @@ fn empty_q35_gets_default_devices_and_one_spare_root_port() {
         Some("0000:02:00.0".into())
     );
     assert_eq!(
-        address_of(&plan, |k| matches!(k, DeviceKind::Controller(Controller { kind: ControllerKind::Sata, .. }))),
+        address_of(&plan, |k| matches!(
+            k,
+            DeviceKind::Controller(Controller {
+                kind: ControllerKind::Sata,
+                ..
+            })
+        )),
         Some("0000:00:1f.2".into())
     );
 }
@@ -89,9 +109,21 @@ fn transitional_virtio_on_q35_goes_behind_pcie_to_pci_bridge() {
         pci,
         vec![
             (0, ControllerModel::PcieRoot, None),
-            (1, ControllerModel::PcieRootPort, Some("0000:00:01.0".into())),
-            (2, ControllerModel::PcieToPciBridge, Some("0000:01:00.0".into())),
-            (3, ControllerModel::PcieRootPort, Some("0000:00:01.1".into())),
+            (
+                1,
+                ControllerModel::PcieRootPort,
+                Some("0000:00:01.0".into())
+            ),
+            (
+                2,
+                ControllerModel::PcieToPciBridge,
+                Some("0000:01:00.0".into())
+            ),
+            (
+                3,
+                ControllerModel::PcieRootPort,
+                Some("0000:00:01.1".into())
+            ),
         ]
     );
     assert_eq!(
@@ -115,12 +147,20 @@ fn pc_with_105_disks_gets_three_bridges_after_held_back_slot() {
             drive_controller: None,
         }));
     }
-    plan.add_device(Device::new(DeviceKind::Memballoon(pciplan::device::BalloonModel::None)));
+    plan.add_device(Device::new(DeviceKind::Memballoon(
+        pciplan::device::BalloonModel::None,
+    )));
     plan.assign().unwrap();
     let pci = pci_controllers(&plan);
     assert_eq!(pci.len(), 4);
-    assert_eq!(pci[1], (1, ControllerModel::PciBridge, Some("0000:00:02.0".into())));
-    assert_eq!(pci[3], (3, ControllerModel::PciBridge, Some("0000:00:04.0".into())));
+    assert_eq!(
+        pci[1],
+        (1, ControllerModel::PciBridge, Some("0000:00:02.0".into()))
+    );
+    assert_eq!(
+        pci[3],
+        (3, ControllerModel::PciBridge, Some("0000:00:04.0".into()))
+    );
     let last = plan
         .devices()
         .iter()
@@ -141,7 +181,9 @@ fn pc_with_60_disks_fails_to_place_the_bridge() {
             drive_controller: None,
         }));
     }
-    plan.add_device(Device::new(DeviceKind::Memballoon(pciplan::device::BalloonModel::None)));
+    plan.add_device(Device::new(DeviceKind::Memballoon(
+        pciplan::device::BalloonModel::None,
+    )));
     let before = plan.clone();
     let err = plan.assign().unwrap_err();
     assert!(err.to_string().contains(

@@ -195,9 +195,9 @@ impl AddressSet {
                 }
             }
             ControllerModel::PciBridge
-        } else if flags.intersects(
-            ConnectFlags::PCIE_DEVICE.union(ConnectFlags::PCIE_SWITCH_UPSTREAM_PORT),
-        ) {
+        } else if flags
+            .intersects(ConnectFlags::PCIE_DEVICE.union(ConnectFlags::PCIE_SWITCH_UPSTREAM_PORT))
+        {
             ControllerModel::PcieRootPort
         } else {
             const NAMED: [(ConnectFlags, &str); 7] = [
@@ -217,7 +217,9 @@ impl AddressSet {
             ];
             return Err(match NAMED.iter().find(|(f, _)| flags.contains(*f)) {
                 Some((_, model)) => AllocError::ControllerNotAddable { model },
-                None => AllocError::CannotAddBus { flags: flags.bits() },
+                None => AllocError::CannotAddBus {
+                    flags: flags.bits(),
+                },
             });
         };
         let total = have.saturating_add(add);
@@ -257,7 +259,12 @@ impl AddressSet {
     }
 
     /// Scans one bus for a free slot (§5.6).
-    fn scan_bus(&self, bus_nr: usize, flags: ConnectFlags, function: Option<u8>) -> Option<(u8, u8)> {
+    fn scan_bus(
+        &self,
+        bus_nr: usize,
+        flags: ConnectFlags,
+        function: Option<u8>,
+    ) -> Option<(u8, u8)> {
         let bus = self.bus(bus_nr)?;
         let probe = PciAddress::new(0, u8::try_from(bus_nr).ok()?, Slot::ZERO, Function::ZERO);
         if check_compatible(bus.flags, flags, probe, CheckMode::Auto).is_err() {
@@ -319,7 +326,6 @@ impl AddressSet {
         self.reserve(&mut addr, flags, CheckMode::Auto)?;
         Ok(addr)
     }
-
 }
 
 fn make_addr(bus: usize, slot: u8, function: u8) -> Result<PciAddress, AllocError> {

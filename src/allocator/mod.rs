@@ -83,9 +83,9 @@ impl Plan {
     /// The connect flags of device `i` (§3), or empty when out of range.
     pub fn connect_flags_of(&self, i: usize) -> ConnectFlags {
         let ctx = self.flag_context();
-        self.devices
-            .get(i)
-            .map_or(ConnectFlags::empty(), |d| connect_flags(&d.kind, &d.address, &ctx))
+        self.devices.get(i).map_or(ConnectFlags::empty(), |d| {
+            connect_flags(&d.kind, &d.address, &ctx)
+        })
     }
 
     pub(crate) fn flag_context(&self) -> FlagContext<'_> {
@@ -106,7 +106,11 @@ impl Plan {
     /// first serial port.
     pub(crate) fn iteration_order(&self) -> Vec<usize> {
         let mut order: Vec<usize> = (0..self.devices.len()).collect();
-        order.sort_by_key(|&i| self.devices.get(i).map_or(u8::MAX, |d| d.kind.iteration_rank()));
+        order.sort_by_key(|&i| {
+            self.devices
+                .get(i)
+                .map_or(u8::MAX, |d| d.kind.iteration_rank())
+        });
         let first_console = order.iter().copied().find(|&i| {
             self.devices
                 .get(i)
@@ -174,7 +178,8 @@ impl Plan {
         self.chipset(&mut set, flags, Pass::Dry)?;
         let root = self.root_model();
         // Held-back slot: keeps room for the first bridge on pci-root machines.
-        if root == Some(ControllerModel::PciRoot) && set.buses.iter().any(|b| !b.is_fully_reserved())
+        if root == Some(ControllerModel::PciRoot)
+            && set.buses.iter().any(|b| !b.is_fully_reserved())
         {
             set.reserve_next(ConnectFlags::P, None)
                 .map_err(|e| fail(e, CheckMode::Auto, None))?;
@@ -217,12 +222,22 @@ impl Plan {
         pass: Pass,
         flags: &[ConnectFlags],
     ) -> Result<AddressSet, Error> {
-        let mut set = AddressSet::new(bus_count, pass == Pass::Dry, self.caps.has("pcie-pci-bridge"));
+        let mut set = AddressSet::new(
+            bus_count,
+            pass == Pass::Dry,
+            self.caps.has("pcie-pci-bridge"),
+        );
         let mut any_pcie_root = false;
         for pos in self.controller_positions().collect::<Vec<_>>() {
-            let Some(dev) = self.devices.get(pos) else { continue };
-            let Some(c) = dev.kind.controller() else { continue };
-            let ControllerKind::Pci(p) = &c.kind else { continue };
+            let Some(dev) = self.devices.get(pos) else {
+                continue;
+            };
+            let Some(c) = dev.kind.controller() else {
+                continue;
+            };
+            let ControllerKind::Pci(p) = &c.kind else {
+                continue;
+            };
             let index = c.idx();
             let Some(bus) = set.bus_mut(usize::try_from(index).unwrap_or(usize::MAX)) else {
                 return Err(fail(
@@ -253,8 +268,12 @@ impl Plan {
             }
         }
         for i in self.iteration_order() {
-            let Some(dev) = self.devices.get(i) else { continue };
-            let Some(mut addr) = dev.address.present() else { continue };
+            let Some(dev) = self.devices.get(i) else {
+                continue;
+            };
+            let Some(mut addr) = dev.address.present() else {
+                continue;
+            };
             let mut f = flags.get(i).copied().unwrap_or_default();
             if f.is_empty() {
                 f = ConnectFlags::PCI_DEVICE;
@@ -304,8 +323,12 @@ impl Plan {
     ) -> Result<(), Error> {
         let p = ConnectFlags::P;
         for pos in self.controller_positions().collect::<Vec<_>>() {
-            let Some(dev) = self.devices.get(pos) else { continue };
-            let Some(c) = dev.kind.controller() else { continue };
+            let Some(dev) = self.devices.get(pos) else {
+                continue;
+            };
+            let Some(c) = dev.kind.controller() else {
+                continue;
+            };
             let forced = match (&c.kind, c.idx()) {
                 (ControllerKind::Ide, 0) => Some((1, AllocError::PrimaryIde)),
                 (ControllerKind::Usb(None | Some(UsbModel::Piix3Uhci)), 0) => {
@@ -351,8 +374,12 @@ impl Plan {
     ) -> Result<(), Error> {
         let e = ConnectFlags::PCIE_DEVICE;
         for pos in self.controller_positions().collect::<Vec<_>>() {
-            let Some(dev) = self.devices.get(pos) else { continue };
-            let Some(c) = dev.kind.controller() else { continue };
+            let Some(dev) = self.devices.get(pos) else {
+                continue;
+            };
+            let Some(c) = dev.kind.controller() else {
+                continue;
+            };
             let no_address = dev.address == DeviceAddress::None;
             match (&c.kind, c.idx()) {
                 (ControllerKind::Sata, 0) => {
@@ -436,9 +463,13 @@ impl Plan {
         else {
             return Ok(());
         };
-        let Some(dev) = self.devices.get(i) else { return Ok(()) };
-        if matches!(dev.kind, DeviceKind::Video(VideoModel::None | VideoModel::Ramfb))
-            || !dev.address.is_wanted()
+        let Some(dev) = self.devices.get(i) else {
+            return Ok(());
+        };
+        if matches!(
+            dev.kind,
+            DeviceKind::Video(VideoModel::None | VideoModel::Ramfb)
+        ) || !dev.address.is_wanted()
         {
             return Ok(());
         }
@@ -504,9 +535,7 @@ impl Plan {
             }
         }
         let visit = |pred: &dyn Fn(&DeviceKind) -> bool| -> Vec<usize> {
-            (0..n)
-                .filter(|&i| kinds.get(i).is_some_and(pred))
-                .collect()
+            (0..n).filter(|&i| kinds.get(i).is_some_and(pred)).collect()
         };
         // 2. Filesystems, 3. interfaces, 4. sound cards.
         let mut order = visit(&|k| matches!(k, DeviceKind::Filesystem { .. }));
@@ -517,7 +546,11 @@ impl Plan {
             matches!(
                 k,
                 DeviceKind::Sound(
-                    SoundModel::Es1370 | SoundModel::Ac97 | SoundModel::Ich6 | SoundModel::Ich9 | SoundModel::Ich7
+                    SoundModel::Es1370
+                        | SoundModel::Ac97
+                        | SoundModel::Ich6
+                        | SoundModel::Ich9
+                        | SoundModel::Ich7
                 )
             )
         }));
@@ -528,7 +561,9 @@ impl Plan {
         }
         // 5. Other controllers.
         for &i in &controllers {
-            let Some(DeviceKind::Controller(c)) = kinds.get(i) else { continue };
+            let Some(DeviceKind::Controller(c)) = kinds.get(i) else {
+                continue;
+            };
             let skip = match &c.kind {
                 ControllerKind::Pci(_) | ControllerKind::Fdc | ControllerKind::Ccid => true,
                 ControllerKind::Usb(Some(UsbModel::None)) => true,
@@ -549,9 +584,17 @@ impl Plan {
         }
         // 6. virtio disks.
         for i in visit(&|k| {
-            matches!(k, DeviceKind::Disk { bus: crate::device::DiskBus::Virtio, .. })
+            matches!(
+                k,
+                DeviceKind::Disk {
+                    bus: crate::device::DiskBus::Virtio,
+                    ..
+                }
+            )
         }) {
-            let Some(dev) = self.devices.get(i) else { continue };
+            let Some(dev) = self.devices.get(i) else {
+                continue;
+            };
             if dev.address.present().is_some() {
                 continue;
             }
@@ -580,14 +623,16 @@ impl Plan {
                 HostdevSource::Pci(_) | HostdevSource::ScsiHost(_) | HostdevSource::MdevVfioPci
             )
         };
-        let mut order = visit(&|k| {
-            matches!(k, DeviceKind::Interface { hostdev: Some(s), .. } if pci_source(s))
-        });
-        order.extend(visit(&|k| matches!(k, DeviceKind::Hostdev(s) if pci_source(s))));
+        let mut order = visit(
+            &|k| matches!(k, DeviceKind::Interface { hostdev: Some(s), .. } if pci_source(s)),
+        );
+        order.extend(visit(
+            &|k| matches!(k, DeviceKind::Hostdev(s) if pci_source(s)),
+        ));
         // 8. memballoon … 17. memory devices.
-        order.extend(visit(&|k| {
-            matches!(k, DeviceKind::Memballoon(m) if *m != BalloonModel::None)
-        }));
+        order.extend(visit(
+            &|k| matches!(k, DeviceKind::Memballoon(m) if *m != BalloonModel::None),
+        ));
         order.extend(visit(&|k| matches!(k, DeviceKind::Rng(_))));
         order.extend(visit(&|k| {
             matches!(k, DeviceKind::Watchdog(WatchdogModel::I6300esb))
@@ -597,10 +642,20 @@ impl Plan {
         }));
         order.extend(visit(&|k| matches!(k, DeviceKind::Shmem)));
         order.extend(visit(&|k| {
-            matches!(k, DeviceKind::Input { bus: crate::device::InputBus::Virtio, .. })
+            matches!(
+                k,
+                DeviceKind::Input {
+                    bus: crate::device::InputBus::Virtio,
+                    ..
+                }
+            )
         }));
-        order.extend(visit(&|k| matches!(k, DeviceKind::Serial(SerialTarget::Pci))));
-        order.extend(visit(&|k| matches!(k, DeviceKind::Iommu(IommuModel::Virtio))));
+        order.extend(visit(&|k| {
+            matches!(k, DeviceKind::Serial(SerialTarget::Pci))
+        }));
+        order.extend(visit(&|k| {
+            matches!(k, DeviceKind::Iommu(IommuModel::Virtio))
+        }));
         order.extend(visit(&|k| matches!(k, DeviceKind::Vsock(_))));
         order.extend(visit(&|k| {
             matches!(
@@ -674,7 +729,9 @@ impl Plan {
             _ => None,
         };
         for &i in &order {
-            let Some(a) = self.devices.get(i).and_then(pci) else { continue };
+            let Some(a) = self.devices.get(i).and_then(pci) else {
+                continue;
+            };
             if a.function().as_u8() == 0 {
                 continue;
             }
@@ -687,7 +744,8 @@ impl Plan {
                 })
             });
             if let Some(j) = head {
-                if let Some(DeviceAddress::Pci(b)) = self.devices.get_mut(j).map(|d| &mut d.address) {
+                if let Some(DeviceAddress::Pci(b)) = self.devices.get_mut(j).map(|d| &mut d.address)
+                {
                     if b.multifunction() == Multifunction::Absent {
                         b.set_multifunction(Multifunction::On);
                     }
@@ -712,11 +770,17 @@ impl Plan {
                 .min()
                 .unwrap_or(256);
             let caps = self.caps.clone();
-            let Some(dev) = self.devices.get_mut(pos) else { continue };
+            let Some(dev) = self.devices.get_mut(pos) else {
+                continue;
+            };
             let own = dev.address.present();
-            let DeviceKind::Controller(c) = &mut dev.kind else { continue };
+            let DeviceKind::Controller(c) = &mut dev.kind else {
+                continue;
+            };
             let index = c.idx();
-            let ControllerKind::Pci(p) = &mut c.kind else { continue };
+            let ControllerKind::Pci(p) = &mut c.kind else {
+                continue;
+            };
             let Some(model) = p.model else { continue };
             if p.model_name.is_none() {
                 p.model_name = model.default_model_name(&caps).map(str::to_string);
@@ -776,7 +840,9 @@ impl Plan {
 
 /// The PIIX3 exemption of §5.3 step 6.
 fn is_piix3_integrated(dev: &Device, addr: &PciAddress) -> bool {
-    let Some(c) = dev.kind.controller() else { return false };
+    let Some(c) = dev.kind.controller() else {
+        return false;
+    };
     if addr.bus() != 0 || addr.slot().as_u8() != 1 || c.idx() != 0 {
         return false;
     }

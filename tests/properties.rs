@@ -1,0 +1,311 @@
+//! Property tests: the allocator's invariants over random device lists,
+//! explicit addresses and capability sets on pc and q35.
+//!
+//! Case count: `PROPTEST_CASES` (CI sets 256); default 256.
+
+use std::collections::BTreeSet;
+
+use pciplan::device::{
+    BalloonModel, DiskBus, FsDriver, InputBus, ScsiModel, SoundModel, UsbModel, VideoModel,
+};
+use pciplan::flags::{CheckMode, check_compatible};
+use pciplan::{
+    Capabilities, ConnectFlags, Controller, ControllerKind, ControllerModel, Device, DeviceAddress,
+    DeviceKind, Machine, NicModel, PciAddress, Plan, Topology, VirtioModel,
+};
+use proptest::prelude::*;
+
+const CAPS: [&str; 12] = [
+    "pci-bridge",
+    "pcie-root-port",
+    "ioh3420",
+    "pcie-pci-bridge",
+    "dmi-to-pci-bridge",
+    "virtio-pci-non-transitional",
+    "piix3-usb-uhci",
+    "qemu-xhci",
+    "cirrus-vga",
+    "lsi",
+    "rtl8139",
+    "x3130-upstream",
+];
+
+fn virtio_model() -> impl Strategy<Value = VirtioModel> {
+    prop_oneof![
+        4 => Just(VirtioModel::Default),
+        1 => Just(VirtioModel::Virtio),
+        2 => Just(VirtioModel::Transitional),
+        2 => Just(VirtioModel::NonTransitional),
+    ]
+}
+
+fn device_kind() -> impl Strategy<Value = DeviceKind> {
+    prop_oneof![
+        virtio_model().prop_map(|model| DeviceKind::Disk {
+            bus: DiskBus::Virtio,
+            model,
+            drive_controller: None
+        }),
+        prop_oneof![
+            Just(NicModel::Virtio),
+            Just(NicModel::VirtioTransitional),
+            Just(NicModel::E1000e),
+            Just(NicModel::Known("e1000".into())),
+            Just(NicModel::Known("rtl8139".into())),
+        ]
+        .prop_map(|m| DeviceKind::Interface {
+            model: Some(m),
+            hostdev: None
+        }),
+        virtio_model().prop_map(DeviceKind::Rng),
+        prop_oneof![
+            Just(SoundModel::Ich6),
+            Just(SoundModel::Ich9),
+            Just(SoundModel::Ac97)
+        ]
+        .prop_map(DeviceKind::Sound),
+        virtio_model().prop_map(|model| DeviceKind::Filesystem {
+            driver: FsDriver::Default,
+            model
+        }),
+        virtio_model().prop_map(|model| DeviceKind::Input {
+            bus: InputBus::Virtio,
+            model: if model == VirtioModel::Default {
+                model
+            } else {
+                VirtioModel::Virtio
+            }
+        }),
+        Just(DeviceKind::Shmem),
+        prop_oneof![
+            Just(ControllerKind::Scsi(Some(ScsiModel::Lsilogic))),
+            Just(ControllerKind::Scsi(Some(ScsiModel::VirtioScsi))),
+            Just(ControllerKind::Usb(Some(UsbModel::NecXhci))),
+            Just(ControllerKind::Usb(Some(UsbModel::Ehci))),
+        ]
+        .prop_map(|kind| DeviceKind::Controller(Controller {
+            kind,
+            index: None,
+            companion: false
+        })),
+    ]
+}
+
+/// A device, sometimes with an explicit address on bus 0.
+fn device() -> impl Strategy<Value = Device> {
+    (device_kind(), prop::option::weighted(0.15, 2u8..=0x1e)).prop_map(|(kind, slot)| {
+        let d = Device::new(kind);
+        match slot {
+            Some(s) => d.with_address(DeviceAddress::Pci(
+                PciAddress::from_parts(0, s, 0).expect("slot in range"),
+            )),
+            None => d,
+        }
+    })
+}
+
+fn caps() -> impl Strategy<Value = Capabilities> {
+    prop_oneof![
+        2 => Just(Capabilities::qemu_8_0_x86_64()),
+        1 => prop::sample::subsequence(CAPS.to_vec(), 0..=CAPS.len())
+            .prop_map(Capabilities::from_names),
+    ]
+}
+
+fn machine() -> impl Strategy<Value = Machine> {
+    prop_oneof![Just(Machine::pc()), Just(Machine::q35())]
+}
+
+fn plan() -> impl Strategy<Value = Plan> {
+    (
+        machine(),
+        caps(),
+        prop::collection::vec(device(), 0..40),
+        prop::option::of(prop_oneof![
+            Just(VideoModel::Cirrus),
+            Just(VideoModel::Virtio),
+            Just(VideoModel::Qxl)
+        ]),
+        prop::bool::ANY,
+    )
+        .prop_map(|(m, c, devices, video, balloon_none)| {
+            let mut p = Plan::new(m, c);
+            if let Some(v) = video {
+                p.add_device(Device::new(DeviceKind::Video(v)));
+            }
+            if balloon_none {
+                p.add_device(Device::new(DeviceKind::Memballoon(BalloonModel::None)));
+            }
+            for d in devices {
+                p.add_device(d);
+            }
+            p
+        })
+}
+
+fn present(plan: &Plan) -> Vec<(usize, PciAddress)> {
+    plan.devices()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| d.address.present().map(|a| (i, a)))
+        .collect()
+}
+
+fn bus_model(plan: &Plan, bus: u8) -> Option<ControllerModel> {
+    plan.pci_controller(u32::from(bus))
+        .and_then(Controller::pci_model)
+}
+
+fn config() -> ProptestConfig {
+    ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(256),
+    )
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// (a) No two devices share domain:bus:slot.function.
+    #[test]
+    fn prop_no_two_devices_share_an_address(mut p in plan()) {
+        if p.assign().is_ok() {
+            let mut seen = BTreeSet::new();
+            for (_, a) in present(&p) {
+                prop_assert!(seen.insert(a.key()), "address {} used twice", a);
+            }
+        }
+    }
+
+    /// (b) Every device sits on a bus whose flags accept its connect flags.
+    #[test]
+    fn prop_every_device_fits_its_bus(mut p in plan()) {
+        if p.assign().is_ok() {
+            for (i, a) in present(&p) {
+                let model = bus_model(&p, a.bus());
+                prop_assert!(model.is_some(), "bus {} has no controller", a.bus());
+                let mut flags = p.connect_flags_of(i);
+                if flags.is_empty() {
+                    flags = ConnectFlags::PCI_DEVICE;
+                }
+                let accepts = model.map(ControllerModel::accepts).unwrap_or_default();
+                prop_assert!(
+                    check_compatible(accepts, flags, a, CheckMode::Explicit).is_ok(),
+                    "device {} at {} does not fit {:?}", i, a, model
+                );
+            }
+        }
+    }
+
+    /// (c) Every referenced bus exists and the controllers form a tree rooted
+    /// at index 0.
+    #[test]
+    fn prop_controllers_form_a_tree(mut p in plan()) {
+        if p.assign().is_ok() {
+            let t = Topology::from_plan(&p);
+            prop_assert!(t.is_ok(), "{:?}", t.err());
+            for (_, a) in present(&p) {
+                prop_assert!(p.pci_controller(u32::from(a.bus())).is_some());
+            }
+        }
+    }
+
+    /// (d) Explicit addresses are kept exactly.
+    #[test]
+    fn prop_explicit_addresses_are_kept(p in plan()) {
+        let before: Vec<(usize, PciAddress)> = present(&p);
+        let mut after = p.clone();
+        if after.assign().is_ok() {
+            for (i, a) in before {
+                let now = after.devices().get(i).and_then(|d| d.address.present());
+                prop_assert_eq!(now.map(|x| x.key()), Some(a.key()));
+            }
+        }
+    }
+
+    /// (e) Planning an already-planned result changes nothing.
+    #[test]
+    fn prop_assign_is_idempotent(mut p in plan()) {
+        if p.assign().is_ok() {
+            let mut again = p.clone();
+            prop_assert!(again.assign().is_ok());
+            prop_assert_eq!(again, p);
+        }
+    }
+
+    /// (f) Hot-adding a device moves no existing address.
+    #[test]
+    fn prop_hotplug_moves_nothing(mut p in plan(), kind in device_kind()) {
+        if p.assign().is_ok() {
+            let before = present(&p);
+            let mut after = p.clone();
+            if let Ok(i) = after.hotplug_add(Device::new(kind)) {
+                // positions after an inserted controller shift by one
+                for (j, a) in before {
+                    let k = if j >= i { j + 1 } else { j };
+                    let now = after.devices().get(k).and_then(|d| d.address.present());
+                    prop_assert_eq!(now, Some(a));
+                }
+            } else {
+                prop_assert_eq!(after, p);
+            }
+        }
+    }
+
+    /// (g) Removing then re-adding a device keeps every other address.
+    #[test]
+    fn prop_remove_then_readd_keeps_others(mut p in plan(), pick in any::<prop::sample::Index>()) {
+        if p.assign().is_ok() {
+            let candidates: Vec<usize> = p.devices().iter().enumerate()
+                .filter(|(_, d)| d.address.present().is_some() && d.kind.controller().is_none())
+                .map(|(i, _)| i)
+                .collect();
+            if !candidates.is_empty() {
+                let i = candidates[pick.index(candidates.len())];
+                let mut q = p.clone();
+                let removed = q.remove_device(i).expect("index exists");
+                let others: Vec<PciAddress> = present(&q).into_iter().map(|(_, a)| a).collect();
+                let readd = removed.clone().with_address(DeviceAddress::None);
+                if q.hotplug_add(readd).is_ok() {
+                    let mut now: Vec<PciAddress> = Vec::new();
+                    for (j, d) in q.devices().iter().enumerate() {
+                        if j + 1 != q.devices().len() {
+                            if let Some(a) = d.address.present() { now.push(a); }
+                        }
+                    }
+                    prop_assert_eq!(now, others);
+                }
+            }
+        }
+    }
+
+    /// (h) Same input, same output.
+    #[test]
+    fn prop_same_input_same_output(p in plan()) {
+        let mut a = p.clone();
+        let mut b = p;
+        let ra = a.assign();
+        let rb = b.assign();
+        prop_assert_eq!(ra, rb);
+        prop_assert_eq!(a, b);
+    }
+
+    /// (i) A failed operation leaves the plan unchanged.
+    #[test]
+    fn prop_failed_operation_changes_nothing(p in plan(), kind in device_kind(), slot in 0u8..32) {
+        let mut a = p.clone();
+        if a.assign().is_err() {
+            prop_assert_eq!(&a, &p);
+        } else {
+            let before = a.clone();
+            let dev = Device::new(kind).with_address(DeviceAddress::Pci(
+                PciAddress::from_parts(0, slot.min(31), 0).expect("in range"),
+            ));
+            if a.hotplug_add(dev).is_err() {
+                prop_assert_eq!(a, before);
+            }
+        }
+    }
+}
