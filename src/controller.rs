@@ -86,9 +86,7 @@ impl ControllerModel {
                 ConnectFlags::PCIE_ROOT_PORT.union(ConnectFlags::AGGREGATE_SLOT)
             }
             ControllerModel::PcieSwitchUpstreamPort => ConnectFlags::PCIE_SWITCH_UPSTREAM_PORT,
-            ControllerModel::PcieSwitchDownstreamPort => {
-                ConnectFlags::PCIE_SWITCH_DOWNSTREAM_PORT
-            }
+            ControllerModel::PcieSwitchDownstreamPort => ConnectFlags::PCIE_SWITCH_DOWNSTREAM_PORT,
             ControllerModel::PciExpanderBus => ConnectFlags::PCI_EXPANDER_BUS,
             ControllerModel::PcieExpanderBus => ConnectFlags::PCIE_EXPANDER_BUS,
         }

@@ -119,10 +119,7 @@ impl NicModel {
             "virtio-non-transitional" => NicModel::VirtioNonTransitional,
             "e1000e" => NicModel::E1000e,
             "usb-net" => NicModel::UsbNet,
-            _ if KNOWN_NIC_MODELS
-                .iter()
-                .any(|k| k.eq_ignore_ascii_case(s)) =>
-            {
+            _ if KNOWN_NIC_MODELS.iter().any(|k| k.eq_ignore_ascii_case(s)) => {
                 NicModel::Known(s.to_string())
             }
             _ => NicModel::Unknown(s.to_string()),
@@ -941,9 +938,7 @@ pub fn connect_flags(
             },
         },
         DeviceKind::Sound(m) => match m {
-            SoundModel::Es1370 | SoundModel::Ac97 | SoundModel::Ich6 | SoundModel::Ich9 => {
-                ctx.p()
-            }
+            SoundModel::Es1370 | SoundModel::Ac97 | SoundModel::Ich6 | SoundModel::Ich9 => ctx.p(),
             SoundModel::Sb16 | SoundModel::Pcspk | SoundModel::Usb | SoundModel::Ich7 => none,
         },
         DeviceKind::Hostdev(src) => hostdev_flags(src, address, ctx),
@@ -995,9 +990,10 @@ pub fn connect_flags(
                 ) => ctx.p(),
             },
             ControllerKind::VirtioSerial(m) => ctx.virtio_rule(*m),
-            ControllerKind::Fdc | ControllerKind::Ccid | ControllerKind::Xenbus | ControllerKind::Isa => {
-                none
-            }
+            ControllerKind::Fdc
+            | ControllerKind::Ccid
+            | ControllerKind::Xenbus
+            | ControllerKind::Isa => none,
         },
         DeviceKind::Filesystem { driver, model } => match driver {
             FsDriver::Default | FsDriver::Path | FsDriver::Handle => ctx.virtio_rule(*model),
