@@ -20,6 +20,8 @@ pub(crate) struct Bus {
     pub(crate) used: [u8; 32],
     /// Aggregate marker per slot, one bit per slot.
     pub(crate) aggregate: u32,
+    /// Slots with at least one used function, one bit per slot.
+    pub(crate) nonempty: u32,
 }
 
 impl Bus {
@@ -31,6 +33,7 @@ impl Bus {
             max_slot: 0,
             used: [0; 32],
             aggregate: 0,
+            nonempty: 0,
         }
     }
 
@@ -63,6 +66,12 @@ pub(crate) struct AddressSet {
     pub(crate) buses: Vec<Bus>,
     pub(crate) dry_run: bool,
     pub(crate) pcie_to_pci_available: bool,
+    /// Search cursors: for a (flags, function) search, no bus below the
+    /// cursor can answer. libvirt rescans from bus 0 every time; the answer
+    /// is the same because, within one pass, buses only fill up (a slot that
+    /// could not take a device never becomes able to), bus flags never
+    /// change, and new buses are appended after every cursor.
+    cursors: Vec<(ConnectFlags, Option<u8>, usize)>,
 }
 
 /// What a search answered.
@@ -74,6 +83,7 @@ impl AddressSet {
             buses: vec![Bus::unset(); bus_count],
             dry_run,
             pcie_to_pci_available,
+            cursors: Vec::new(),
         }
     }
 
@@ -164,6 +174,7 @@ impl AddressSet {
                     bus.aggregate |= 1u32 << slot;
                 }
                 *used |= 1u8 << func;
+                bus.nonempty |= 1u32 << slot;
             }
         }
         Ok(())
@@ -271,6 +282,12 @@ impl AddressSet {
             return None;
         }
         let f = function.unwrap_or(0);
+        if !flags.contains(ConnectFlags::AGGREGATE_SLOT) {
+            // Only a completely free slot can answer: take the lowest one.
+            let range = (u32::MAX >> (31 - u32::from(bus.max_slot.min(31)))) & (u32::MAX << bus.min_slot.min(31));
+            let free = !bus.nonempty & range;
+            return (free != 0).then(|| (u8::try_from(free.trailing_zeros()).unwrap_or(0), f));
+        }
         for slot in bus.min_slot..=bus.max_slot {
             let used = bus.slot_used(slot);
             if used == 0 {
@@ -291,8 +308,8 @@ impl AddressSet {
     }
 
     /// FindNext (§5.6): the first free compatible address, scanning from
-    /// bus 0, lowest slot (no cursor). In the dry run a new bus is grown when
-    /// nothing fits.
+    /// bus 0, lowest slot, as libvirt does (the cursor only skips buses that
+    /// cannot answer). In the dry run a new bus is grown when nothing fits.
     pub(crate) fn find_next(
         &mut self,
         flags: ConnectFlags,
@@ -301,8 +318,19 @@ impl AddressSet {
         if self.buses.is_empty() {
             return Err(AllocError::NoBuses);
         }
-        for bus_nr in 0..self.buses.len() {
+        let slot_in_cursors = self
+            .cursors
+            .iter()
+            .position(|(fl, fu, _)| *fl == flags && *fu == function);
+        let start = slot_in_cursors
+            .and_then(|i| self.cursors.get(i))
+            .map_or(0, |c| c.2);
+        for bus_nr in start..self.buses.len() {
             if let Some((slot, f)) = self.scan_bus(bus_nr, flags, function) {
+                match slot_in_cursors.and_then(|i| self.cursors.get_mut(i)) {
+                    Some(c) => c.2 = bus_nr,
+                    None => self.cursors.push((flags, function, bus_nr)),
+                }
                 return make_addr(bus_nr, slot, f);
             }
         }
