@@ -1,0 +1,795 @@
+//! Domain XML → [`Plan`] (the reading half of the front end).
+
+use roxmltree::Node;
+
+use super::{Attr, Document, Elem};
+use crate::address::{Function, Multifunction, PciAddress, Slot, parse_c_uint};
+use crate::caps::Capabilities;
+use crate::controller::{ControllerModel, PciTarget};
+use crate::device::{
+    BalloonModel, ChannelTarget, ConsoleTarget, Controller, ControllerKind, Device, DeviceAddress,
+    DeviceKind, DiskBus, FsDriver, HostdevSource, InputBus, IommuModel, MemoryModel, NicModel,
+    PciController, ScsiModel, SerialTarget, SoundModel, UsbModel, VideoModel, VirtioModel,
+    WatchdogModel,
+};
+use crate::error::{AddressError, ConfigError, Error, XmlError};
+use crate::machine::{HostPci, Machine};
+use crate::plan::{Plan, limits};
+
+/// See [`super::parse_domain`].
+pub(super) fn parse_domain(
+    xml: &str,
+    caps: &Capabilities,
+    host: &HostPci,
+) -> Result<(Document, Plan), Error> {
+    let tree = roxmltree::Document::parse(xml).map_err(|e| XmlError::Syntax(e.to_string()))?;
+    let root = tree.root_element();
+    if root.tag_name().name() != "domain" {
+        return Err(XmlError::WrongRoot(root.tag_name().name().to_string()).into());
+    }
+    let devices = child(root, "devices");
+    let indent_unit = devices.map_or_else(|| "  ".to_string(), |d| indent_unit(xml, d));
+
+    let os_type = child(root, "os").and_then(|os| child(os, "type"));
+    let arch = os_type
+        .and_then(|t| t.attribute("arch"))
+        .unwrap_or("x86_64");
+    let given = os_type.and_then(|t| t.attribute("machine"));
+    let machine_defaulted = given.is_none() && caps.default_machine().is_some();
+    let name = given.or_else(|| caps.default_machine()).unwrap_or("pc");
+    let machine = Machine::new(arch, caps.canonical_machine(name))?;
+
+    let mut plan = Plan::new(machine, caps.clone());
+    plan.set_host_pci(host.clone());
+    let cells = child(root, "cpu")
+        .and_then(|c| child(c, "numa"))
+        .map_or(0, |n| {
+            elements(n)
+                .filter(|c| c.tag_name().name() == "cell")
+                .count()
+        });
+    plan.set_numa_cells(u32::try_from(cells).unwrap_or(u32::MAX));
+
+    let mut elems = Vec::new();
+    let mut order = Vec::new();
+    let mut found: Vec<(Device, bool)> = Vec::new();
+    let mut graphics = false;
+    for node in devices.into_iter().flat_map(elements) {
+        let name = node.tag_name().name();
+        order.push((name.to_string(), node.range()));
+        if name == "graphics" {
+            graphics = true;
+        }
+        let Some(kind) = device_kind(node)? else {
+            continue;
+        };
+        if found.len() >= limits::MAX_DEVICES {
+            return Err(ConfigError::Limit {
+                what: "devices",
+                limit: limits::MAX_DEVICES,
+            }
+            .into());
+        }
+        let elem = elem(xml, node, &indent_unit, true)?;
+        let address = elem
+            .address
+            .as_ref()
+            .map(|(_, a)| a.clone())
+            .unwrap_or_default();
+        let primary = name == "video"
+            && child(node, "model").and_then(|m| m.attribute("primary")) == Some("yes");
+        let device = Device::new(kind)
+            .with_address(address)
+            .with_label(label(node))
+            .with_origin(elems.len());
+        elems.push(elem);
+        found.push((device, primary));
+    }
+    plan.set_graphics(graphics);
+    move_primary_video(&mut found);
+    for (device, _) in found {
+        if matches!(device.kind, DeviceKind::Controller(_)) {
+            plan.add_device(device);
+        } else {
+            plan.push_device(device);
+        }
+    }
+
+    let doc = Document {
+        text: xml.to_string(),
+        elements: elems,
+        devices: devices
+            .map(|d| elem(xml, d, &indent_unit, false))
+            .transpose()?,
+        domain: elem(xml, root, &indent_unit, false)?,
+        order,
+        os_type: os_type
+            .map(|t| elem(xml, t, &indent_unit, false))
+            .transpose()?,
+        machine_defaulted,
+        indent_unit,
+    };
+    Ok((doc, plan))
+}
+
+/// libvirt moves a video with `primary='yes'` to the front of the video list.
+fn move_primary_video(found: &mut Vec<(Device, bool)>) {
+    let is_video = |d: &Device| matches!(d.kind, DeviceKind::Video(_));
+    let first = found.iter().position(|(d, _)| is_video(d));
+    let primary = found.iter().position(|(d, p)| *p && is_video(d));
+    if let (Some(first), Some(primary)) = (first, primary)
+        && primary > first
+    {
+        let item = found.remove(primary);
+        found.insert(first, item);
+    }
+}
+
+fn elements<'a, 'i>(node: Node<'a, 'i>) -> impl Iterator<Item = Node<'a, 'i>> {
+    node.children().filter(Node::is_element)
+}
+
+fn child<'a, 'i>(node: Node<'a, 'i>, name: &str) -> Option<Node<'a, 'i>> {
+    elements(node).find(|c| c.tag_name().name() == name)
+}
+
+/// The device's name for messages: disk target, else alias, else empty.
+fn label(node: Node<'_, '_>) -> String {
+    let target = if node.tag_name().name() == "disk" {
+        child(node, "target").and_then(|t| t.attribute("dev"))
+    } else {
+        None
+    };
+    target
+        .or_else(|| child(node, "alias").and_then(|a| a.attribute("name")))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The whitespace in front of `start` on its line, if only whitespace.
+pub(super) fn line_indent(text: &str, start: usize) -> String {
+    let before = text.get(..start).unwrap_or_default();
+    let line = before.rsplit('\n').next().unwrap_or_default();
+    if line.chars().all(|c| c == ' ' || c == '\t') {
+        line.to_string()
+    } else {
+        String::new()
+    }
+}
+
+/// The document's indentation step: `<devices>` children minus `<devices>`.
+fn indent_unit(text: &str, devices: Node<'_, '_>) -> String {
+    let outer = line_indent(text, devices.range().start);
+    elements(devices)
+        .next()
+        .map(|c| line_indent(text, c.range().start))
+        .and_then(|inner| inner.strip_prefix(outer.as_str()).map(str::to_string))
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "  ".to_string())
+}
+
+/// Records an element's positions (and its address, when it has one).
+fn elem(text: &str, node: Node<'_, '_>, unit: &str, deep: bool) -> Result<Elem, Error> {
+    let range = node.range();
+    let raw = text.get(range.clone()).unwrap_or_default();
+    let self_closing = raw.ends_with("/>") && !node.has_children();
+    let close_start = if self_closing {
+        range.end
+    } else {
+        raw.rfind("</")
+            .map_or(range.end, |p| range.start.saturating_add(p))
+    };
+    let content_start = node.first_child().map_or(close_start, |c| c.range().start);
+    let last_child_end = node
+        .children()
+        .rev()
+        .find(|c| !(c.is_text() && c.text().is_some_and(|t| t.trim().is_empty())))
+        .map(|c| c.range().end);
+    let indent = line_indent(text, range.start);
+    let child_indent = elements(node)
+        .next()
+        .map(|c| line_indent(text, c.range().start))
+        .unwrap_or_else(|| format!("{indent}{unit}"));
+    let attrs = node
+        .attributes()
+        .map(|a| Attr {
+            name: a.name().to_string(),
+            range: a.range(),
+            value_range: a.range_value(),
+            value: a.value().to_string(),
+        })
+        .collect();
+    let mut children = Vec::new();
+    let mut address = None;
+    for c in elements(node).filter(|_| deep) {
+        if c.tag_name().name() == "address" && address.is_none() {
+            address = Some((c.range(), parse_address(c)?));
+        }
+        children.push(elem(text, c, unit, false)?);
+    }
+    Ok(Elem {
+        name: node.tag_name().name().to_string(),
+        range,
+        self_closing,
+        content_start,
+        close_start,
+        last_child_end,
+        indent,
+        child_indent,
+        attrs,
+        children,
+        address,
+    })
+}
+
+fn bad_attr(element: &str, attr: &str, value: &str, reason: &str) -> Error {
+    XmlError::Attribute {
+        element: element.to_string(),
+        attr: attr.to_string(),
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
+    .into()
+}
+
+/// One number of a PCI address: C-style, missing is 0.
+fn address_part(node: Node<'_, '_>, attr: &str) -> Result<u64, Error> {
+    match node.attribute(attr) {
+        None => Ok(0),
+        Some(v) => parse_c_uint(v).ok_or_else(|| {
+            bad_attr(
+                node.tag_name().name(),
+                attr,
+                v,
+                "Expected unsigned integer value",
+            )
+        }),
+    }
+}
+
+/// Reads domain, bus, slot, function (and multifunction) of an address
+/// element; `check` forces the range checks even for an empty address.
+fn pci_address(node: Node<'_, '_>, check: bool) -> Result<PciAddress, Error> {
+    let domain = address_part(node, "domain")?;
+    let bus = address_part(node, "bus")?;
+    let slot = address_part(node, "slot")?;
+    let function = address_part(node, "function")?;
+    let clamp = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+    let mut addr = if check || domain != 0 || bus != 0 || slot != 0 {
+        let domain = u16::try_from(domain).map_err(|_| AddressError::Domain(clamp(domain)))?;
+        let bus = u8::try_from(bus).map_err(|_| AddressError::Bus(clamp(bus)))?;
+        let slot = u8::try_from(slot)
+            .map_err(|_| AddressError::Slot(clamp(slot)))
+            .and_then(Slot::new)
+            .map_err(|_| AddressError::Slot(clamp(slot)))?;
+        let function = u8::try_from(function)
+            .map_err(|_| AddressError::Function(clamp(function)))
+            .and_then(Function::new)
+            .map_err(|_| AddressError::Function(clamp(function)))?;
+        PciAddress::new(domain, bus, slot, function)
+    } else {
+        // An empty address: libvirt checks nothing and assigns one.
+        let function = u8::try_from(function)
+            .ok()
+            .and_then(|f| Function::new(f).ok())
+            .unwrap_or(Function::ZERO);
+        PciAddress::new(0, 0, Slot::ZERO, function)
+    };
+    match node.attribute("multifunction") {
+        None => {}
+        Some("on") => addr = addr.with_multifunction(Multifunction::On),
+        Some("off") => addr = addr.with_multifunction(Multifunction::Off),
+        Some(v) => {
+            return Err(bad_attr(
+                "address",
+                "multifunction",
+                v,
+                "Expected 'on' or 'off'",
+            ));
+        }
+    }
+    Ok(addr)
+}
+
+/// An `<address>` element of a device.
+fn parse_address(node: Node<'_, '_>) -> Result<DeviceAddress, Error> {
+    match node.attribute("type") {
+        None => Err(XmlError::Rejected("No type specified for device address".into()).into()),
+        Some("pci") => Ok(DeviceAddress::Pci(pci_address(node, false)?)),
+        Some(t) => Ok(DeviceAddress::Other(t.to_string())),
+    }
+}
+
+/// `<source><address .../>` of a PCI host device.
+fn host_address(node: Node<'_, '_>) -> Result<Option<PciAddress>, Error> {
+    child(node, "source")
+        .and_then(|s| child(s, "address"))
+        .map(|a| pci_address(a, true))
+        .transpose()
+}
+
+/// A model-like attribute parsed by `f`; `None` when absent.
+fn enum_attr<T>(
+    node: Node<'_, '_>,
+    attr: &str,
+    f: impl Fn(&str) -> Option<T>,
+) -> Result<Option<T>, Error> {
+    match node.attribute(attr) {
+        None => Ok(None),
+        Some(v) => f(v)
+            .map(Some)
+            .ok_or_else(|| bad_attr(node.tag_name().name(), attr, v, "Unknown value")),
+    }
+}
+
+/// A required model-like attribute.
+fn required_attr<T>(
+    node: Node<'_, '_>,
+    attr: &str,
+    f: impl Fn(&str) -> Option<T>,
+) -> Result<T, Error> {
+    enum_attr(node, attr, f)?.ok_or_else(|| {
+        XmlError::Invalid {
+            element: node.tag_name().name().to_string(),
+            message: format!("missing attribute '{attr}'"),
+        }
+        .into()
+    })
+}
+
+fn virtio_model(node: Node<'_, '_>) -> Result<VirtioModel, Error> {
+    Ok(enum_attr(node, "model", VirtioModel::parse)?.unwrap_or_default())
+}
+
+/// The `type` of a child element (`<target type>`, `<driver type>`, …).
+fn child_attr<'a>(node: Node<'a, '_>, name: &str, attr: &str) -> Option<(Node<'a, 'a>, &'a str)> {
+    child(node, name).and_then(|c| c.attribute(attr).map(|v| (c, v)))
+}
+
+/// The model of a device element, or `None` for elements pciplan ignores.
+fn device_kind(node: Node<'_, '_>) -> Result<Option<DeviceKind>, Error> {
+    let kind = match node.tag_name().name() {
+        "disk" => disk(node)?,
+        "controller" => DeviceKind::Controller(controller(node)?),
+        "interface" => interface(node)?,
+        "hostdev" => DeviceKind::Hostdev(hostdev(node)?),
+        "sound" => DeviceKind::Sound(required_attr(node, "model", sound_model)?),
+        "video" => DeviceKind::Video(match child_attr(node, "model", "type") {
+            None => VideoModel::Default,
+            Some((m, v)) => video_model(v)
+                .ok_or_else(|| bad_attr(m.tag_name().name(), "type", v, "Unknown value"))?,
+        }),
+        "input" => DeviceKind::Input {
+            bus: if node.attribute("bus") == Some("virtio") {
+                InputBus::Virtio
+            } else {
+                InputBus::Other
+            },
+            model: virtio_model(node)?,
+        },
+        "filesystem" => DeviceKind::Filesystem {
+            driver: match child_attr(node, "driver", "type") {
+                None => FsDriver::Default,
+                Some((d, v)) => fs_driver(v)
+                    .ok_or_else(|| bad_attr(d.tag_name().name(), "type", v, "Unknown value"))?,
+            },
+            model: virtio_model(node)?,
+        },
+        "memballoon" => DeviceKind::Memballoon(required_attr(node, "model", balloon_model)?),
+        "rng" => DeviceKind::Rng(virtio_model(node)?),
+        "watchdog" => DeviceKind::Watchdog(required_attr(node, "model", watchdog_model)?),
+        "shmem" => DeviceKind::Shmem,
+        "serial" => {
+            DeviceKind::Serial(target_type(node, serial_target)?.unwrap_or(SerialTarget::None))
+        }
+        "channel" => {
+            DeviceKind::Channel(target_type(node, channel_target)?.unwrap_or(ChannelTarget::None))
+        }
+        "console" => {
+            DeviceKind::Console(target_type(node, console_target)?.unwrap_or(ConsoleTarget::None))
+        }
+        "iommu" => DeviceKind::Iommu(required_attr(node, "model", iommu_model)?),
+        "vsock" => DeviceKind::Vsock(virtio_model(node)?),
+        "memory" => DeviceKind::Memory(required_attr(node, "model", memory_model)?),
+        "smartcard" => DeviceKind::Smartcard,
+        "parallel" => DeviceKind::Parallel,
+        "nvram" => DeviceKind::Nvram,
+        "hub" => DeviceKind::Hub,
+        "tpm" => DeviceKind::Tpm,
+        "panic" => DeviceKind::Panic,
+        "redirdev" => DeviceKind::Redirdev,
+        _ => return Ok(None),
+    };
+    Ok(Some(kind))
+}
+
+fn target_type<T>(node: Node<'_, '_>, f: impl Fn(&str) -> Option<T>) -> Result<Option<T>, Error> {
+    match child(node, "target") {
+        None => Ok(None),
+        Some(t) => enum_attr(t, "type", f),
+    }
+}
+
+fn disk(node: Node<'_, '_>) -> Result<DeviceKind, Error> {
+    let target = child(node, "target");
+    let dev = target.and_then(|t| t.attribute("dev")).unwrap_or_default();
+    let bus = match target.and_then(|t| t.attribute("bus")) {
+        Some(b) => disk_bus(b),
+        None => bus_from_dev(dev),
+    };
+    let divisor = match bus {
+        DiskBus::Ide => Some(4),
+        DiskBus::Scsi => Some(7),
+        DiskBus::Sata => Some(6),
+        DiskBus::Fdc => Some(2),
+        _ => None,
+    };
+    let drive_controller = match divisor {
+        None => None,
+        Some(div) => {
+            match child(node, "address").filter(|a| a.attribute("type") == Some("drive")) {
+                Some(a) => match a.attribute("controller") {
+                    None => Some(0),
+                    Some(v) => Some(
+                        parse_c_uint(v)
+                            .and_then(|n| u32::try_from(n).ok())
+                            .ok_or_else(|| {
+                                bad_attr(
+                                    "address",
+                                    "controller",
+                                    v,
+                                    "Expected unsigned integer value",
+                                )
+                            })?,
+                    ),
+                },
+                None => disk_index(dev).map(|i| i / div),
+            }
+        }
+    };
+    Ok(DeviceKind::Disk {
+        bus,
+        model: virtio_model(node)?,
+        drive_controller,
+    })
+}
+
+fn disk_bus(s: &str) -> DiskBus {
+    match s {
+        "virtio" => DiskBus::Virtio,
+        "ide" => DiskBus::Ide,
+        "scsi" => DiskBus::Scsi,
+        "sata" => DiskBus::Sata,
+        "fdc" => DiskBus::Fdc,
+        "usb" => DiskBus::Usb,
+        "xen" => DiskBus::Xen,
+        "sd" => DiskBus::Sd,
+        "uml" => DiskBus::Uml,
+        _ => DiskBus::None,
+    }
+}
+
+fn bus_from_dev(dev: &str) -> DiskBus {
+    if dev.starts_with("hd") {
+        DiskBus::Ide
+    } else if dev.starts_with("sd") {
+        DiskBus::Scsi
+    } else if dev.starts_with("vd") {
+        DiskBus::Virtio
+    } else if dev.starts_with("xvd") {
+        DiskBus::Xen
+    } else if dev.starts_with("fd") {
+        DiskBus::Fdc
+    } else if dev.starts_with("ubd") {
+        DiskBus::Uml
+    } else {
+        DiskBus::None
+    }
+}
+
+/// libvirt's disk name to index: `sda` → 0, `sdz` → 25, `sdaa` → 26.
+pub(super) fn disk_index(dev: &str) -> Option<u32> {
+    let rest = ["xvd", "ubd", "hd", "sd", "vd", "fd"]
+        .iter()
+        .find_map(|p| dev.strip_prefix(p))?;
+    let letters: &str = rest.trim_end_matches(|c: char| c.is_ascii_digit());
+    if letters.is_empty() || !letters.bytes().all(|b| b.is_ascii_lowercase()) {
+        return None;
+    }
+    let mut n: u32 = 0;
+    for b in letters.bytes() {
+        n = n
+            .checked_mul(26)?
+            .checked_add(u32::from(b - b'a').checked_add(1)?)?;
+    }
+    n.checked_sub(1)
+}
+
+/// A non-negative integer attribute in libvirt's generic form (C-style
+/// base unless `decimal`).
+fn int_attr(node: Node<'_, '_>, attr: &str, decimal: bool) -> Result<Option<u32>, Error> {
+    let Some(v) = node.attribute(attr) else {
+        return Ok(None);
+    };
+    let element = node.tag_name().name();
+    let t = v.trim();
+    let parsed = if decimal {
+        t.parse::<i64>().ok()
+    } else if let Some(neg) = t.strip_prefix('-') {
+        parse_c_uint(neg)
+            .and_then(|n| i64::try_from(n).ok())
+            .map(|n| -n)
+    } else {
+        parse_c_uint(t).and_then(|n| i64::try_from(n).ok())
+    };
+    match parsed {
+        None => Err(bad_attr(element, attr, v, "Expected integer value")),
+        Some(n) if n < 0 => Err(bad_attr(element, attr, v, "Expected non-negative value")),
+        Some(n) => u32::try_from(n)
+            .map(Some)
+            .map_err(|_| bad_attr(element, attr, v, "Expected integer value")),
+    }
+}
+
+fn unknown_model(model: &str) -> Error {
+    ConfigError::UnknownModel {
+        model: model.to_string(),
+    }
+    .into()
+}
+
+fn controller(node: Node<'_, '_>) -> Result<Controller, Error> {
+    let ty = node.attribute("type").unwrap_or("ide");
+    let model = node.attribute("model");
+    let kind = match ty {
+        "ide" => {
+            if let Some(m) = model.filter(|m| !matches!(*m, "piix3" | "piix4" | "ich6")) {
+                return Err(unknown_model(m));
+            }
+            ControllerKind::Ide
+        }
+        "fdc" => ControllerKind::Fdc,
+        "sata" => ControllerKind::Sata,
+        "ccid" => ControllerKind::Ccid,
+        "xenbus" => ControllerKind::Xenbus,
+        "isa" => ControllerKind::Isa,
+        "scsi" => ControllerKind::Scsi(
+            model
+                .map(|m| scsi_model(m).ok_or_else(|| unknown_model(m)))
+                .transpose()?,
+        ),
+        "usb" => ControllerKind::Usb(
+            model
+                .map(|m| UsbModel::parse(m).ok_or_else(|| unknown_model(m)))
+                .transpose()?,
+        ),
+        "virtio-serial" => ControllerKind::VirtioSerial(match model {
+            None => VirtioModel::Default,
+            Some(m) => VirtioModel::parse(m).ok_or_else(|| unknown_model(m))?,
+        }),
+        "pci" => ControllerKind::Pci(pci_controller(node, model)?),
+        other => {
+            return Err(bad_attr(
+                "controller",
+                "type",
+                other,
+                "Unknown controller type",
+            ));
+        }
+    };
+    Ok(Controller {
+        kind,
+        index: int_attr(node, "index", true)?,
+        companion: child(node, "master").is_some(),
+    })
+}
+
+fn only_one<'a, 'i>(node: Node<'a, 'i>, name: &str) -> Result<Option<Node<'a, 'i>>, Error> {
+    let mut all = elements(node).filter(|c| c.tag_name().name() == name);
+    let first = all.next();
+    if all.next().is_some() {
+        return Err(XmlError::Rejected(format!(
+            "Multiple <{name}> elements in controller definition not allowed"
+        ))
+        .into());
+    }
+    Ok(first)
+}
+
+fn pci_controller(node: Node<'_, '_>, model: Option<&str>) -> Result<PciController, Error> {
+    let model = model.map(str::parse::<ControllerModel>).transpose()?;
+    let model_name = only_one(node, "model")?
+        .and_then(|m| m.attribute("name"))
+        .map(str::to_string);
+    let mut target = PciTarget::default();
+    if let Some(t) = only_one(node, "target")? {
+        target.chassis_nr = int_attr(t, "chassisNr", false)?;
+        target.chassis = int_attr(t, "chassis", false)?;
+        target.port = int_attr(t, "port", false)?;
+        target.bus_nr = int_attr(t, "busNr", false)?;
+        target.index = int_attr(t, "index", false)?;
+        target.hotplug = match t.attribute("hotplug") {
+            None => None,
+            Some("on") => Some(true),
+            Some("off") => Some(false),
+            Some(v) => return Err(bad_attr("target", "hotplug", v, "Expected 'on' or 'off'")),
+        };
+        if let Some(n) = child(t, "node") {
+            let text = n.text().unwrap_or_default().trim();
+            target.node = Some(
+                text.parse::<u32>()
+                    .map_err(|_| XmlError::Rejected("invalid NUMA node in target".into()))?,
+            );
+        }
+    }
+    Ok(PciController {
+        model,
+        model_name,
+        target,
+        pcihole64: child(node, "pcihole64").is_some(),
+    })
+}
+
+fn interface(node: Node<'_, '_>) -> Result<DeviceKind, Error> {
+    let model = child_attr(node, "model", "type").map(|(_, v)| NicModel::parse(v));
+    let hostdev = if node.attribute("type") == Some("hostdev") {
+        Some(HostdevSource::Pci(host_address(node)?))
+    } else {
+        None
+    };
+    Ok(DeviceKind::Interface { model, hostdev })
+}
+
+fn hostdev(node: Node<'_, '_>) -> Result<HostdevSource, Error> {
+    if node.attribute("mode").is_some_and(|m| m != "subsystem") {
+        return Ok(HostdevSource::Other);
+    }
+    Ok(match node.attribute("type") {
+        Some("pci") => HostdevSource::Pci(host_address(node)?),
+        Some("scsi_host") => HostdevSource::ScsiHost(virtio_model(node)?),
+        Some("mdev") if node.attribute("model") == Some("vfio-pci") => HostdevSource::MdevVfioPci,
+        Some("mdev") => HostdevSource::MdevOther,
+        _ => HostdevSource::Other,
+    })
+}
+
+fn sound_model(s: &str) -> Option<SoundModel> {
+    Some(match s {
+        "sb16" => SoundModel::Sb16,
+        "es1370" => SoundModel::Es1370,
+        "pcspk" => SoundModel::Pcspk,
+        "ac97" => SoundModel::Ac97,
+        "ich6" => SoundModel::Ich6,
+        "ich9" => SoundModel::Ich9,
+        "usb" => SoundModel::Usb,
+        "ich7" => SoundModel::Ich7,
+        _ => return None,
+    })
+}
+
+/// libvirt's spelling of each video model (`Default` has none).
+pub(super) const VIDEO_MODELS: [(VideoModel, &str); 12] = [
+    (VideoModel::Vga, "vga"),
+    (VideoModel::Cirrus, "cirrus"),
+    (VideoModel::Vmvga, "vmvga"),
+    (VideoModel::Xen, "xen"),
+    (VideoModel::Vbox, "vbox"),
+    (VideoModel::Qxl, "qxl"),
+    (VideoModel::Parallels, "parallels"),
+    (VideoModel::Virtio, "virtio"),
+    (VideoModel::Gop, "gop"),
+    (VideoModel::None, "none"),
+    (VideoModel::Bochs, "bochs"),
+    (VideoModel::Ramfb, "ramfb"),
+];
+
+fn video_model(s: &str) -> Option<VideoModel> {
+    VIDEO_MODELS.iter().find(|(_, n)| *n == s).map(|(m, _)| *m)
+}
+
+fn fs_driver(s: &str) -> Option<FsDriver> {
+    Some(match s {
+        "path" => FsDriver::Path,
+        "handle" => FsDriver::Handle,
+        "loop" => FsDriver::Loop,
+        "nbd" => FsDriver::Nbd,
+        "ploop" => FsDriver::Ploop,
+        "virtiofs" => FsDriver::Virtiofs,
+        _ => return None,
+    })
+}
+
+fn balloon_model(s: &str) -> Option<BalloonModel> {
+    Some(match s {
+        "virtio" => BalloonModel::Virtio,
+        "virtio-transitional" => BalloonModel::VirtioTransitional,
+        "virtio-non-transitional" => BalloonModel::VirtioNonTransitional,
+        "xen" => BalloonModel::Xen,
+        "none" => BalloonModel::None,
+        _ => return None,
+    })
+}
+
+fn watchdog_model(s: &str) -> Option<WatchdogModel> {
+    Some(match s {
+        "i6300esb" => WatchdogModel::I6300esb,
+        "ib700" => WatchdogModel::Ib700,
+        "diag288" => WatchdogModel::Diag288,
+        "itco" => WatchdogModel::Itco,
+        _ => return None,
+    })
+}
+
+fn serial_target(s: &str) -> Option<SerialTarget> {
+    Some(match s {
+        // isa-debug is an ISA device too; the model has no own variant.
+        "isa-serial" | "isa-debug" => SerialTarget::Isa,
+        "usb-serial" => SerialTarget::Usb,
+        "pci-serial" => SerialTarget::Pci,
+        "spapr-vio-serial" => SerialTarget::SpaprVio,
+        "system-serial" => SerialTarget::System,
+        "sclp-serial" => SerialTarget::Sclp,
+        _ => return None,
+    })
+}
+
+fn channel_target(s: &str) -> Option<ChannelTarget> {
+    Some(match s {
+        "guestfwd" => ChannelTarget::Guestfwd,
+        "virtio" => ChannelTarget::Virtio,
+        "xen" => ChannelTarget::Xen,
+        _ => return None,
+    })
+}
+
+fn console_target(s: &str) -> Option<ConsoleTarget> {
+    Some(match s {
+        "serial" => ConsoleTarget::Serial,
+        "xen" => ConsoleTarget::Xen,
+        "uml" => ConsoleTarget::Uml,
+        "virtio" => ConsoleTarget::Virtio,
+        "lxc" | "openvz" | "sclp" | "sclplm" => ConsoleTarget::Other,
+        _ => return None,
+    })
+}
+
+fn iommu_model(s: &str) -> Option<IommuModel> {
+    Some(match s {
+        "intel" => IommuModel::Intel,
+        "smmuv3" => IommuModel::Smmuv3,
+        "virtio" => IommuModel::Virtio,
+        _ => return None,
+    })
+}
+
+fn memory_model(s: &str) -> Option<MemoryModel> {
+    Some(match s {
+        "dimm" => MemoryModel::Dimm,
+        "nvdimm" => MemoryModel::Nvdimm,
+        "virtio-pmem" => MemoryModel::VirtioPmem,
+        "virtio-mem" => MemoryModel::VirtioMem,
+        "sgx-epc" => MemoryModel::SgxEpc,
+        _ => return None,
+    })
+}
+
+/// libvirt's spelling of each SCSI controller model.
+pub(super) const SCSI_MODELS: [(ScsiModel, &str); 13] = [
+    (ScsiModel::Auto, "auto"),
+    (ScsiModel::Buslogic, "buslogic"),
+    (ScsiModel::Lsilogic, "lsilogic"),
+    (ScsiModel::Lsisas1068, "lsisas1068"),
+    (ScsiModel::Vmpvscsi, "vmpvscsi"),
+    (ScsiModel::Ibmvscsi, "ibmvscsi"),
+    (ScsiModel::VirtioScsi, "virtio-scsi"),
+    (ScsiModel::Lsisas1078, "lsisas1078"),
+    (ScsiModel::VirtioTransitional, "virtio-transitional"),
+    (ScsiModel::VirtioNonTransitional, "virtio-non-transitional"),
+    (ScsiModel::Ncr53c90, "ncr53c90"),
+    (ScsiModel::Am53c974, "am53c974"),
+    (ScsiModel::Dc390, "dc390"),
+];
+
+fn scsi_model(s: &str) -> Option<ScsiModel> {
+    SCSI_MODELS.iter().find(|(_, n)| *n == s).map(|(m, _)| *m)
+}

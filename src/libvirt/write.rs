@@ -1,0 +1,546 @@
+//! [`Plan`] → domain XML: in-place edits of the original text (spec §7).
+
+use std::fmt::Write as _;
+
+use super::parse::{SCSI_MODELS, VIDEO_MODELS, line_indent};
+use super::{Document, Elem};
+use crate::address::{Multifunction, PciAddress};
+use crate::controller::PciTarget;
+use crate::device::{
+    BalloonModel, Controller, ControllerKind, Device, DeviceAddress, DeviceKind, PciController,
+    SoundModel, UsbModel, VirtioModel,
+};
+use crate::error::{Error, XmlError};
+use crate::plan::Plan;
+
+/// The order in which libvirt writes device elements.
+const LIBVIRT_ORDER: [&str; 30] = [
+    "emulator",
+    "disk",
+    "controller",
+    "lease",
+    "filesystem",
+    "interface",
+    "smartcard",
+    "serial",
+    "parallel",
+    "console",
+    "channel",
+    "input",
+    "tpm",
+    "graphics",
+    "sound",
+    "audio",
+    "video",
+    "hostdev",
+    "redirdev",
+    "redirfilter",
+    "hub",
+    "watchdog",
+    "memballoon",
+    "rng",
+    "nvram",
+    "panic",
+    "shmem",
+    "memory",
+    "iommu",
+    "vsock",
+];
+
+/// One text replacement; an insertion has `start == end`.
+struct Edit {
+    start: usize,
+    end: usize,
+    text: String,
+}
+
+/// The edits of one write, applied in one pass.
+struct Edits<'d> {
+    doc: &'d Document,
+    list: Vec<Edit>,
+}
+
+impl Edits<'_> {
+    fn insert(&mut self, at: usize, text: String) {
+        self.replace(at, at, text);
+    }
+
+    fn replace(&mut self, start: usize, end: usize, text: String) {
+        self.list.push(Edit { start, end, text });
+    }
+
+    /// Adds children (already rendered for the element's child indentation)
+    /// at the end of an element's content.
+    fn append_children(&mut self, e: &Elem, children: &[String]) {
+        if children.is_empty() {
+            return;
+        }
+        let mut body = String::new();
+        for c in children {
+            let _ = write!(body, "\n{}{c}", e.child_indent);
+        }
+        if e.self_closing {
+            let text = self.doc.text.as_str();
+            let mut at = e.range.end.saturating_sub(2);
+            while at > e.range.start
+                && text
+                    .get(at.saturating_sub(1)..at)
+                    .is_some_and(|c| c.trim().is_empty())
+            {
+                at = at.saturating_sub(1);
+            }
+            self.replace(
+                at,
+                e.range.end,
+                format!(">{body}\n{}</{}>", e.indent, e.name),
+            );
+        } else if let Some(end) = e.last_child_end {
+            self.insert(end, body);
+        } else {
+            self.replace(
+                e.content_start,
+                e.close_start,
+                format!("{body}\n{}", e.indent),
+            );
+        }
+    }
+
+    fn apply(mut self) -> Result<String, Error> {
+        // Insertions before replacements at the same place; otherwise the
+        // order the edits were made in.
+        self.list.sort_by_key(|e| (e.start, e.end > e.start));
+        let text = self.doc.text.as_str();
+        let mut out = String::with_capacity(
+            text.len()
+                .saturating_add(self.list.len().saturating_mul(80)),
+        );
+        let mut at = 0;
+        for e in &self.list {
+            let kept = text
+                .get(at..e.start)
+                .ok_or_else(|| internal("overlapping edits"))?;
+            out.push_str(kept);
+            out.push_str(&e.text);
+            at = e.end.max(at);
+        }
+        out.push_str(text.get(at..).unwrap_or_default());
+        Ok(out)
+    }
+}
+
+fn internal(message: &str) -> Error {
+    XmlError::Invalid {
+        element: "devices".into(),
+        message: message.into(),
+    }
+    .into()
+}
+
+/// See [`super::write_domain`].
+pub(super) fn write_domain(doc: &Document, plan: &Plan) -> Result<String, Error> {
+    let mut edits = Edits {
+        doc,
+        list: Vec::new(),
+    };
+    write_machine(doc, plan, &mut edits);
+    for d in plan.devices() {
+        if let Some(k) = d.origin {
+            let e = doc.elements.get(k).ok_or_else(|| {
+                internal("the plan refers to an element the document does not have")
+            })?;
+            edit_device(doc, e, d, &mut edits);
+        }
+    }
+    add_new_devices(doc, plan, &mut edits);
+    edits.apply()
+}
+
+/// Escapes a value for a single-quoted attribute.
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('\'', "&apos;")
+}
+
+fn write_machine(doc: &Document, plan: &Plan, edits: &mut Edits<'_>) {
+    let Some(t) = &doc.os_type else {
+        return;
+    };
+    let name = plan.machine().name();
+    match t.attr("machine") {
+        Some(a) if a.value != name => {
+            edits.replace(a.value_range.start, a.value_range.end, escape(name))
+        }
+        Some(_) => {}
+        None if doc.machine_defaulted => {
+            let at = t
+                .attr("arch")
+                .map_or(t.range.start.saturating_add(5), |a| a.range.end);
+            edits.insert(at, format!(" machine='{}'", escape(name)));
+        }
+        None => {}
+    }
+}
+
+/// libvirt's full form of a PCI address.
+fn render_address(a: &PciAddress) -> String {
+    let mut s = format!(
+        "<address type='pci' domain='0x{:04x}' bus='0x{:02x}' slot='0x{:02x}' function='0x{:x}'",
+        a.domain(),
+        a.bus(),
+        a.slot().as_u8(),
+        a.function().as_u8()
+    );
+    match a.multifunction() {
+        Multifunction::Absent => {}
+        Multifunction::On => s.push_str(" multifunction='on'"),
+        Multifunction::Off => s.push_str(" multifunction='off'"),
+    }
+    s.push_str("/>");
+    s
+}
+
+/// `<target>` attributes in libvirt's order.
+fn target_attrs(t: &PciTarget) -> Vec<(&'static str, String)> {
+    let mut v = Vec::new();
+    if let Some(n) = t.chassis_nr {
+        v.push(("chassisNr", n.to_string()));
+    }
+    if let Some(n) = t.chassis {
+        v.push(("chassis", n.to_string()));
+    }
+    if let Some(n) = t.port {
+        v.push(("port", format!("0x{n:x}")));
+    }
+    if let Some(n) = t.bus_nr {
+        v.push(("busNr", n.to_string()));
+    }
+    if let Some(n) = t.index {
+        v.push(("index", n.to_string()));
+    }
+    if let Some(h) = t.hotplug {
+        v.push(("hotplug", if h { "on" } else { "off" }.to_string()));
+    }
+    v
+}
+
+/// A `<target>` element (rendered at `indent`), or `None` when empty.
+fn render_target(t: &PciTarget, indent: &str, unit: &str) -> Option<String> {
+    if t.is_empty() {
+        return None;
+    }
+    let mut s = String::from("<target");
+    for (name, value) in target_attrs(t) {
+        let _ = write!(s, " {name}='{value}'");
+    }
+    match t.node {
+        None => s.push_str("/>"),
+        Some(n) => {
+            let _ = write!(s, ">\n{indent}{unit}<node>{n}</node>\n{indent}</target>");
+        }
+    }
+    Some(s)
+}
+
+/// Position of the first child among `names`, to insert in front of it.
+fn first_child_of<'e>(e: &'e Elem, names: &[&str]) -> Option<&'e Elem> {
+    e.children.iter().find(|c| names.contains(&c.name.as_str()))
+}
+
+fn edit_device(doc: &Document, e: &Elem, d: &Device, edits: &mut Edits<'_>) {
+    let mut append = Vec::new();
+    if let DeviceKind::Controller(c) = &d.kind
+        && let ControllerKind::Pci(p) = &c.kind
+    {
+        edit_pci_controller(doc, e, c.index, p, edits, &mut append);
+    }
+    if let DeviceAddress::Pci(a) = &d.address
+        && !a.is_empty()
+    {
+        match &e.address {
+            Some((_, DeviceAddress::Pci(old))) if old == a => {}
+            Some((range, _)) => edits.replace(range.start, range.end, render_address(a)),
+            None => append.push(render_address(a)),
+        }
+    }
+    edits.append_children(e, &append);
+}
+
+/// The `index`, `<model name>` and `<target>` values a PCI controller
+/// gained; children to add at the end go into `append`.
+fn edit_pci_controller(
+    doc: &Document,
+    e: &Elem,
+    index: Option<u32>,
+    p: &PciController,
+    edits: &mut Edits<'_>,
+    append: &mut Vec<String>,
+) {
+    if let (Some(i), None) = (index, e.attr("index")) {
+        let at = e
+            .attr("type")
+            .map_or(e.range.start.saturating_add(11), |a| a.range.end);
+        edits.insert(at, format!(" index='{i}'"));
+    }
+    let has_name = e.child("model").is_some_and(|m| m.attr("name").is_some());
+    if let (Some(name), false) = (&p.model_name, has_name) {
+        let child = format!("<model name='{}'/>", escape(name));
+        match first_child_of(e, &["driver", "target", "alias", "address"]) {
+            Some(before) => edits.insert(before.range.start, format!("{child}\n{}", before.indent)),
+            None => append.push(child),
+        }
+    }
+    match e.child("target") {
+        Some(t) => merge_target(t, &p.target, edits),
+        None => {
+            if let Some(child) = render_target(&p.target, &e.child_indent, &doc.indent_unit) {
+                match first_child_of(e, &["alias", "address"]) {
+                    Some(before) => {
+                        edits.insert(before.range.start, format!("{child}\n{}", before.indent))
+                    }
+                    None => append.push(child),
+                }
+            }
+        }
+    }
+}
+
+/// Adds the target attributes the plan has and the element lacks, each in
+/// libvirt's order relative to the ones already there.
+fn merge_target(t: &Elem, target: &PciTarget, edits: &mut Edits<'_>) {
+    let wanted = target_attrs(target);
+    let after_name = t.range.start.saturating_add(1).saturating_add(t.name.len());
+    for (i, (name, value)) in wanted.iter().enumerate() {
+        if t.attr(name).is_some() {
+            continue;
+        }
+        let at = wanted
+            .get(..i)
+            .unwrap_or_default()
+            .iter()
+            .rev()
+            .find_map(|(prev, _)| t.attr(prev))
+            .map_or(after_name, |a| a.range.end);
+        edits.insert(at, format!(" {name}='{value}'"));
+    }
+}
+
+/// Where new elements of one name go.
+enum Anchor {
+    /// After the element ending here.
+    After(usize, String),
+    /// Before the element starting here.
+    Before(usize, String),
+    /// At the end of `<devices>`.
+    Append,
+}
+
+fn anchor(doc: &Document, name: &str) -> Anchor {
+    if let Some((_, r)) = doc.order.iter().rev().find(|(n, _)| n == name) {
+        return Anchor::After(r.end, line_indent(&doc.text, r.start));
+    }
+    let later = LIBVIRT_ORDER
+        .iter()
+        .position(|n| *n == name)
+        .and_then(|p| LIBVIRT_ORDER.get(p.saturating_add(1)..))
+        .unwrap_or_default();
+    doc.order
+        .iter()
+        .find(|(n, _)| later.contains(&n.as_str()))
+        .map_or(Anchor::Append, |(_, r)| {
+            Anchor::Before(r.start, line_indent(&doc.text, r.start))
+        })
+}
+
+fn add_new_devices(doc: &Document, plan: &Plan, edits: &mut Edits<'_>) {
+    let unit = doc.indent_unit.as_str();
+    let mut at_end = Vec::new();
+    let rank = |d: &&Device| LIBVIRT_ORDER.iter().position(|n| *n == d.kind.element());
+    let mut new: Vec<&Device> = plan
+        .devices()
+        .iter()
+        .filter(|d| d.origin.is_none())
+        .collect();
+    new.sort_by_key(rank);
+    for d in new {
+        let name = d.kind.element();
+        match anchor(doc, name) {
+            Anchor::After(pos, indent) => {
+                if let Some(s) = render_new(d, &indent, unit) {
+                    edits.insert(pos, format!("\n{indent}{s}"));
+                }
+            }
+            Anchor::Before(pos, indent) => {
+                if let Some(s) = render_new(d, &indent, unit) {
+                    edits.insert(pos, format!("{s}\n{indent}"));
+                }
+            }
+            Anchor::Append => {
+                let indent = match &doc.devices {
+                    Some(e) => e.child_indent.clone(),
+                    None => format!("{}{unit}", doc.domain.child_indent),
+                };
+                if let Some(s) = render_new(d, &indent, unit) {
+                    at_end.push(s);
+                }
+            }
+        }
+    }
+    match &doc.devices {
+        Some(e) => edits.append_children(e, &at_end),
+        None if !at_end.is_empty() => {
+            let devices = element("devices", "", &at_end, &doc.domain.child_indent, unit);
+            edits.append_children(&doc.domain, &[devices]);
+        }
+        None => {}
+    }
+}
+
+/// An element with attributes and children, at `indent`.
+fn element(name: &str, attrs: &str, children: &[String], indent: &str, unit: &str) -> String {
+    if children.is_empty() {
+        return format!("<{name}{attrs}/>");
+    }
+    let mut s = format!("<{name}{attrs}>");
+    for c in children {
+        let _ = write!(s, "\n{indent}{unit}{c}");
+    }
+    let _ = write!(s, "\n{indent}</{name}>");
+    s
+}
+
+/// A device pciplan added, written in full; `None` for devices that carry
+/// nothing for the XML (no PCI address and no known rendering).
+fn render_new(d: &Device, indent: &str, unit: &str) -> Option<String> {
+    let address = d.address.present().map(|a| render_address(&a));
+    let mut children: Vec<String> = Vec::new();
+    let attrs = match &d.kind {
+        DeviceKind::Controller(c) => controller_attrs(c, &mut children, indent, unit),
+        DeviceKind::Memballoon(m) => format!(" model='{}'", balloon_name(*m)),
+        DeviceKind::Video(m) => {
+            if let Some((_, n)) = VIDEO_MODELS.iter().find(|(v, _)| v == m) {
+                children.push(format!("<model type='{n}'/>"));
+            }
+            String::new()
+        }
+        DeviceKind::Sound(m) => format!(" model='{}'", sound_name(*m)),
+        _ if address.is_some() => String::new(),
+        _ => return None,
+    };
+    children.extend(address);
+    Some(element(d.kind.element(), &attrs, &children, indent, unit))
+}
+
+/// The attributes of a new controller; its model/target/master children go
+/// into `children`.
+fn controller_attrs(
+    c: &Controller,
+    children: &mut Vec<String>,
+    indent: &str,
+    unit: &str,
+) -> String {
+    let mut s = format!(" type='{}'", c.kind.type_name());
+    if let Some(i) = c.index {
+        let _ = write!(s, " index='{i}'");
+    }
+    let model: Option<&str> = match &c.kind {
+        ControllerKind::Usb(m) => m.map(UsbModel::as_str),
+        ControllerKind::Scsi(m) => m
+            .and_then(|m| SCSI_MODELS.iter().find(|(x, _)| *x == m))
+            .map(|(_, n)| *n),
+        ControllerKind::VirtioSerial(m) => match m {
+            VirtioModel::Virtio => Some("virtio"),
+            VirtioModel::Transitional => Some("virtio-transitional"),
+            VirtioModel::NonTransitional => Some("virtio-non-transitional"),
+            VirtioModel::Default | VirtioModel::Invalid => None,
+        },
+        ControllerKind::Pci(p) => p.model.map(|m| m.as_str()),
+        ControllerKind::Ide
+        | ControllerKind::Fdc
+        | ControllerKind::Sata
+        | ControllerKind::Ccid
+        | ControllerKind::Xenbus
+        | ControllerKind::Isa => None,
+    };
+    if let Some(m) = model {
+        let _ = write!(s, " model='{m}'");
+    }
+    match &c.kind {
+        ControllerKind::Pci(p) => {
+            if let Some(n) = &p.model_name {
+                children.push(format!("<model name='{}'/>", escape(n)));
+            }
+            let inner = format!("{indent}{unit}");
+            children.extend(render_target(&p.target, &inner, unit));
+        }
+        ControllerKind::Usb(Some(m)) if c.companion => {
+            let port = match m {
+                UsbModel::Ich9Uhci2 => 2,
+                UsbModel::Ich9Uhci3 => 4,
+                _ => 0,
+            };
+            children.push(format!("<master startport='{port}'/>"));
+        }
+        _ => {}
+    }
+    s
+}
+
+fn balloon_name(m: BalloonModel) -> &'static str {
+    match m {
+        BalloonModel::Virtio => "virtio",
+        BalloonModel::VirtioTransitional => "virtio-transitional",
+        BalloonModel::VirtioNonTransitional => "virtio-non-transitional",
+        BalloonModel::Xen => "xen",
+        BalloonModel::None => "none",
+    }
+}
+
+fn sound_name(m: SoundModel) -> &'static str {
+    match m {
+        SoundModel::Sb16 => "sb16",
+        SoundModel::Es1370 => "es1370",
+        SoundModel::Pcspk => "pcspk",
+        SoundModel::Ac97 => "ac97",
+        SoundModel::Ich6 => "ich6",
+        SoundModel::Ich9 => "ich9",
+        SoundModel::Usb => "usb",
+        SoundModel::Ich7 => "ich7",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::VideoModel;
+
+    #[test]
+    fn address_is_written_in_libvirt_form() {
+        let a = PciAddress::from_parts(1, 0x1f, 2)
+            .unwrap()
+            .with_multifunction(Multifunction::On);
+        assert_eq!(
+            render_address(&a),
+            "<address type='pci' domain='0x0000' bus='0x01' slot='0x1f' function='0x2' multifunction='on'/>"
+        );
+    }
+
+    #[test]
+    fn target_port_is_hex() {
+        let t = PciTarget {
+            chassis: Some(1),
+            port: Some(0x10),
+            ..PciTarget::default()
+        };
+        assert_eq!(
+            render_target(&t, "", "  ").unwrap(),
+            "<target chassis='1' port='0x10'/>"
+        );
+    }
+
+    #[test]
+    fn video_model_default_gets_no_model_child() {
+        let d = Device::new(DeviceKind::Video(VideoModel::Default));
+        assert_eq!(render_new(&d, "", "  ").unwrap(), "<video/>");
+    }
+}
