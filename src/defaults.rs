@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use crate::controller::{ControllerModel, model_name_capability};
 use crate::device::{
     BalloonModel, ChannelTarget, ConsoleTarget, Controller, ControllerKind, Device, DeviceAddress,
-    DeviceKind, DiskBus, InputBus, IommuModel, NicModel, ScsiModel, UsbModel, VideoModel,
+    DeviceKind, DiskBus, HostdevSource, SerialTarget, InputBus, IommuModel, NicModel, ScsiModel, UsbModel, VideoModel,
     VirtioModel,
 };
 use crate::error::{ConfigError, Error};
@@ -181,11 +181,18 @@ impl Plan {
                 .devices
                 .iter()
                 .filter_map(|d| match &d.kind {
+                    // Only disks with a drive address (given, or to be
+                    // assigned because they have none) imply a controller.
                     DeviceKind::Disk {
                         bus: b,
                         drive_controller,
                         ..
-                    } if *b == bus => Some(drive_controller.unwrap_or(0)),
+                    } if *b == bus
+                        && matches!(&d.address, DeviceAddress::None)
+                            | matches!(&d.address, DeviceAddress::Other(t) if t == "drive") =>
+                    {
+                        Some(drive_controller.unwrap_or(0))
+                    }
                     _ => None,
                 })
                 .max();
@@ -219,10 +226,26 @@ impl Plan {
         }
     }
 
-    /// Default models that decide flags (§4.2 table).
+    /// Default models that decide flags (§4.2 table), and the spapr-vio
+    /// address type that some models take on any machine (§5.1 step 2).
     fn set_default_models(&mut self) -> Result<(), Error> {
         let caps = self.caps.clone();
         for d in &mut self.devices {
+            let spapr_vio = match &d.kind {
+                DeviceKind::Controller(Controller {
+                    kind: ControllerKind::Scsi(Some(ScsiModel::Ibmvscsi)),
+                    ..
+                }) => true,
+                DeviceKind::Interface {
+                    model: Some(NicModel::Known(m)),
+                    hostdev: None,
+                } => m == "spapr-vlan",
+                DeviceKind::Serial(SerialTarget::SpaprVio) => true,
+                _ => false,
+            };
+            if spapr_vio && d.address == DeviceAddress::None {
+                d.address = DeviceAddress::Other("spapr-vio".into());
+            }
             match &mut d.kind {
                 DeviceKind::Controller(c) => match &mut c.kind {
                     ControllerKind::Usb(m @ None) if caps.has("piix3-usb-uhci") => {
@@ -301,6 +324,20 @@ impl Plan {
                 }
             }
         }
+        let mut hosts = BTreeSet::new();
+        for d in &self.devices {
+            let src = match &d.kind {
+                DeviceKind::Hostdev(HostdevSource::Pci(Some(a)))
+                | DeviceKind::Interface {
+                    hostdev: Some(HostdevSource::Pci(Some(a))),
+                    ..
+                } => a,
+                _ => continue,
+            };
+            if !hosts.insert(src.key()) {
+                return Err(cfg(ConfigError::HostdevDuplicate, Some(d)));
+            }
+        }
         let mut seen: BTreeSet<(&str, u32)> = BTreeSet::new();
         for d in &self.devices {
             let Some(c) = d.kind.controller() else {
@@ -333,6 +370,22 @@ impl Plan {
         }
         for d in &self.devices {
             self.validate_device_address(d)?;
+        }
+        // QEMU has no legacy USB controller on q35: a USB controller whose
+        // model stayed unset cannot be started (libvirt reports it when
+        // building the command line).
+        if self.machine.is_q35() {
+            if let Some(d) = self.devices.iter().find(|d| {
+                matches!(
+                    d.kind,
+                    DeviceKind::Controller(Controller {
+                        kind: ControllerKind::Usb(None),
+                        ..
+                    })
+                )
+            }) {
+                return Err(cfg(ConfigError::UsbNoModel, Some(d)));
+            }
         }
         Ok(())
     }
@@ -502,6 +555,14 @@ impl Plan {
                     address_type: "pci".into(),
                     dev: d.label.clone(),
                     bus: name.into(),
+                })
+            }
+            DeviceKind::Hostdev(HostdevSource::MdevVfioPci)
+                if !pci && d.address != DeviceAddress::None =>
+            {
+                err(ConfigError::MdevAddressType {
+                    address_type: d.address.type_name().to_string(),
+                    model: "vfio-pci",
                 })
             }
             DeviceKind::Video(VideoModel::Ramfb) if d.address != DeviceAddress::None => {

@@ -451,6 +451,17 @@ pub enum ConfigError {
         /// Input type.
         input_type: String,
     },
+    /// An mdev with an address type its model cannot use.
+    #[error("Unsupported address type '{address_type}' with mediated device model '{model}'")]
+    MdevAddressType {
+        /// Address type.
+        address_type: String,
+        /// The mdev model.
+        model: &'static str,
+    },
+    /// Two host devices name the same host PCI device.
+    #[error("Hostdev already exists in the domain configuration")]
+    HostdevDuplicate,
     /// A USB controller without model where none can be chosen.
     #[error("no model provided for USB controller")]
     UsbNoModel,
@@ -487,6 +498,8 @@ impl ConfigError {
             | ConfigError::NumaNode { .. }
             | ConfigError::DuplicateIndex { .. }
             | ConfigError::HostPci { .. }
+            | ConfigError::MdevAddressType { .. }
+            | ConfigError::HostdevDuplicate
             | ConfigError::Limit { .. } => ErrorClass::Xml,
             ConfigError::OptionRequired { .. }
             | ConfigError::UsbDiskAddress

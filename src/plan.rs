@@ -147,7 +147,7 @@ impl Plan {
             let cur_idx = cur.index;
             if cur_idx.is_some_and(|c| c > new_idx) {
                 insert_at = Some(i);
-            } else if !new.companion && cur.companion && cur_idx == Some(new_idx) {
+            } else if !is_companion(new) && is_companion(cur) && cur_idx == Some(new_idx) {
                 insert_at = Some(i);
             } else if insert_at.is_none() {
                 return Some(i.saturating_add(1));
@@ -185,4 +185,16 @@ impl Plan {
             ))
         )
     }
+}
+
+/// A USB companion controller: one with a `<master>` element, or an ich9
+/// UHCI model (libvirt gives those a master while parsing).
+fn is_companion(c: &Controller) -> bool {
+    c.companion
+        || matches!(
+            c.kind,
+            ControllerKind::Usb(Some(
+                UsbModel::Ich9Uhci1 | UsbModel::Ich9Uhci2 | UsbModel::Ich9Uhci3
+            ))
+        )
 }
