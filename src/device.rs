@@ -113,16 +113,21 @@ pub const KNOWN_NIC_MODELS: [&str; 21] = [
 impl NicModel {
     /// Classifies a `<model type=...>` value.
     pub fn parse(s: &str) -> NicModel {
-        match s {
-            "virtio" => NicModel::Virtio,
-            "virtio-transitional" => NicModel::VirtioTransitional,
-            "virtio-non-transitional" => NicModel::VirtioNonTransitional,
-            "e1000e" => NicModel::E1000e,
-            "usb-net" => NicModel::UsbNet,
-            _ if KNOWN_NIC_MODELS.iter().any(|k| k.eq_ignore_ascii_case(s)) => {
-                NicModel::Known(s.to_string())
-            }
-            _ => NicModel::Unknown(s.to_string()),
+        let is = |k: &str| s.eq_ignore_ascii_case(k);
+        if is("virtio") {
+            NicModel::Virtio
+        } else if is("virtio-transitional") {
+            NicModel::VirtioTransitional
+        } else if is("virtio-non-transitional") {
+            NicModel::VirtioNonTransitional
+        } else if is("e1000e") {
+            NicModel::E1000e
+        } else if is("usb-net") {
+            NicModel::UsbNet
+        } else if KNOWN_NIC_MODELS.iter().any(|k| is(k)) {
+            NicModel::Known(s.to_string())
+        } else {
+            NicModel::Unknown(s.to_string())
         }
     }
 }

@@ -159,7 +159,7 @@ pub fn check_compatible(
             },
             None => AllocError::UnrecognizedFlags {
                 addr,
-                flags: dev.bits(),
+                flags: (dev & ConnectFlags::TYPES).bits(),
             },
         });
     }
@@ -226,7 +226,7 @@ mod tests {
             r,
             Err(AllocError::UnrecognizedFlags {
                 addr: addr(0),
-                flags: 1
+                flags: 0
             })
         );
     }
