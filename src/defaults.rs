@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use crate::controller::{ControllerModel, model_name_capability};
 use crate::device::{
     BalloonModel, ChannelTarget, ConsoleTarget, Controller, ControllerKind, Device, DeviceAddress,
-    DeviceKind, DiskBus, HostdevSource, SerialTarget, InputBus, IommuModel, NicModel, ScsiModel, UsbModel, VideoModel,
-    VirtioModel,
+    DeviceKind, DiskBus, HostdevSource, InputBus, IommuModel, NicModel, ScsiModel, SerialTarget,
+    UsbModel, VideoModel, VirtioModel,
 };
 use crate::error::{ConfigError, Error};
 use crate::machine::MachineFamily;
@@ -60,17 +60,17 @@ impl Plan {
                     .rev()
                     .filter_map(|&p| self.devices.get(p).and_then(|d| d.kind.controller()))
                     .find(|pc| pc.kind.type_name() == "usb");
-                if let Some(prev) = prev {
-                    if Plan::is_usb2(prev) {
-                        let same_model_has_it = positions.iter().any(|&p| {
-                            self.devices
-                                .get(p)
-                                .and_then(|d| d.kind.controller())
-                                .is_some_and(|o| o.kind == c.kind && o.index == prev.index)
-                        });
-                        if !same_model_has_it {
-                            chosen = prev.index;
-                        }
+                if let Some(prev) = prev
+                    && Plan::is_usb2(prev)
+                {
+                    let same_model_has_it = positions.iter().any(|&p| {
+                        self.devices
+                            .get(p)
+                            .and_then(|d| d.kind.controller())
+                            .is_some_and(|o| o.kind == c.kind && o.index == prev.index)
+                    });
+                    if !same_model_has_it {
+                        chosen = prev.index;
                     }
                 }
             }
@@ -310,18 +310,18 @@ impl Plan {
             if model == ControllerModel::PcieExpanderBus && !self.machine.is_q35() {
                 return Err(cfg(ConfigError::PxbPcieMachine, Some(d)));
             }
-            if let Some(node) = p.target.node {
-                if node >= self.numa_cells {
-                    return Err(cfg(
-                        ConfigError::NumaNode {
-                            model: model.as_str(),
-                            index: c.idx(),
-                            node,
-                            cells: self.numa_cells,
-                        },
-                        Some(d),
-                    ));
-                }
+            if let Some(node) = p.target.node
+                && node >= self.numa_cells
+            {
+                return Err(cfg(
+                    ConfigError::NumaNode {
+                        model: model.as_str(),
+                        index: c.idx(),
+                        node,
+                        cells: self.numa_cells,
+                    },
+                    Some(d),
+                ));
             }
         }
         let mut hosts = BTreeSet::new();
@@ -362,10 +362,10 @@ impl Plan {
     /// §6.4–6.5: validation after assignment.
     pub(crate) fn validate_after_assign(&self) -> Result<(), Error> {
         for d in &self.devices {
-            if let Some(c) = d.kind.controller() {
-                if let ControllerKind::Pci(_) = &c.kind {
-                    self.validate_pci_controller(d, c)?;
-                }
+            if let Some(c) = d.kind.controller()
+                && let ControllerKind::Pci(_) = &c.kind
+            {
+                self.validate_pci_controller(d, c)?;
             }
         }
         for d in &self.devices {
@@ -374,8 +374,8 @@ impl Plan {
         // QEMU has no legacy USB controller on q35: a USB controller whose
         // model stayed unset cannot be started (libvirt reports it when
         // building the command line).
-        if self.machine.is_q35() {
-            if let Some(d) = self.devices.iter().find(|d| {
+        if self.machine.is_q35()
+            && let Some(d) = self.devices.iter().find(|d| {
                 matches!(
                     d.kind,
                     DeviceKind::Controller(Controller {
@@ -383,9 +383,9 @@ impl Plan {
                         ..
                     })
                 )
-            }) {
-                return Err(cfg(ConfigError::UsbNoModel, Some(d)));
-            }
+            })
+        {
+            return Err(cfg(ConfigError::UsbNoModel, Some(d)));
         }
         Ok(())
     }
@@ -527,12 +527,11 @@ impl Plan {
                 _ => return invalid("hotplug"),
             }
         }
-        if let Some(n) = &p.model_name {
-            if let Some(cap) = model_name_capability(n) {
-                if !self.caps.has(cap) {
-                    return err(ConfigError::DeviceUnsupported { name: n.clone() });
-                }
-            }
+        if let Some(n) = &p.model_name
+            && let Some(cap) = model_name_capability(n)
+            && !self.caps.has(cap)
+        {
+            return err(ConfigError::DeviceUnsupported { name: n.clone() });
         }
         Ok(())
     }

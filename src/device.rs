@@ -801,10 +801,10 @@ impl fmt::Display for Device {
                 if let Some(i) = c.index {
                     write!(f, " index='{i}'")?;
                 }
-                if let ControllerKind::Pci(p) = &c.kind {
-                    if let Some(m) = p.model {
-                        write!(f, " model='{m}'")?;
-                    }
+                if let ControllerKind::Pci(p) = &c.kind
+                    && let Some(m) = p.model
+                {
+                    write!(f, " model='{m}'")?;
                 }
                 Ok(())
             }

@@ -1,4 +1,4 @@
-//! Errors, one enum per layer, wrapped by the crate [`Error`].
+//! Errors, one enum per layer, wrapped by the crate [`Error`](enum@Error).
 //!
 //! Messages reproduce libvirt's wording (including its capitalisation and the
 //! class prefix such as `XML error: `), because VM managers match on them and

@@ -145,9 +145,10 @@ impl Plan {
                 return Some(i.saturating_add(1));
             };
             let cur_idx = cur.index;
-            if cur_idx.is_some_and(|c| c > new_idx) {
-                insert_at = Some(i);
-            } else if !is_companion(new) && is_companion(cur) && cur_idx == Some(new_idx) {
+            let after_new = cur_idx.is_some_and(|c| c > new_idx);
+            let companion_of_new =
+                !is_companion(new) && is_companion(cur) && cur_idx == Some(new_idx);
+            if after_new || companion_of_new {
                 insert_at = Some(i);
             } else if insert_at.is_none() {
                 return Some(i.saturating_add(1));

@@ -240,20 +240,20 @@ impl Topology {
         );
         let mut entries: Vec<(PciAddress, Option<ControllerId>, String)> = Vec::new();
         for child in self.children(id) {
-            if let Some(cc) = self.controller(child) {
-                if let Some(a) = cc.address {
-                    entries.push((a, Some(child), String::new()));
-                }
+            if let Some(cc) = self.controller(child)
+                && let Some(a) = cc.address
+            {
+                entries.push((a, Some(child), String::new()));
             }
         }
         for d in plan.devices() {
             if d.kind.controller().is_some_and(|x| x.pci_model().is_some()) {
                 continue;
             }
-            if let Some(a) = d.address.present() {
-                if u32::from(a.bus()) == c.index {
-                    entries.push((a, None, d.to_string()));
-                }
+            if let Some(a) = d.address.present()
+                && u32::from(a.bus()) == c.index
+            {
+                entries.push((a, None, d.to_string()));
             }
         }
         entries.sort_by_key(|e| e.0.key());

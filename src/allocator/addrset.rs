@@ -168,14 +168,14 @@ impl AddressSet {
         }
         let slot = addr.slot().as_u8();
         let func = addr.function().as_u8();
-        if let Some(bus) = self.bus_mut(usize::from(addr.bus())) {
-            if let Some(used) = bus.used.get_mut(usize::from(slot)) {
-                if *used == 0 && flags.contains(ConnectFlags::AGGREGATE_SLOT) {
-                    bus.aggregate |= 1u32 << slot;
-                }
-                *used |= 1u8 << func;
-                bus.nonempty |= 1u32 << slot;
+        if let Some(bus) = self.bus_mut(usize::from(addr.bus()))
+            && let Some(used) = bus.used.get_mut(usize::from(slot))
+        {
+            if *used == 0 && flags.contains(ConnectFlags::AGGREGATE_SLOT) {
+                bus.aggregate |= 1u32 << slot;
             }
+            *used |= 1u8 << func;
+            bus.nonempty |= 1u32 << slot;
         }
         Ok(())
     }
@@ -284,7 +284,8 @@ impl AddressSet {
         let f = function.unwrap_or(0);
         if !flags.contains(ConnectFlags::AGGREGATE_SLOT) {
             // Only a completely free slot can answer: take the lowest one.
-            let range = (u32::MAX >> (31 - u32::from(bus.max_slot.min(31)))) & (u32::MAX << bus.min_slot.min(31));
+            let range = (u32::MAX >> (31 - u32::from(bus.max_slot.min(31))))
+                & (u32::MAX << bus.min_slot.min(31));
             let free = !bus.nonempty & range;
             return (free != 0).then(|| (u8::try_from(free.trailing_zeros()).unwrap_or(0), f));
         }
@@ -297,10 +298,10 @@ impl AddressSet {
                 if used & (1u8 << f) == 0 {
                     return Some((slot, f));
                 }
-                if function.is_none() {
-                    if let Some(free) = (0..8u8).find(|fnum| used & (1u8 << fnum) == 0) {
-                        return Some((slot, free));
-                    }
+                if function.is_none()
+                    && let Some(free) = (0..8u8).find(|fnum| used & (1u8 << fnum) == 0)
+                {
+                    return Some((slot, free));
                 }
             }
         }

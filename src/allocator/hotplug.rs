@@ -33,16 +33,16 @@ impl Plan {
     /// # Ok::<(), pciplan::Error>(())
     /// ```
     pub fn hotplug_add(&mut self, device: Device) -> Result<usize, Error> {
-        if let DeviceKind::Controller(c) = &device.kind {
-            if !matches!(c.kind, ControllerKind::Scsi(_)) {
-                return Err(fail(
-                    AllocError::ControllerHotplug {
-                        controller_type: c.kind.type_name(),
-                    },
-                    CheckMode::Auto,
-                    Some(&device),
-                ));
-            }
+        if let DeviceKind::Controller(c) = &device.kind
+            && !matches!(c.kind, ControllerKind::Scsi(_))
+        {
+            return Err(fail(
+                AllocError::ControllerHotplug {
+                    controller_type: c.kind.type_name(),
+                },
+                CheckMode::Auto,
+                Some(&device),
+            ));
         }
         let ctx = self.flag_context();
         let own = connect_flags(&device.kind, &device.address, &ctx);

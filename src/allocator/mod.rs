@@ -204,10 +204,10 @@ impl Plan {
                 let own = model.connect_flags();
                 self.devices.push(dev);
                 flags.push(own);
-                if !model.is_root() {
-                    if let Err(e) = set.reserve_next(own, None) {
-                        return Err(fail(e, CheckMode::Auto, self.devices.last()));
-                    }
+                if !model.is_root()
+                    && let Err(e) = set.reserve_next(own, None)
+                {
+                    return Err(fail(e, CheckMode::Auto, self.devices.last()));
                 }
             }
             i = i.saturating_add(1);
@@ -252,10 +252,10 @@ impl Plan {
             any_pcie_root |= model == ControllerModel::PcieRoot;
             bus.set_model(model, p.target.hotplug != Some(false));
         }
-        if let Some(b0) = set.bus_mut(0) {
-            if b0.model.is_none() {
-                b0.set_model(ControllerModel::PciRoot, true);
-            }
+        if let Some(b0) = set.bus_mut(0)
+            && b0.model.is_none()
+        {
+            b0.set_model(ControllerModel::PciRoot, true);
         }
         let gap_model = if any_pcie_root {
             ControllerModel::PcieRootPort
@@ -290,10 +290,10 @@ impl Plan {
             let before = addr;
             set.reserve(&mut addr, f, CheckMode::Explicit)
                 .map_err(|e| fail(e, CheckMode::Explicit, Some(dev)))?;
-            if addr != before {
-                if let Some(d) = self.devices.get_mut(i) {
-                    d.address = DeviceAddress::Pci(addr);
-                }
+            if addr != before
+                && let Some(d) = self.devices.get_mut(i)
+            {
+                d.address = DeviceAddress::Pci(addr);
             }
         }
         Ok(set)
@@ -342,10 +342,10 @@ impl Plan {
                 DeviceAddress::Pci(a) => a.multifunction(),
                 _ => Multifunction::Absent,
             };
-            if let Some(a) = dev.address.present() {
-                if a.key() != want.key() {
-                    return Err(fail(err, CheckMode::Auto, Some(dev)));
-                }
+            if let Some(a) = dev.address.present()
+                && a.key() != want.key()
+            {
+                return Err(fail(err, CheckMode::Auto, Some(dev)));
             }
             let mut addr = want.with_multifunction(mf);
             if set.len() > 0 {
@@ -388,10 +388,10 @@ impl Plan {
                         DeviceAddress::Pci(a) => a.multifunction(),
                         _ => Multifunction::Absent,
                     };
-                    if let Some(a) = dev.address.present() {
-                        if a.key() != want.key() {
-                            return Err(fail(AllocError::PrimarySata, CheckMode::Auto, Some(dev)));
-                        }
+                    if let Some(a) = dev.address.present()
+                        && a.key() != want.key()
+                    {
+                        return Err(fail(AllocError::PrimarySata, CheckMode::Auto, Some(dev)));
                     }
                     if let Some(d) = self.devices.get_mut(pos) {
                         d.address = DeviceAddress::Pci(want.with_multifunction(mf));
@@ -409,15 +409,15 @@ impl Plan {
                     }
                 }
                 (ControllerKind::Pci(p), _)
-                    if no_address && p.model == Some(ControllerModel::DmiToPciBridge) =>
+                    if no_address
+                        && p.model == Some(ControllerModel::DmiToPciBridge)
+                        && set.slot_free(0, 0x1e) =>
                 {
-                    if set.slot_free(0, 0x1e) {
-                        let mut a = fixed(0, 0x1e, 0);
-                        set.reserve(&mut a, e, CheckMode::Explicit)
-                            .map_err(|err| fail(err, CheckMode::Explicit, Some(dev)))?;
-                        if let Some(d) = self.devices.get_mut(pos) {
-                            d.address = DeviceAddress::Pci(a);
-                        }
+                    let mut a = fixed(0, 0x1e, 0);
+                    set.reserve(&mut a, e, CheckMode::Explicit)
+                        .map_err(|err| fail(err, CheckMode::Explicit, Some(dev)))?;
+                    if let Some(d) = self.devices.get_mut(pos) {
+                        d.address = DeviceAddress::Pci(a);
                     }
                 }
                 _ => {}
@@ -500,10 +500,10 @@ impl Plan {
         let addr = set
             .reserve_next(flags, function)
             .map_err(|e| fail(e, CheckMode::Auto, self.devices.get(i)))?;
-        if pass == Pass::Real {
-            if let Some(d) = self.devices.get_mut(i) {
-                d.address = DeviceAddress::Pci(addr);
-            }
+        if pass == Pass::Real
+            && let Some(d) = self.devices.get_mut(i)
+        {
+            d.address = DeviceAddress::Pci(addr);
         }
         Ok(())
     }
@@ -525,13 +525,12 @@ impl Plan {
         let controllers: Vec<usize> = self.controller_positions().collect();
         // 1. PCI controllers other than the roots.
         for &i in &controllers {
-            if let Some(DeviceKind::Controller(c)) = kinds.get(i) {
-                if matches!(c.kind, ControllerKind::Pci(_))
-                    && !c.pci_model().is_some_and(ControllerModel::is_root)
-                    && self.wanted(i)
-                {
-                    self.place(set, i, fl(i), None, pass)?;
-                }
+            if let Some(DeviceKind::Controller(c)) = kinds.get(i)
+                && matches!(c.kind, ControllerKind::Pci(_))
+                && !c.pci_model().is_some_and(ControllerModel::is_root)
+                && self.wanted(i)
+            {
+                self.place(set, i, fl(i), None, pass)?;
             }
         }
         let visit = |pred: &dyn Fn(&DeviceKind) -> bool| -> Vec<usize> {
@@ -574,11 +573,11 @@ impl Plan {
             if skip || !self.wanted(i) {
                 continue;
             }
-            if let ControllerKind::Usb(Some(m)) = &c.kind {
-                if let Some((func, mf_on)) = m.usb2_function() {
-                    self.place_usb2(set, i, c, func, mf_on, fl(i), pass)?;
-                    continue;
-                }
+            if let ControllerKind::Usb(Some(m)) = &c.kind
+                && let Some((func, mf_on)) = m.usb2_function()
+            {
+                self.place_usb2(set, i, c, func, mf_on, fl(i), pass)?;
+                continue;
             }
             self.place(set, i, fl(i), None, pass)?;
         }
@@ -712,10 +711,10 @@ impl Plan {
         let a = set
             .reserve_next(flags, Some(func))
             .map_err(|e| fail(e, CheckMode::Auto, self.devices.get(i)))?;
-        if pass == Pass::Real {
-            if let Some(d) = self.devices.get_mut(i) {
-                d.address = DeviceAddress::Pci(a.with_multifunction(mf));
-            }
+        if pass == Pass::Real
+            && let Some(d) = self.devices.get_mut(i)
+        {
+            d.address = DeviceAddress::Pci(a.with_multifunction(mf));
         }
         Ok(())
     }
@@ -743,13 +742,11 @@ impl Plan {
                         && b.function().as_u8() == 0
                 })
             });
-            if let Some(j) = head {
-                if let Some(DeviceAddress::Pci(b)) = self.devices.get_mut(j).map(|d| &mut d.address)
-                {
-                    if b.multifunction() == Multifunction::Absent {
-                        b.set_multifunction(Multifunction::On);
-                    }
-                }
+            if let Some(j) = head
+                && let Some(DeviceAddress::Pci(b)) = self.devices.get_mut(j).map(|d| &mut d.address)
+                && b.multifunction() == Multifunction::Absent
+            {
+                b.set_multifunction(Multifunction::On);
             }
         }
     }
@@ -820,18 +817,17 @@ impl Plan {
                 | ControllerModel::PcieToPciBridge
                 | ControllerModel::PcieSwitchUpstreamPort => {}
             }
-            if model == ControllerModel::PciBridge {
-                if let Some(a) = own {
-                    if index <= u32::from(a.bus()) {
-                        let bus = u32::from(a.bus());
-                        let d = self.devices.get(pos);
-                        return Err(fail(
-                            AllocError::BridgeIndexNotAboveBus { index, bus },
-                            CheckMode::Auto,
-                            d,
-                        ));
-                    }
-                }
+            if model == ControllerModel::PciBridge
+                && let Some(a) = own
+                && index <= u32::from(a.bus())
+            {
+                let bus = u32::from(a.bus());
+                let d = self.devices.get(pos);
+                return Err(fail(
+                    AllocError::BridgeIndexNotAboveBus { index, bus },
+                    CheckMode::Auto,
+                    d,
+                ));
             }
         }
         Ok(())
