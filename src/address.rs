@@ -150,7 +150,7 @@ impl PciAddress {
     /// [`AddressError::Slot`] or [`AddressError::Function`] when out of range.
     ///
     /// ```
-    /// let a = pciplan::PciAddress::from_parts(0, 3, 1)?;
+    /// let a = pciplan::PciAddress::from_parts(3, 1, 1)?;
     /// assert_eq!(a.to_string(), "0000:03:01.1");
     /// # Ok::<(), pciplan::AddressError>(())
     /// ```
