@@ -53,8 +53,6 @@ pub struct Document {
     order: Vec<(String, Range<usize>)>,
     /// The `<os><type>` element, when present.
     os_type: Option<Elem>,
-    /// Whether the machine came from the capabilities' default.
-    machine_defaulted: bool,
     /// One level of indentation, as the document uses it.
     indent_unit: String,
 }

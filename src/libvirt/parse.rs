@@ -35,7 +35,6 @@ pub(super) fn parse_domain(
         .and_then(|t| t.attribute("arch"))
         .unwrap_or("x86_64");
     let given = os_type.and_then(|t| t.attribute("machine"));
-    let machine_defaulted = given.is_none() && caps.default_machine().is_some();
     let name = given.or_else(|| caps.default_machine()).unwrap_or("pc");
     let machine = Machine::new(arch, caps.canonical_machine(name))?;
 
@@ -106,7 +105,6 @@ pub(super) fn parse_domain(
         os_type: os_type
             .map(|t| elem(xml, t, &indent_unit, false))
             .transpose()?,
-        machine_defaulted,
         indent_unit,
     };
     Ok((doc, plan))
@@ -133,12 +131,13 @@ fn child<'a, 'i>(node: Node<'a, 'i>, name: &str) -> Option<Node<'a, 'i>> {
     elements(node).find(|c| c.tag_name().name() == name)
 }
 
-/// The device's name for messages: disk target, else alias, else empty.
+/// The device's name for messages: disk target (input: its `type`, which
+/// libvirt's input messages name), else alias, else empty.
 fn label(node: Node<'_, '_>) -> String {
-    let target = if node.tag_name().name() == "disk" {
-        child(node, "target").and_then(|t| t.attribute("dev"))
-    } else {
-        None
+    let target = match node.tag_name().name() {
+        "disk" => child(node, "target").and_then(|t| t.attribute("dev")),
+        "input" => node.attribute("type"),
+        _ => None,
     };
     target
         .or_else(|| child(node, "alias").and_then(|a| a.attribute("name")))

@@ -416,7 +416,8 @@ fn assign_xml_puts_new_controllers_before_other_new_devices() {
 }
 
 /// Every x86 corpus input parses (except the ones libvirt rejects while
-/// parsing) and writes back unchanged when the plan is unchanged.
+/// parsing) and writes back unchanged when the plan is unchanged (apart
+/// from a missing arch or machine, which is filled in).
 #[test]
 fn corpus_inputs_parse_and_round_trip() {
     let Ok(dirs) = std::fs::read_dir(CORPUS) else {
@@ -436,9 +437,15 @@ fn corpus_inputs_parse_and_round_trip() {
         let error = std::fs::read_to_string(path.join("expected-error.txt")).ok();
         match parse(&input) {
             Ok((doc, plan)) => {
+                let once = write_domain(&doc, &plan).unwrap();
+                // libvirt fills in a missing arch or machine; nothing else changes.
+                if input.contains("arch=") && input.contains("machine=") {
+                    assert_eq!(once, input, "{}", path.display());
+                }
+                let (doc2, plan2) = parse(&once).unwrap();
                 assert_eq!(
-                    write_domain(&doc, &plan).unwrap(),
-                    input,
+                    write_domain(&doc2, &plan2).unwrap(),
+                    once,
                     "{}",
                     path.display()
                 );
@@ -478,15 +485,4 @@ fn corpus_assign_is_idempotent() {
         assigned += 1;
     }
     assert!(assigned > 300, "{assigned}");
-}
-
-#[test]
-#[ignore]
-fn show_case() {
-    let dir = std::env::var("CASE").unwrap();
-    let input = std::fs::read_to_string(format!("{CORPUS}/{dir}/input.xml")).unwrap();
-    println!(
-        "{}",
-        assign_xml(&input, &caps(), &HostPci::default()).unwrap()
-    );
 }

@@ -166,19 +166,23 @@ fn write_machine(doc: &Document, plan: &Plan, edits: &mut Edits<'_>) {
     let Some(t) = &doc.os_type else {
         return;
     };
+    let after_name = t.range.start.saturating_add(5);
+    let arch = t.attr("arch");
+    if arch.is_none() {
+        // libvirt fills in the architecture it used.
+        let value = plan.machine().arch().as_str();
+        edits.insert(after_name, format!(" arch='{value}'"));
+    }
     let name = plan.machine().name();
     match t.attr("machine") {
         Some(a) if a.value != name => {
             edits.replace(a.value_range.start, a.value_range.end, escape(name))
         }
         Some(_) => {}
-        None if doc.machine_defaulted => {
-            let at = t
-                .attr("arch")
-                .map_or(t.range.start.saturating_add(5), |a| a.range.end);
+        None => {
+            let at = arch.map_or(after_name, |a| a.range.end);
             edits.insert(at, format!(" machine='{}'", escape(name)));
         }
-        None => {}
     }
 }
 
@@ -249,10 +253,17 @@ fn first_child_of<'e>(e: &'e Elem, names: &[&str]) -> Option<&'e Elem> {
 
 fn edit_device(doc: &Document, e: &Elem, d: &Device, edits: &mut Edits<'_>) {
     let mut append = Vec::new();
-    if let DeviceKind::Controller(c) = &d.kind
-        && let ControllerKind::Pci(p) = &c.kind
-    {
-        edit_pci_controller(doc, e, c.index, p, edits, &mut append);
+    if let DeviceKind::Controller(c) = &d.kind {
+        // libvirt writes every controller's index (§7.2).
+        if let (Some(i), None) = (c.index, e.attr("index")) {
+            let at = e
+                .attr("type")
+                .map_or(e.range.start.saturating_add(11), |a| a.range.end);
+            edits.insert(at, format!(" index='{i}'"));
+        }
+        if let ControllerKind::Pci(p) = &c.kind {
+            edit_pci_controller(doc, e, p, edits, &mut append);
+        }
     }
     if let DeviceAddress::Pci(a) = &d.address
         && !a.is_empty()
@@ -266,22 +277,15 @@ fn edit_device(doc: &Document, e: &Elem, d: &Device, edits: &mut Edits<'_>) {
     edits.append_children(e, &append);
 }
 
-/// The `index`, `<model name>` and `<target>` values a PCI controller
+/// The `<model name>` and `<target>` values a PCI controller
 /// gained; children to add at the end go into `append`.
 fn edit_pci_controller(
     doc: &Document,
     e: &Elem,
-    index: Option<u32>,
     p: &PciController,
     edits: &mut Edits<'_>,
     append: &mut Vec<String>,
 ) {
-    if let (Some(i), None) = (index, e.attr("index")) {
-        let at = e
-            .attr("type")
-            .map_or(e.range.start.saturating_add(11), |a| a.range.end);
-        edits.insert(at, format!(" index='{i}'"));
-    }
     let has_name = e.child("model").is_some_and(|m| m.attr("name").is_some());
     if let (Some(name), false) = (&p.model_name, has_name) {
         let child = format!("<model name='{}'/>", escape(name));
