@@ -126,35 +126,39 @@ impl Plan {
         Ok(self.devices.remove(i))
     }
 
-    /// libvirt's controller insertion rule: after the last controller of
-    /// the same type whose index is not higher, before the first one with a
-    /// higher index; a master USB controller goes before companions of the
-    /// same index; a controller without index goes after the last of its
-    /// type; a type not seen yet goes to the end (`None`).
+    /// libvirt's controller insertion rule (§5.14), as a position in the
+    /// device list; `None` means "append".
     fn controller_insert_position(&self, new: &Controller) -> Option<usize> {
-        let ty = new.kind.type_name();
-        let mut insert_at: Option<usize> = None;
-        for (i, d) in self.devices.iter().enumerate().rev() {
-            let Some(cur) = d.kind.controller() else {
-                continue;
-            };
-            if cur.kind.type_name() != ty {
-                continue;
-            }
-            let Some(new_idx) = new.index else {
-                return Some(i.saturating_add(1));
-            };
-            let cur_idx = cur.index;
-            let after_new = cur_idx.is_some_and(|c| c > new_idx);
-            let companion_of_new =
-                !is_companion(new) && is_companion(cur) && cur_idx == Some(new_idx);
-            if after_new || companion_of_new {
-                insert_at = Some(i);
-            } else if insert_at.is_none() {
-                return Some(i.saturating_add(1));
-            }
+        let existing: Vec<(usize, &Controller)> = self
+            .devices
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| d.kind.controller().map(|c| (i, c)))
+            .collect();
+        let at = insert_position(&existing.iter().map(|e| e.1).collect::<Vec<_>>(), new)?;
+        match existing.get(at) {
+            Some((i, _)) => Some(*i),
+            // After the last controller.
+            None => existing.last().map(|(i, _)| i.saturating_add(1)),
         }
-        insert_at
+    }
+
+    /// The order in which libvirt's parser would hold this plan's
+    /// controllers if it read them back: each one inserted by the rule of
+    /// §5.14, in plan order. Writing controllers in this order makes the
+    /// output a fixed point of parse → assign → write. Returns device
+    /// positions.
+    pub fn controller_output_order(&self) -> Vec<usize> {
+        let mut seq: Vec<(usize, &Controller)> = Vec::new();
+        for (i, d) in self.devices.iter().enumerate() {
+            let Some(c) = d.kind.controller() else {
+                continue;
+            };
+            let at = insert_position(&seq.iter().map(|e| e.1).collect::<Vec<_>>(), c)
+                .unwrap_or(seq.len());
+            seq.insert(at.min(seq.len()), (i, c));
+        }
+        seq.into_iter().map(|(i, _)| i).collect()
     }
 
     /// Indices of the controllers, in array order.
@@ -186,6 +190,33 @@ impl Plan {
             ))
         )
     }
+}
+
+/// libvirt's insertion rule over a list of controllers: after the last
+/// controller of the same type whose index is not higher, before the first
+/// one with a higher index; a master USB controller goes before companions of
+/// the same index; a controller without index goes after the last of its
+/// type; a type not seen yet goes to the end (`None`).
+fn insert_position(existing: &[&Controller], new: &Controller) -> Option<usize> {
+    let ty = new.kind.type_name();
+    let mut insert_at: Option<usize> = None;
+    for (i, cur) in existing.iter().enumerate().rev() {
+        if cur.kind.type_name() != ty {
+            continue;
+        }
+        let Some(new_idx) = new.index else {
+            return Some(i.saturating_add(1));
+        };
+        let cur_idx = cur.index;
+        let after_new = cur_idx.is_some_and(|c| c > new_idx);
+        let companion_of_new = !is_companion(new) && is_companion(cur) && cur_idx == Some(new_idx);
+        if after_new || companion_of_new {
+            insert_at = Some(i);
+        } else if insert_at.is_none() {
+            return Some(i.saturating_add(1));
+        }
+    }
+    insert_at
 }
 
 /// A USB companion controller: one with a `<master>` element, or an ich9

@@ -105,6 +105,24 @@ impl Edits<'_> {
         }
     }
 
+    /// Applies the edits (all inside `start..end`) to that part of the text.
+    fn apply_within(mut self, start: usize, end: usize) -> Result<String, Error> {
+        self.list.sort_by_key(|e| (e.start, e.end > e.start));
+        let text = self.doc.text.as_str();
+        let mut out = String::new();
+        let mut at = start;
+        for e in &self.list {
+            if e.start < at || e.end > end {
+                return Err(internal("an edit falls outside its element"));
+            }
+            out.push_str(text.get(at..e.start).unwrap_or_default());
+            out.push_str(&e.text);
+            at = e.end.max(at);
+        }
+        out.push_str(text.get(at..end).unwrap_or_default());
+        Ok(out)
+    }
+
     fn apply(mut self) -> Result<String, Error> {
         // Insertions before replacements at the same place; otherwise the
         // order the edits were made in.
@@ -137,21 +155,93 @@ fn internal(message: &str) -> Error {
 }
 
 /// See [`super::write_domain`].
+///
+/// libvirt writes controllers in its controller array order and videos with
+/// the primary one first (§7.2, §5.14). Where that differs from the
+/// document order, the elements of that name trade places: the k-th such
+/// element of the document is replaced by the (edited) text of the k-th one
+/// in plan order. Each element's own text is kept.
 pub(super) fn write_domain(doc: &Document, plan: &Plan) -> Result<String, Error> {
     let mut edits = Edits {
         doc,
         list: Vec::new(),
     };
     write_machine(doc, plan, &mut edits);
+    // The edited text of every device element, and the slots it may move to.
+    let mut texts: Vec<(usize, &str, std::ops::Range<usize>, String)> = Vec::new();
     for d in plan.devices() {
         if let Some(k) = d.origin {
             let e = doc.elements.get(k).ok_or_else(|| {
                 internal("the plan refers to an element the document does not have")
             })?;
-            edit_device(doc, e, d, &mut edits);
+            let mut own = Edits {
+                doc,
+                list: Vec::new(),
+            };
+            edit_device(doc, e, d, &mut own);
+            let text = own.apply_within(e.range.start, e.range.end)?;
+            texts.push((k, d.kind.element(), e.range.clone(), text));
         }
     }
-    add_new_devices(doc, plan, &mut edits);
+    // Videos: the k-th video slot of the document takes the k-th video of
+    // the plan (the primary one first).
+    let mut slots: Vec<std::ops::Range<usize>> = texts
+        .iter()
+        .filter(|t| t.1 == "video")
+        .map(|t| t.2.clone())
+        .collect();
+    slots.sort_by_key(|r| r.start);
+    for (t, slot) in texts.iter_mut().filter(|t| t.1 == "video").zip(slots) {
+        t.2 = slot;
+    }
+    // Controllers: every controller, given or added, in the order libvirt's
+    // parser would hold them; given ones fill the document's controller
+    // slots, the rest follow the last of them.
+    let mut ctrl_slots: Vec<std::ops::Range<usize>> = texts
+        .iter()
+        .filter(|t| t.1 == "controller")
+        .map(|t| t.2.clone())
+        .collect();
+    ctrl_slots.sort_by_key(|r| r.start);
+    let mut controllers_placed = false;
+    if let Some(last) = ctrl_slots.last().cloned() {
+        controllers_placed = true;
+        let indent = line_indent(&doc.text, last.start);
+        let unit = doc.indent_unit.as_str();
+        let mut tail = String::new();
+        let mut slot_iter = ctrl_slots.into_iter();
+        for i in plan.controller_output_order() {
+            let Some(d) = plan.devices().get(i) else { continue };
+            let text = match d.origin {
+                Some(k) => texts
+                    .iter()
+                    .find(|t| t.0 == k)
+                    .map(|t| t.3.clone()),
+                None => render_new(d, &indent, unit),
+            };
+            let Some(text) = text else { continue };
+            match slot_iter.next() {
+                Some(slot) => {
+                    if doc.text.get(slot.clone()) != Some(text.as_str()) {
+                        edits.replace(slot.start, slot.end, text);
+                    }
+                }
+                None => {
+                    let _ = write!(tail, "\n{indent}{text}");
+                }
+            }
+        }
+        if !tail.is_empty() {
+            edits.insert(last.end, tail);
+        }
+        texts.retain(|t| t.1 != "controller");
+    }
+    for (_, _, range, text) in texts {
+        if doc.text.get(range.clone()) != Some(text.as_str()) {
+            edits.replace(range.start, range.end, text);
+        }
+    }
+    add_new_devices(doc, plan, &mut edits, controllers_placed);
     edits.apply()
 }
 
@@ -356,15 +446,22 @@ fn anchor(doc: &Document, name: &str) -> Anchor {
         })
 }
 
-fn add_new_devices(doc: &Document, plan: &Plan, edits: &mut Edits<'_>) {
+fn add_new_devices(doc: &Document, plan: &Plan, edits: &mut Edits<'_>, controllers_placed: bool) {
     let unit = doc.indent_unit.as_str();
     let mut at_end = Vec::new();
     let rank = |d: &&Device| LIBVIRT_ORDER.iter().position(|n| *n == d.kind.element());
+    // New controllers in the order libvirt's parser would hold them.
     let mut new: Vec<&Device> = plan
-        .devices()
-        .iter()
-        .filter(|d| d.origin.is_none())
+        .controller_output_order()
+        .into_iter()
+        .filter_map(|i| plan.devices().get(i))
+        .filter(|d| d.origin.is_none() && !controllers_placed)
         .collect();
+    new.extend(
+        plan.devices()
+            .iter()
+            .filter(|d| d.origin.is_none() && d.kind.controller().is_none()),
+    );
     new.sort_by_key(rank);
     for d in new {
         let name = d.kind.element();
