@@ -204,18 +204,25 @@ impl Plan {
                 }
             }
         }
-        let needs_vserial = self.devices.iter().any(|d| {
-            matches!(
-                d.kind,
-                DeviceKind::Channel(ChannelTarget::Virtio)
-                    | DeviceKind::Console(ConsoleTarget::Virtio)
-            )
-        });
-        if needs_vserial && !self.has_controller("virtio-serial", 0) {
-            self.push_device(controller(
-                ControllerKind::VirtioSerial(VirtioModel::Default),
-                0,
-            ));
+        let vserial: Vec<u32> = self
+            .devices
+            .iter()
+            .filter_map(|d| match d.kind {
+                DeviceKind::Channel(ChannelTarget::Virtio { controller })
+                | DeviceKind::Console(ConsoleTarget::Virtio { controller }) => Some(controller),
+                _ => None,
+            })
+            .collect();
+        for controller in vserial {
+            if !self.has_controller("virtio-serial", controller) {
+                self.push_device(
+                    Device::new(DeviceKind::Controller(Controller {
+                        kind: ControllerKind::VirtioSerial(VirtioModel::Default),
+                        index: Some(controller),
+                        companion: false,
+                    })),
+                );
+            }
         }
         let has_video = self
             .devices
@@ -370,6 +377,11 @@ impl Plan {
         }
         for d in &self.devices {
             self.validate_device_address(d)?;
+        }
+        if !self.caps.has("zpci") {
+            if let Some(d) = self.devices.iter().find(|d| d.zpci) {
+                return Err(cfg(ConfigError::ZpciUnsupported, Some(d)));
+            }
         }
         // QEMU has no legacy USB controller on q35: a USB controller whose
         // model stayed unset cannot be started (libvirt reports it when

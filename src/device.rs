@@ -526,8 +526,12 @@ pub enum ChannelTarget {
     None,
     /// `guestfwd`.
     Guestfwd,
-    /// `virtio`.
-    Virtio,
+    /// `virtio`, on the virtio-serial controller its address names
+    /// (`<address type='virtio-serial' controller='N'>`, default 0).
+    Virtio {
+        /// virtio-serial controller index.
+        controller: u32,
+    },
     /// `xen`.
     Xen,
 }
@@ -543,8 +547,11 @@ pub enum ConsoleTarget {
     Xen,
     /// `uml`.
     Uml,
-    /// `virtio`.
-    Virtio,
+    /// `virtio`, on the virtio-serial controller its address names.
+    Virtio {
+        /// virtio-serial controller index.
+        controller: u32,
+    },
     /// `lxc`, `openvz`, `sclp`, `sclplm`.
     Other,
 }
@@ -761,6 +768,8 @@ pub struct Device {
     /// A token of the front end that created the device (e.g. the position
     /// of its XML element); `None` for devices pciplan added itself.
     pub origin: Option<usize>,
+    /// The address carries a zPCI extension (`<zpci>`), an s390 feature.
+    pub zpci: bool,
 }
 
 impl Device {
@@ -771,6 +780,7 @@ impl Device {
             address: DeviceAddress::None,
             label: String::new(),
             origin: None,
+            zpci: false,
         }
     }
 
@@ -1034,14 +1044,14 @@ pub fn connect_flags(
         },
         DeviceKind::Channel(t) => match t {
             ChannelTarget::Xen => ctx.p(),
-            ChannelTarget::None | ChannelTarget::Guestfwd | ChannelTarget::Virtio => none,
+            ChannelTarget::None | ChannelTarget::Guestfwd | ChannelTarget::Virtio { .. } => none,
         },
         DeviceKind::Console(t) => match t {
             ConsoleTarget::Uml => ctx.p(),
             ConsoleTarget::None
             | ConsoleTarget::Serial
             | ConsoleTarget::Xen
-            | ConsoleTarget::Virtio
+            | ConsoleTarget::Virtio { .. }
             | ConsoleTarget::Other => none,
         },
         DeviceKind::Parallel => none,

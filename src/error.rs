@@ -459,6 +459,9 @@ pub enum ConfigError {
         /// The mdev model.
         model: &'static str,
     },
+    /// A zPCI extension without QEMU support.
+    #[error("This QEMU binary doesn't support zPCI")]
+    ZpciUnsupported,
     /// Two host devices name the same host PCI device.
     #[error("Hostdev already exists in the domain configuration")]
     HostdevDuplicate,
@@ -524,7 +527,8 @@ impl ConfigError {
             | ConfigError::IommuNeedsPci { .. }
             | ConfigError::ShmemAddress
             | ConfigError::InputVirtioModel { .. }
-            | ConfigError::UsbNoModel => ErrorClass::Unsupported,
+            | ConfigError::UsbNoModel
+            | ConfigError::ZpciUnsupported => ErrorClass::Unsupported,
         }
     }
 }

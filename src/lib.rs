@@ -45,6 +45,7 @@ pub mod flags;
 pub mod libvirt;
 pub mod machine;
 mod plan;
+pub mod qemu;
 pub mod topology;
 
 pub use address::{Function, Multifunction, PciAddress, Slot};

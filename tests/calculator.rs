@@ -1018,7 +1018,7 @@ fn other_character_devices_use_no_pci() {
     for t in [
         ChannelTarget::None,
         ChannelTarget::Guestfwd,
-        ChannelTarget::Virtio,
+        ChannelTarget::Virtio { controller: 0 },
     ] {
         check(DeviceKind::Channel(t), Want::None);
     }
@@ -1026,7 +1026,7 @@ fn other_character_devices_use_no_pci() {
         ConsoleTarget::None,
         ConsoleTarget::Serial,
         ConsoleTarget::Xen,
-        ConsoleTarget::Virtio,
+        ConsoleTarget::Virtio { controller: 0 },
         ConsoleTarget::Other,
     ] {
         check(DeviceKind::Console(t), Want::None);

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pciplan::libvirt::{parse_caps_xml, parse_domain, write_domain};
 use pciplan::machine::HostPci;
+use pciplan::qemu::{self, QemuError};
 use pciplan::{Capabilities, Plan, Topology};
 use serde::Serialize;
 
@@ -41,6 +42,16 @@ enum Command {
     Tree {
         #[command(flatten)]
         input: InputArgs,
+    },
+    /// Assign, then print a QEMU command line for the result: `-machine`,
+    /// null back ends and one `-device` per PCI controller and device.
+    QemuArgs {
+        #[command(flatten)]
+        input: InputArgs,
+        /// Print one shell-quoted command line (starting with
+        /// `qemu-system-x86_64`) instead of one argument per line.
+        #[arg(long)]
+        shell: bool,
     },
 }
 
@@ -88,6 +99,8 @@ struct Record {
 enum Failure {
     /// The configuration was rejected (exit 1).
     Rejected(pciplan::Error),
+    /// The plan has no QEMU command line (exit 1).
+    NoQemu(QemuError),
     /// Reading or writing failed, or a capabilities or host file is
     /// malformed (exit 2).
     Io(String),
@@ -108,6 +121,10 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Rejected(e)) => {
+            report(&e.to_string());
+            ExitCode::from(1)
+        }
+        Err(Failure::NoQemu(e)) => {
             report(&e.to_string());
             ExitCode::from(1)
         }
@@ -143,6 +160,31 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let topology = Topology::from_plan(&plan)?;
             emit(None, &topology.render_tree(&plan))
         }
+        Command::QemuArgs { input, shell } => {
+            let (_, _, plan) = load_and_assign(&input)?;
+            let args = qemu::command_line(&plan).map_err(Failure::NoQemu)?;
+            let text = if shell {
+                let mut words = vec!["qemu-system-x86_64".to_string()];
+                words.extend(args.iter().map(|a| shell_quote(a)));
+                words.join(" ") + "\n"
+            } else {
+                args.iter().map(|a| format!("{a}\n")).collect()
+            };
+            emit(None, &text)
+        }
+    }
+}
+
+/// Quotes a word for a POSIX shell when it needs it.
+fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.,=:/+@%".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }
 

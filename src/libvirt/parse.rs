@@ -77,10 +77,11 @@ pub(super) fn parse_domain(
             .unwrap_or_default();
         let primary = name == "video"
             && child(node, "model").and_then(|m| m.attribute("primary")) == Some("yes");
-        let device = Device::new(kind)
+        let mut device = Device::new(kind)
             .with_address(address)
             .with_label(label(node))
             .with_origin(elems.len());
+        device.zpci = child(node, "address").is_some_and(|a| child(a, "zpci").is_some());
         elems.push(elem);
         found.push((device, primary));
     }
@@ -381,12 +382,22 @@ fn device_kind(node: Node<'_, '_>) -> Result<Option<DeviceKind>, Error> {
         "serial" => {
             DeviceKind::Serial(target_type(node, serial_target)?.unwrap_or(SerialTarget::None))
         }
-        "channel" => {
-            DeviceKind::Channel(target_type(node, channel_target)?.unwrap_or(ChannelTarget::None))
-        }
-        "console" => {
-            DeviceKind::Console(target_type(node, console_target)?.unwrap_or(ConsoleTarget::None))
-        }
+        "channel" => DeviceKind::Channel(
+            match target_type(node, channel_target)?.unwrap_or(ChannelTarget::None) {
+                ChannelTarget::Virtio { .. } => ChannelTarget::Virtio {
+                    controller: vserial_controller(node)?,
+                },
+                t => t,
+            },
+        ),
+        "console" => DeviceKind::Console(
+            match target_type(node, console_target)?.unwrap_or(ConsoleTarget::None) {
+                ConsoleTarget::Virtio { .. } => ConsoleTarget::Virtio {
+                    controller: vserial_controller(node)?,
+                },
+                t => t,
+            },
+        ),
         "iommu" => DeviceKind::Iommu(required_attr(node, "model", iommu_model)?),
         "vsock" => DeviceKind::Vsock(virtio_model(node)?),
         "memory" => DeviceKind::Memory(required_attr(node, "model", memory_model)?),
@@ -400,6 +411,20 @@ fn device_kind(node: Node<'_, '_>) -> Result<Option<DeviceKind>, Error> {
         _ => return Ok(None),
     };
     Ok(Some(kind))
+}
+
+/// The controller of a `<address type='virtio-serial' controller='N'>`
+/// (0 when absent).
+fn vserial_controller(node: Node<'_, '_>) -> Result<u32, Error> {
+    match child(node, "address")
+        .filter(|a| a.attribute("type") == Some("virtio-serial"))
+        .and_then(|a| a.attribute("controller"))
+    {
+        None => Ok(0),
+        Some(v) => parse_c_uint(v)
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| bad_attr("address", "controller", v, "Expected unsigned integer value")),
+    }
 }
 
 fn target_type<T>(node: Node<'_, '_>, f: impl Fn(&str) -> Option<T>) -> Result<Option<T>, Error> {
@@ -735,7 +760,7 @@ fn serial_target(s: &str) -> Option<SerialTarget> {
 fn channel_target(s: &str) -> Option<ChannelTarget> {
     Some(match s {
         "guestfwd" => ChannelTarget::Guestfwd,
-        "virtio" => ChannelTarget::Virtio,
+        "virtio" => ChannelTarget::Virtio { controller: 0 },
         "xen" => ChannelTarget::Xen,
         _ => return None,
     })
@@ -746,7 +771,7 @@ fn console_target(s: &str) -> Option<ConsoleTarget> {
         "serial" => ConsoleTarget::Serial,
         "xen" => ConsoleTarget::Xen,
         "uml" => ConsoleTarget::Uml,
-        "virtio" => ConsoleTarget::Virtio,
+        "virtio" => ConsoleTarget::Virtio { controller: 0 },
         "lxc" | "openvz" | "sclp" | "sclplm" => ConsoleTarget::Other,
         _ => return None,
     })
