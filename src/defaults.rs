@@ -215,13 +215,11 @@ impl Plan {
             .collect();
         for controller in vserial {
             if !self.has_controller("virtio-serial", controller) {
-                self.push_device(
-                    Device::new(DeviceKind::Controller(Controller {
-                        kind: ControllerKind::VirtioSerial(VirtioModel::Default),
-                        index: Some(controller),
-                        companion: false,
-                    })),
-                );
+                self.push_device(Device::new(DeviceKind::Controller(Controller {
+                    kind: ControllerKind::VirtioSerial(VirtioModel::Default),
+                    index: Some(controller),
+                    companion: false,
+                })));
             }
         }
         let has_video = self
@@ -378,10 +376,10 @@ impl Plan {
         for d in &self.devices {
             self.validate_device_address(d)?;
         }
-        if !self.caps.has("zpci") {
-            if let Some(d) = self.devices.iter().find(|d| d.zpci) {
-                return Err(cfg(ConfigError::ZpciUnsupported, Some(d)));
-            }
+        if !self.caps.has("zpci")
+            && let Some(d) = self.devices.iter().find(|d| d.zpci)
+        {
+            return Err(cfg(ConfigError::ZpciUnsupported, Some(d)));
         }
         // QEMU has no legacy USB controller on q35: a USB controller whose
         // model stayed unset cannot be started (libvirt reports it when

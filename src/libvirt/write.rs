@@ -211,12 +211,11 @@ pub(super) fn write_domain(doc: &Document, plan: &Plan) -> Result<String, Error>
         let mut tail = String::new();
         let mut slot_iter = ctrl_slots.into_iter();
         for i in plan.controller_output_order() {
-            let Some(d) = plan.devices().get(i) else { continue };
+            let Some(d) = plan.devices().get(i) else {
+                continue;
+            };
             let text = match d.origin {
-                Some(k) => texts
-                    .iter()
-                    .find(|t| t.0 == k)
-                    .map(|t| t.3.clone()),
+                Some(k) => texts.iter().find(|t| t.0 == k).map(|t| t.3.clone()),
                 None => render_new(d, &indent, unit),
             };
             let Some(text) = text else { continue };
