@@ -18,6 +18,24 @@
 //!
 //! Only the facts that decide PCI placement are read (spec §3); everything
 //! else in the definition is carried along untouched.
+//!
+//! # Limits
+//!
+//! Input comes from users, so [`parse_domain`] bounds what it reads and
+//! rejects anything larger with [`crate::ConfigError::Limit`] (an
+//! `XML error: <what> exceeds the limit of <n>`), before doing any work that
+//! grows with it:
+//!
+//! | limit | value | why this value |
+//! |---|---|---|
+//! | input size | [`MAX_INPUT_BYTES`] = 4 MiB | libvirt's RPC string limit (`REMOTE_STRING_MAX`): no larger definition reaches libvirtd |
+//! | element nesting depth | [`MAX_DEPTH`] = 256 | libxml2's default `xmlParserMaxDepth`, which libvirt parses with |
+//! | elements in `<devices>` | [`crate::limits::MAX_DEVICES`] = 65,536 | the number of PCI functions of 256 buses |
+//! | `<controller>` elements | [`MAX_CONTROLLERS`] = 1,024 | 256 PCI controllers (indexes 0–255) plus ample room for the other types |
+//!
+//! DTDs are refused outright (`XML with DTD detected`), so entity expansion
+//! ("billion laughs") and external entities cannot happen: nothing the input
+//! points at is ever read.
 
 mod caps;
 mod parse;
@@ -32,6 +50,17 @@ use crate::machine::HostPci;
 use crate::plan::Plan;
 
 pub use caps::parse_caps_xml;
+
+/// Largest domain XML accepted, in bytes (4 MiB, libvirt's
+/// `REMOTE_STRING_MAX`). See [Limits](self#limits).
+pub const MAX_INPUT_BYTES: usize = 4 * 1024 * 1024;
+
+/// Deepest element nesting accepted (`<domain>` alone is depth 1); 256 is
+/// libxml2's default. See [Limits](self#limits).
+pub const MAX_DEPTH: usize = 256;
+
+/// Most `<controller>` elements accepted. See [Limits](self#limits).
+pub const MAX_CONTROLLERS: usize = 1024;
 
 /// A parsed libvirt domain definition: the original text, plus the positions
 /// of everything [`write_domain`] may edit.
@@ -111,6 +140,7 @@ impl Elem {
 /// element's token. DTDs are refused, never fetched.
 ///
 /// # Errors
+/// [`crate::ConfigError::Limit`] for input beyond the [limits](self#limits);
 /// [`crate::XmlError`] for XML that is not well formed, has a DTD, has no
 /// `<domain>` root, or has a malformed attribute (a missing `<devices>` is
 /// accepted, as libvirt does);

@@ -22,12 +22,29 @@ pub(super) fn parse_domain(
     caps: &Capabilities,
     host: &HostPci,
 ) -> Result<(Document, Plan), Error> {
+    limit(xml.len(), super::MAX_INPUT_BYTES, "input size in bytes")?;
     let tree = roxmltree::Document::parse(xml).map_err(|e| XmlError::Syntax(e.to_string()))?;
+    limit(depth(&tree), super::MAX_DEPTH, "element nesting depth")?;
     let root = tree.root_element();
     if root.tag_name().name() != "domain" {
         return Err(XmlError::WrongRoot(root.tag_name().name().to_string()).into());
     }
     let devices = child(root, "devices");
+    // Counted before any per-device work.
+    limit(
+        devices.into_iter().flat_map(elements).count(),
+        limits::MAX_DEVICES,
+        "devices",
+    )?;
+    limit(
+        devices
+            .into_iter()
+            .flat_map(elements)
+            .filter(|n| n.tag_name().name() == "controller")
+            .count(),
+        super::MAX_CONTROLLERS,
+        "controllers",
+    )?;
     let indent_unit = devices.map_or_else(|| "  ".to_string(), |d| indent_unit(xml, d));
 
     let os_type = child(root, "os").and_then(|os| child(os, "type"));
@@ -62,13 +79,6 @@ pub(super) fn parse_domain(
         let Some(kind) = device_kind(node)? else {
             continue;
         };
-        if found.len() >= limits::MAX_DEVICES {
-            return Err(ConfigError::Limit {
-                what: "devices",
-                limit: limits::MAX_DEVICES,
-            }
-            .into());
-        }
         let elem = elem(xml, node, &indent_unit, true)?;
         let address = elem
             .address
@@ -109,6 +119,38 @@ pub(super) fn parse_domain(
         indent_unit,
     };
     Ok((doc, plan))
+}
+
+/// [`ConfigError::Limit`] when `count` is above `max`.
+fn limit(count: usize, max: usize, what: &'static str) -> Result<(), Error> {
+    if count > max {
+        return Err(ConfigError::Limit { what, limit: max }.into());
+    }
+    Ok(())
+}
+
+/// The deepest element nesting of the document (`<domain>` alone is 1),
+/// in one pass without recursion.
+fn depth(tree: &roxmltree::Document<'_>) -> usize {
+    // Depth per node id; a parent is always visited before its children.
+    let mut depths: Vec<usize> = Vec::new();
+    let mut deepest = 0usize;
+    for n in tree.root().descendants() {
+        let parent = n
+            .parent()
+            .and_then(|p| depths.get(p.id().get_usize()).copied())
+            .unwrap_or(0);
+        let d = parent.saturating_add(usize::from(n.is_element()));
+        let id = n.id().get_usize();
+        if depths.len() <= id {
+            depths.resize(id.saturating_add(1), 0);
+        }
+        if let Some(slot) = depths.get_mut(id) {
+            *slot = d;
+        }
+        deepest = deepest.max(d);
+    }
+    deepest
 }
 
 /// libvirt moves a video with `primary='yes'` to the front of the video list.
@@ -423,7 +465,14 @@ fn vserial_controller(node: Node<'_, '_>) -> Result<u32, Error> {
         None => Ok(0),
         Some(v) => parse_c_uint(v)
             .and_then(|n| u32::try_from(n).ok())
-            .ok_or_else(|| bad_attr("address", "controller", v, "Expected unsigned integer value")),
+            .ok_or_else(|| {
+                bad_attr(
+                    "address",
+                    "controller",
+                    v,
+                    "Expected unsigned integer value",
+                )
+            }),
     }
 }
 
