@@ -220,6 +220,18 @@ pub enum AllocError {
         /// The id.
         id: usize,
     },
+    /// Live detach of a device on a multifunction slot.
+    #[error("cannot hot unplug multifunction PCI device: {addr}")]
+    MultifunctionUnplug {
+        /// The device's address.
+        addr: PciAddress,
+    },
+    /// Live detach behind a controller with `hotplug='off'`.
+    #[error("cannot hot unplug device with PCI guest address {addr} - not allowed by controller")]
+    UnplugNotAllowed {
+        /// The device's address.
+        addr: PciAddress,
+    },
     /// The controller cannot be hot-plugged.
     #[error("'{controller_type}' controller cannot be hot plugged.")]
     ControllerHotplug {
@@ -250,6 +262,8 @@ impl AllocError {
             | AllocError::BridgeIndexNotAboveBus { .. }
             | AllocError::TooManyBuses { .. }
             | AllocError::HotplugFunctionNotZero
+            | AllocError::MultifunctionUnplug { .. }
+            | AllocError::UnplugNotAllowed { .. }
             | AllocError::NoSuchDevice { .. } => ErrorClass::Unsupported,
             AllocError::DomainNotZero { .. }
             | AllocError::BusOutOfRange { .. }

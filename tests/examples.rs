@@ -205,3 +205,55 @@ fn explicit_address_is_kept() {
         Some("0000:00:07.0".into())
     );
 }
+
+/// Live detach releases the address; the next hot-add reuses it.
+#[test]
+fn hot_remove_releases_the_address_for_the_next_hot_add() {
+    let mut plan = Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64());
+    let rng = plan.add_device(Device::new(DeviceKind::Rng(VirtioModel::Default)));
+    plan.assign().unwrap();
+    let before = plan.devices()[rng].address.present();
+    let removed = plan.hotplug_remove(rng).unwrap();
+    let i = plan
+        .hotplug_add(removed.with_address(DeviceAddress::None))
+        .unwrap();
+    assert_eq!(plan.devices()[i].address.present(), before);
+}
+
+/// Live detach of a device sharing its slot is refused and changes nothing.
+#[test]
+fn hot_remove_of_multifunction_device_is_refused() {
+    let mut plan = Plan::new(Machine::pc(), Capabilities::qemu_8_0_x86_64());
+    plan.add_device(
+        Device::new(DeviceKind::Rng(VirtioModel::Default))
+            .with_address(DeviceAddress::Pci(addr("0000:00:05.0"))),
+    );
+    plan.add_device(
+        Device::new(DeviceKind::Rng(VirtioModel::Default))
+            .with_address(DeviceAddress::Pci(addr("0000:00:05.1"))),
+    );
+    plan.assign().unwrap();
+    let before = plan.clone();
+    let i = plan
+        .devices()
+        .iter()
+        .position(|d| matches!(d.kind, DeviceKind::Rng(_)))
+        .unwrap();
+    assert!(plan.hotplug_remove(i).is_err());
+    assert_eq!(plan, before);
+}
+
+/// Hot-add finds no slot when every hot-pluggable port is taken.
+#[test]
+fn hot_add_without_free_hotplug_slot_fails_with_no_more_slots() {
+    let mut plan = Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64());
+    plan.assign().unwrap();
+    plan.hotplug_add(Device::new(DeviceKind::Rng(VirtioModel::Default)))
+        .unwrap();
+    let before = plan.clone();
+    let err = plan
+        .hotplug_add(Device::new(DeviceKind::Rng(VirtioModel::Default)))
+        .unwrap_err();
+    assert!(err.to_string().contains("No more available PCI slots"));
+    assert_eq!(plan, before);
+}

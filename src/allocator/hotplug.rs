@@ -80,3 +80,77 @@ impl Plan {
         Ok(i)
     }
 }
+
+impl Plan {
+    /// Detaches one device from a running guest the way libvirt's live
+    /// detach does: its address is released (a later hot-add may reuse it)
+    /// and nothing else moves. Returns the removed device.
+    ///
+    /// # Errors
+    /// [`AllocError::NoSuchDevice`]; [`AllocError::MultifunctionUnplug`] for a
+    /// device on a slot with several functions in use;
+    /// [`AllocError::UnplugNotAllowed`] behind a controller with
+    /// `hotplug='off'`; [`AllocError::ControllerHotplug`] for controllers
+    /// other than SCSI. On error the plan is unchanged.
+    ///
+    /// ```
+    /// use pciplan::{Capabilities, Device, DeviceKind, Machine, Plan, VirtioModel};
+    /// let mut plan = Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64());
+    /// let rng = plan.add_device(Device::new(DeviceKind::Rng(VirtioModel::Default)));
+    /// plan.assign()?;
+    /// let removed = plan.hotplug_remove(rng)?;
+    /// let again = plan.hotplug_add(removed.with_address(pciplan::DeviceAddress::None))?;
+    /// assert!(plan.devices()[again].address.present().is_some());
+    /// # Ok::<(), pciplan::Error>(())
+    /// ```
+    pub fn hotplug_remove(&mut self, i: usize) -> Result<Device, Error> {
+        let Some(dev) = self.devices.get(i) else {
+            return Err(fail(
+                AllocError::NoSuchDevice { id: i },
+                CheckMode::Auto,
+                None,
+            ));
+        };
+        if let DeviceKind::Controller(c) = &dev.kind
+            && !matches!(c.kind, ControllerKind::Scsi(_))
+        {
+            return Err(fail(
+                AllocError::ControllerHotplug {
+                    controller_type: c.kind.type_name(),
+                },
+                CheckMode::Auto,
+                Some(dev),
+            ));
+        }
+        if let Some(a) = dev.address.present() {
+            let shares_slot = self.devices.iter().enumerate().any(|(j, o)| {
+                j != i
+                    && o.address.present().is_some_and(|b| {
+                        b.domain() == a.domain() && b.bus() == a.bus() && b.slot() == a.slot()
+                    })
+            });
+            if shares_slot {
+                return Err(fail(
+                    AllocError::MultifunctionUnplug { addr: a },
+                    CheckMode::Auto,
+                    Some(dev),
+                ));
+            }
+            let off = self
+                .pci_controller(u32::from(a.bus()))
+                .and_then(|c| match &c.kind {
+                    ControllerKind::Pci(p) => p.target.hotplug,
+                    _ => None,
+                })
+                == Some(false);
+            if off {
+                return Err(fail(
+                    AllocError::UnplugNotAllowed { addr: a },
+                    CheckMode::Auto,
+                    Some(dev),
+                ));
+            }
+        }
+        Ok(self.devices.remove(i))
+    }
+}
