@@ -338,6 +338,13 @@ impl AddressSet {
         if !self.dry_run {
             return Err(AllocError::NoFreeSlot);
         }
+        // Every existing bus was just scanned and cannot answer; later
+        // searches of this kind start at the first new bus.
+        let old_len = self.buses.len();
+        match slot_in_cursors.and_then(|i| self.cursors.get_mut(i)) {
+            Some(c) => c.2 = old_len,
+            None => self.cursors.push((flags, function, old_len)),
+        }
         let mut bus = u32::try_from(self.buses.len()).unwrap_or(u32::MAX);
         self.grow(&mut bus, flags)?;
         let bus_nr = usize::try_from(bus).unwrap_or(usize::MAX);

@@ -192,10 +192,17 @@ impl Plan {
                 .map_err(|e| fail(e, CheckMode::Auto, None))?;
         }
         // Materialise the buses as controllers, counting their slots.
+        let existing: std::collections::BTreeSet<u32> = self
+            .devices
+            .iter()
+            .filter_map(|d| d.kind.controller())
+            .filter(|c| matches!(c.kind, ControllerKind::Pci(_)))
+            .filter_map(|c| c.index)
+            .collect();
         let mut i = 1;
         while i < set.len() {
             let index = u32::try_from(i).unwrap_or(u32::MAX);
-            if self.pci_controller(index).is_none() {
+            if !existing.contains(&index) {
                 let model = set
                     .bus(i)
                     .and_then(|b| b.model)
@@ -513,157 +520,73 @@ impl Plan {
     }
 
     /// §5.9: the device loop, in libvirt's fixed order.
+    ///
+    /// One pass sorts the devices into the loop's steps (controllers are
+    /// already in array order in the plan); then the steps run in order.
     fn device_loop(
         &mut self,
         set: &mut AddressSet,
         flags: &[ConnectFlags],
         pass: Pass,
     ) -> Result<(), Error> {
-        let n = self.devices.len();
         let fl = |i: usize| flags.get(i).copied().unwrap_or_default();
-        let kinds: Vec<DeviceKind> = self.devices.iter().map(|d| d.kind.clone()).collect();
-        let controllers: Vec<usize> = self.controller_positions().collect();
-        // 1. PCI controllers other than the roots.
-        for &i in &controllers {
-            if let Some(DeviceKind::Controller(c)) = kinds.get(i)
-                && matches!(c.kind, ControllerKind::Pci(_))
-                && !c.pci_model().is_some_and(ControllerModel::is_root)
-                && self.wanted(i)
-            {
-                self.place(set, i, fl(i), None, pass)?;
-            }
-        }
-        let visit = |pred: &dyn Fn(&DeviceKind) -> bool| -> Vec<usize> {
-            (0..n).filter(|&i| kinds.get(i).is_some_and(pred)).collect()
-        };
-        // 2. Filesystems, 3. interfaces, 4. sound cards.
-        let mut order = visit(&|k| matches!(k, DeviceKind::Filesystem { .. }));
-        order.extend(visit(&|k| {
-            matches!(k, DeviceKind::Interface { hostdev: None, .. })
-        }));
-        order.extend(visit(&|k| {
-            matches!(
-                k,
-                DeviceKind::Sound(
-                    SoundModel::Es1370
-                        | SoundModel::Ac97
-                        | SoundModel::Ich6
-                        | SoundModel::Ich9
-                        | SoundModel::Ich7
-                )
-            )
-        }));
-        for i in order {
-            if self.wanted(i) {
-                self.place(set, i, fl(i), None, pass)?;
-            }
-        }
-        // 5. Other controllers.
-        for &i in &controllers {
-            let Some(DeviceKind::Controller(c)) = kinds.get(i) else {
-                continue;
-            };
-            let skip = match &c.kind {
-                ControllerKind::Pci(_) | ControllerKind::Fdc | ControllerKind::Ccid => true,
-                ControllerKind::Usb(Some(UsbModel::None)) => true,
-                ControllerKind::Ide => c.idx() == 0,
-                ControllerKind::Scsi(Some(ScsiModel::Ncr53c90)) => true,
-                _ => false,
-            };
-            if skip || !self.wanted(i) {
-                continue;
-            }
-            if let ControllerKind::Usb(Some(m)) = &c.kind
-                && let Some((func, mf_on)) = m.usb2_function()
-            {
-                self.place_usb2(set, i, c, func, mf_on, fl(i), pass)?;
-                continue;
-            }
-            self.place(set, i, fl(i), None, pass)?;
-        }
-        // 6. virtio disks.
-        for i in visit(&|k| {
-            matches!(
-                k,
-                DeviceKind::Disk {
-                    bus: crate::device::DiskBus::Virtio,
-                    ..
+        let mut steps: Vec<Vec<usize>> = vec![Vec::new(); LOOP_STEPS];
+        for (i, d) in self.devices.iter().enumerate() {
+            if let Some(step) = loop_step(&d.kind) {
+                if let Some(bucket) = steps.get_mut(step) {
+                    bucket.push(i);
                 }
-            )
-        }) {
-            let Some(dev) = self.devices.get(i) else {
-                continue;
-            };
-            if dev.address.present().is_some() {
-                continue;
             }
-            match &dev.address {
-                DeviceAddress::Other(t) if t == "ccw" => continue,
-                DeviceAddress::Other(t) if t == "virtio-mmio" && self.caps.has("virtio-mmio") => {
+        }
+        for (step, order) in steps.into_iter().enumerate() {
+            for i in order {
+                if !self.wanted(i) && step != STEP_VIRTIO_DISK {
                     continue;
                 }
-                DeviceAddress::Other(t) => {
-                    return Err(fail(
-                        AllocError::VirtioDiskAddressType {
-                            address_type: t.clone(),
-                        },
-                        CheckMode::Auto,
-                        Some(dev),
-                    ));
+                match step {
+                    STEP_OTHER_CONTROLLERS => {
+                        let usb2 = match self.devices.get(i).map(|d| &d.kind) {
+                            Some(DeviceKind::Controller(c)) => match &c.kind {
+                                ControllerKind::Usb(Some(m)) => {
+                                    m.usb2_function().map(|f| (c.clone(), f))
+                                }
+                                _ => None,
+                            },
+                            _ => None,
+                        };
+                        if let Some((c, (func, mf_on))) = usb2 {
+                            self.place_usb2(set, i, &c, func, mf_on, fl(i), pass)?;
+                            continue;
+                        }
+                    }
+                    STEP_VIRTIO_DISK => {
+                        let Some(dev) = self.devices.get(i) else {
+                            continue;
+                        };
+                        if dev.address.present().is_some() {
+                            continue;
+                        }
+                        match &dev.address {
+                            DeviceAddress::Other(t) if t == "ccw" => continue,
+                            DeviceAddress::Other(t)
+                                if t == "virtio-mmio" && self.caps.has("virtio-mmio") =>
+                            {
+                                continue;
+                            }
+                            DeviceAddress::Other(t) => {
+                                return Err(fail(
+                                    AllocError::VirtioDiskAddressType {
+                                        address_type: t.clone(),
+                                    },
+                                    CheckMode::Auto,
+                                    Some(dev),
+                                ));
+                            }
+                            _ => {}
+                        }
+                    }
+                    _ => {}
                 }
-                _ => {}
-            }
-            self.place(set, i, fl(i), None, pass)?;
-        }
-        // 7. Host devices: those of type='hostdev' interfaces first.
-        let pci_source = |s: &HostdevSource| {
-            matches!(
-                s,
-                HostdevSource::Pci(_) | HostdevSource::ScsiHost(_) | HostdevSource::MdevVfioPci
-            )
-        };
-        let mut order = visit(
-            &|k| matches!(k, DeviceKind::Interface { hostdev: Some(s), .. } if pci_source(s)),
-        );
-        order.extend(visit(
-            &|k| matches!(k, DeviceKind::Hostdev(s) if pci_source(s)),
-        ));
-        // 8. memballoon … 17. memory devices.
-        order.extend(visit(
-            &|k| matches!(k, DeviceKind::Memballoon(m) if *m != BalloonModel::None),
-        ));
-        order.extend(visit(&|k| matches!(k, DeviceKind::Rng(_))));
-        order.extend(visit(&|k| {
-            matches!(k, DeviceKind::Watchdog(WatchdogModel::I6300esb))
-        }));
-        order.extend(visit(&|k| {
-            matches!(k, DeviceKind::Video(m) if !matches!(m, VideoModel::None | VideoModel::Ramfb))
-        }));
-        order.extend(visit(&|k| matches!(k, DeviceKind::Shmem)));
-        order.extend(visit(&|k| {
-            matches!(
-                k,
-                DeviceKind::Input {
-                    bus: crate::device::InputBus::Virtio,
-                    ..
-                }
-            )
-        }));
-        order.extend(visit(&|k| {
-            matches!(k, DeviceKind::Serial(SerialTarget::Pci))
-        }));
-        order.extend(visit(&|k| {
-            matches!(k, DeviceKind::Iommu(IommuModel::Virtio))
-        }));
-        order.extend(visit(&|k| matches!(k, DeviceKind::Vsock(_))));
-        order.extend(visit(&|k| {
-            matches!(
-                k,
-                DeviceKind::Memory(MemoryModel::VirtioPmem | MemoryModel::VirtioMem)
-            )
-        }));
-        for i in order {
-            if self.wanted(i) {
                 self.place(set, i, fl(i), None, pass)?;
             }
         }
@@ -727,6 +650,18 @@ impl Plan {
             DeviceAddress::Pci(a) if !a.is_empty() => Some(*a),
             _ => None,
         };
+        // The first device (iteration order) at function 0 of each slot.
+        let mut heads: std::collections::HashMap<(u16, u8, u8), usize> =
+            std::collections::HashMap::new();
+        for &j in &order {
+            if let Some(b) = self.devices.get(j).and_then(pci)
+                && b.function().as_u8() == 0
+            {
+                heads
+                    .entry((b.domain(), b.bus(), b.slot().as_u8()))
+                    .or_insert(j);
+            }
+        }
         for &i in &order {
             let Some(a) = self.devices.get(i).and_then(pci) else {
                 continue;
@@ -734,16 +669,10 @@ impl Plan {
             if a.function().as_u8() == 0 {
                 continue;
             }
-            let head = order.iter().copied().find(|&j| {
-                self.devices.get(j).and_then(pci).is_some_and(|b| {
-                    b.domain() == a.domain()
-                        && b.bus() == a.bus()
-                        && b.slot() == a.slot()
-                        && b.function().as_u8() == 0
-                })
-            });
-            if let Some(j) = head
-                && let Some(DeviceAddress::Pci(b)) = self.devices.get_mut(j).map(|d| &mut d.address)
+            let Some(&j) = heads.get(&(a.domain(), a.bus(), a.slot().as_u8())) else {
+                continue;
+            };
+            if let Some(DeviceAddress::Pci(b)) = self.devices.get_mut(j).map(|d| &mut d.address)
                 && b.multifunction() == Multifunction::Absent
             {
                 b.set_multifunction(Multifunction::On);
@@ -753,20 +682,23 @@ impl Plan {
 
     /// §5.12 step 7: model names and target values of PCI controllers.
     fn controller_defaults(&mut self) -> Result<(), Error> {
-        for pos in self.controller_positions().collect::<Vec<_>>() {
-            let lowest_bus_nr = self
-                .devices
-                .iter()
-                .filter_map(|d| match &d.kind {
-                    DeviceKind::Controller(Controller {
-                        kind: ControllerKind::Pci(p),
-                        ..
-                    }) => p.target.bus_nr,
-                    _ => None,
-                })
-                .min()
-                .unwrap_or(256);
-            let caps = self.caps.clone();
+        // The lowest busNr set on any PCI controller, kept up to date as
+        // defaults are filled in.
+        let mut lowest_bus_nr = self
+            .devices
+            .iter()
+            .filter_map(|d| match &d.kind {
+                DeviceKind::Controller(Controller {
+                    kind: ControllerKind::Pci(p),
+                    ..
+                }) => p.target.bus_nr,
+                _ => None,
+            })
+            .min()
+            .unwrap_or(256);
+        let caps = &self.caps;
+        for pos in 0..self.devices.len() {
+            let mut failure = None;
             let Some(dev) = self.devices.get_mut(pos) else {
                 continue;
             };
@@ -780,7 +712,7 @@ impl Plan {
             };
             let Some(model) = p.model else { continue };
             if p.model_name.is_none() {
-                p.model_name = model.default_model_name(&caps).map(str::to_string);
+                p.model_name = model.default_model_name(caps).map(str::to_string);
             }
             let t = &mut p.target;
             match model {
@@ -805,10 +737,11 @@ impl Plan {
                     if t.bus_nr.is_none() {
                         if lowest_bus_nr <= 2 {
                             let bus = own.map_or(0, |a| u32::from(a.bus()));
-                            let d = self.devices.get(pos);
-                            return Err(fail(AllocError::NoFreeBusNr { bus }, CheckMode::Auto, d));
+                            failure = Some(AllocError::NoFreeBusNr { bus });
+                        } else {
+                            lowest_bus_nr -= 2;
+                            t.bus_nr = Some(lowest_bus_nr);
                         }
-                        t.bus_nr = Some(lowest_bus_nr - 2);
                     }
                 }
                 ControllerModel::PciRoot
@@ -822,16 +755,76 @@ impl Plan {
                 && index <= u32::from(a.bus())
             {
                 let bus = u32::from(a.bus());
-                let d = self.devices.get(pos);
-                return Err(fail(
-                    AllocError::BridgeIndexNotAboveBus { index, bus },
-                    CheckMode::Auto,
-                    d,
-                ));
+                failure = Some(AllocError::BridgeIndexNotAboveBus { index, bus });
+            }
+            if let Some(reason) = failure {
+                return Err(fail(reason, CheckMode::Auto, self.devices.get(pos)));
             }
         }
         Ok(())
     }
+}
+
+/// Number of steps of the device loop (with hostdev interfaces and
+/// `<hostdev>` elements as two steps).
+const LOOP_STEPS: usize = 18;
+const STEP_OTHER_CONTROLLERS: usize = 4;
+const STEP_VIRTIO_DISK: usize = 5;
+
+/// The step of §5.9 in which a device is visited, if any.
+fn loop_step(kind: &DeviceKind) -> Option<usize> {
+    let pci_source = |s: &HostdevSource| {
+        matches!(
+            s,
+            HostdevSource::Pci(_) | HostdevSource::ScsiHost(_) | HostdevSource::MdevVfioPci
+        )
+    };
+    Some(match kind {
+        DeviceKind::Controller(c) => match &c.kind {
+            ControllerKind::Pci(p) => {
+                if p.model.is_some_and(ControllerModel::is_root) {
+                    return None;
+                }
+                0
+            }
+            ControllerKind::Fdc | ControllerKind::Ccid => return None,
+            ControllerKind::Usb(Some(UsbModel::None)) => return None,
+            ControllerKind::Ide if c.idx() == 0 => return None,
+            ControllerKind::Scsi(Some(ScsiModel::Ncr53c90)) => return None,
+            _ => STEP_OTHER_CONTROLLERS,
+        },
+        DeviceKind::Filesystem { .. } => 1,
+        DeviceKind::Interface { hostdev: None, .. } => 2,
+        DeviceKind::Sound(
+            SoundModel::Es1370
+            | SoundModel::Ac97
+            | SoundModel::Ich6
+            | SoundModel::Ich9
+            | SoundModel::Ich7,
+        ) => 3,
+        DeviceKind::Disk {
+            bus: crate::device::DiskBus::Virtio,
+            ..
+        } => STEP_VIRTIO_DISK,
+        DeviceKind::Interface {
+            hostdev: Some(s), ..
+        } if pci_source(s) => 6,
+        DeviceKind::Hostdev(s) if pci_source(s) => 7,
+        DeviceKind::Memballoon(m) if *m != BalloonModel::None => 8,
+        DeviceKind::Rng(_) => 9,
+        DeviceKind::Watchdog(WatchdogModel::I6300esb) => 10,
+        DeviceKind::Video(m) if !matches!(m, VideoModel::None | VideoModel::Ramfb) => 11,
+        DeviceKind::Shmem => 12,
+        DeviceKind::Input {
+            bus: crate::device::InputBus::Virtio,
+            ..
+        } => 13,
+        DeviceKind::Serial(SerialTarget::Pci) => 14,
+        DeviceKind::Iommu(IommuModel::Virtio) => 15,
+        DeviceKind::Vsock(_) => 16,
+        DeviceKind::Memory(MemoryModel::VirtioPmem | MemoryModel::VirtioMem) => 17,
+        _ => return None,
+    })
 }
 
 /// The PIIX3 exemption of §5.3 step 6.
