@@ -1,0 +1,317 @@
+//! Replays the differential-testing corpus `tests/data/oracle/cases`: domain
+//! XMLs (random ones from `tests/data/oracle/gen/gen.py`, plus hand-minimised
+//! `min-*` ones) with the answer a live libvirt 9.0 + QEMU 7.2 (Debian
+//! bookworm) gave for each. The oracle itself is never needed here.
+//!
+//! Every case is assigned with the QEMU 7.2 capabilities libvirt probed
+//! (`tests/data/oracle/caps-qemu-7.2.xml`) and no host PCI devices.
+//!
+//! * `expected.xml` cases: `assign_xml(input.xml)` must succeed, its PCI view
+//!   must equal the view of `expected.xml` (see `common/pci_view.rs`), every
+//!   disk must get the PCI address libvirt gave the disk with the same
+//!   `<target dev>` (libvirt reorders disks, which the positional view can
+//!   miss), and assigning the output again must return it byte for byte.
+//! * `expected-error.txt` cases: `assign_xml` must fail with a message that
+//!   contains libvirt's message.
+//!
+//! Prints `oracle: <passed>/<total>`. The test fails only when a case listed
+//! in `tests/data/oracle/expected-pass.txt` fails;
+//! `PCIPLAN_UPDATE_EXPECTED_PASS=1` adds the cases that pass now to that list
+//! (it never removes entries). A per-case report goes to
+//! `target/oracle-report.txt`.
+
+mod common;
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::fs;
+use std::panic::{self, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+
+use common::pci_view;
+use pciplan::Capabilities;
+use pciplan::libvirt::{assign_xml, parse_caps_xml};
+use pciplan::machine::HostPci;
+
+const UPDATE_ENV: &str = "PCIPLAN_UPDATE_EXPECTED_PASS";
+
+fn oracle_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/oracle")
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// The case directories, sorted by name.
+fn case_names() -> Result<Vec<String>, String> {
+    let dir = oracle_dir().join("cases");
+    let mut out = Vec::new();
+    for entry in fs::read_dir(&dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))? {
+        let entry = entry.map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+        if entry.path().join("input.xml").is_file() {
+            out.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// `<target dev>` → PCI address (as text) of every disk that has one.
+fn disk_addresses(xml: &str) -> Result<BTreeMap<String, String>, String> {
+    let opts = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..roxmltree::ParsingOptions::default()
+    };
+    let doc = roxmltree::Document::parse_with_options(xml, opts).map_err(|e| e.to_string())?;
+    let mut out = BTreeMap::new();
+    let disks = doc.descendants().filter(|n| {
+        n.has_tag_name("disk")
+            && n.parent_element()
+                .is_some_and(|p| p.has_tag_name("devices"))
+    });
+    for disk in disks {
+        let child = |name: &str| {
+            disk.children()
+                .find(|c| c.is_element() && c.tag_name().name() == name)
+        };
+        let Some(dev) = child("target").and_then(|t| t.attribute("dev")) else {
+            continue;
+        };
+        let Some(addr) = child("address").filter(|a| a.attribute("type") == Some("pci")) else {
+            continue;
+        };
+        let num = |k: &str| {
+            let v = addr.attribute(k).unwrap_or("0");
+            v.strip_prefix("0x")
+                .map_or_else(
+                    || v.parse::<u32>().ok(),
+                    |h| u32::from_str_radix(h, 16).ok(),
+                )
+                .map_or_else(|| v.to_string(), |n| n.to_string())
+        };
+        out.insert(
+            dev.to_string(),
+            format!(
+                "{}:{}:{}.{}",
+                num("domain"),
+                num("bus"),
+                num("slot"),
+                num("function")
+            ),
+        );
+    }
+    Ok(out)
+}
+
+/// Runs one case; `Err` holds the reason it failed (first line: summary).
+fn run_case(name: &str, caps: &Capabilities, host: &HostPci) -> Result<(), String> {
+    let dir = oracle_dir().join("cases").join(name);
+    let input = read(&dir.join("input.xml"))?;
+    let err_path = dir.join("expected-error.txt");
+    if err_path.exists() {
+        let want = read(&err_path)?;
+        let want = want.trim();
+        return match assign_xml(&input, caps, host) {
+            Ok(_) => Err(format!("accepted; libvirt: {want}")),
+            Err(e) if e.to_string().contains(want) => Ok(()),
+            Err(e) => Err(format!("wrong error\n  libvirt: {want}\n  pciplan: {e}")),
+        };
+    }
+    let expected_xml = read(&dir.join("expected.xml"))?;
+    let out = assign_xml(&input, caps, host).map_err(|e| format!("assign_xml failed: {e}"))?;
+    let expected = pci_view::view(&expected_xml).map_err(|e| format!("expected.xml: {e}"))?;
+    let actual = pci_view::view(&out).map_err(|e| format!("output is not well-formed: {e}"))?;
+    let mut d = pci_view::diff(&expected, &actual);
+    let (want_disks, got_disks) = (disk_addresses(&expected_xml)?, disk_addresses(&out)?);
+    for (dev, want) in &want_disks {
+        let got = got_disks.get(dev).map_or("none", String::as_str);
+        if got != want {
+            d.push(format!("disk {dev}: expected {want}, got {got}"));
+        }
+    }
+    for (dev, got) in &got_disks {
+        if !want_disks.contains_key(dev) {
+            d.push(format!("disk {dev}: expected none, got {got}"));
+        }
+    }
+    if !d.is_empty() {
+        return Err(format!(
+            "{} PCI difference(s)\n  {}",
+            d.len(),
+            d.join("\n  ")
+        ));
+    }
+    let again = assign_xml(&out, caps, host)
+        .map_err(|e| format!("not idempotent: re-assigning the output failed: {e}"))?;
+    if again != out {
+        return Err(format!(
+            "not idempotent: re-assigning the output changed it\n  {}",
+            first_text_difference(&out, &again)
+        ));
+    }
+    Ok(())
+}
+
+fn first_text_difference(a: &str, b: &str) -> String {
+    for (n, (la, lb)) in a.lines().zip(b.lines()).enumerate() {
+        if la != lb {
+            return format!(
+                "line {}: first {:?}, then {:?}",
+                n.saturating_add(1),
+                la.trim(),
+                lb.trim()
+            );
+        }
+    }
+    format!(
+        "first has {} lines, then {} lines",
+        a.lines().count(),
+        b.lines().count()
+    )
+}
+
+thread_local! {
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Runs a case under `catch_unwind`; a panic becomes a failure message.
+fn run_guarded(name: &str, caps: &Capabilities, host: &HostPci) -> Result<(), String> {
+    LAST_PANIC.with(|p| p.borrow_mut().take());
+    match panic::catch_unwind(AssertUnwindSafe(|| run_case(name, caps, host))) {
+        Ok(r) => r,
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-string payload".into());
+            let at = LAST_PANIC
+                .with(|p| p.borrow_mut().take())
+                .unwrap_or_default();
+            Err(format!("PANIC: {msg}{at}"))
+        }
+    }
+}
+
+fn read_expected_pass(path: &Path) -> Result<BTreeSet<String>, String> {
+    if !path.exists() {
+        return Ok(BTreeSet::new());
+    }
+    Ok(read(path)?
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+fn write_expected_pass(path: &Path, cases: &BTreeSet<String>) -> Result<(), String> {
+    let mut text = String::from(
+        "# Oracle cases (directories under tests/data/oracle/cases/) that must pass.\n\
+         # tests/oracle.rs fails when any of them fails. The list only grows:\n\
+         # `PCIPLAN_UPDATE_EXPECTED_PASS=1 cargo test --release --test oracle`\n\
+         # adds the cases that pass now and keeps the old entries.\n",
+    );
+    for c in cases {
+        text.push_str(c);
+        text.push('\n');
+    }
+    fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+#[test]
+fn libvirt_9_0_qemu_7_2_oracle() -> Result<(), String> {
+    let names = case_names()?;
+    let caps_path = oracle_dir().join("caps-qemu-7.2.xml");
+    let caps = parse_caps_xml(&read(&caps_path)?)
+        .map_err(|e| format!("parse_caps_xml({}): {e}", caps_path.display()))?;
+    let host = HostPci::default();
+    let pass_list_path = oracle_dir().join("expected-pass.txt");
+    let must_pass = read_expected_pass(&pass_list_path)?;
+
+    // Quiet panic hook: remember where the panic happened, print nothing.
+    let default_hook = panic::take_hook();
+    panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        LAST_PANIC.with(|p| *p.borrow_mut() = Some(at));
+    }));
+
+    let mut passing = BTreeSet::new();
+    let mut report = String::new();
+    let mut regressions = Vec::new();
+    for name in &names {
+        match run_guarded(name, &caps, &host) {
+            Ok(()) => {
+                passing.insert(name.clone());
+                let _ = writeln!(report, "PASS {name}");
+            }
+            Err(why) => {
+                let first = why.lines().next().unwrap_or("");
+                let detail = why.lines().nth(1).map(str::trim).unwrap_or("");
+                let _ = writeln!(report, "FAIL {name}: {first}");
+                for line in why.lines().skip(1) {
+                    let _ = writeln!(report, "    {}", line.trim());
+                }
+                if must_pass.contains(name) {
+                    regressions.push(format!("{name}: {first} {detail}").trim_end().to_string());
+                }
+            }
+        }
+    }
+    panic::set_hook(default_hook);
+
+    let summary = format!("oracle: {}/{}\n", passing.len(), names.len());
+    print!("{summary}");
+    eprint!("{summary}");
+
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("target"), Path::to_path_buf);
+    let report_path = target.join("oracle-report.txt");
+    if let Err(e) = fs::write(&report_path, format!("{summary}\n{report}")) {
+        eprintln!("cannot write {}: {e}", report_path.display());
+    } else {
+        eprintln!("per-case report: {}", report_path.display());
+    }
+
+    let known: BTreeSet<&str> = names.iter().map(String::as_str).collect();
+    let stale: Vec<&String> = must_pass
+        .iter()
+        .filter(|c| !known.contains(c.as_str()))
+        .collect();
+
+    if std::env::var_os(UPDATE_ENV).is_some_and(|v| v == "1") {
+        let mut grown = must_pass.clone();
+        grown.extend(passing.iter().cloned());
+        write_expected_pass(&pass_list_path, &grown)?;
+        eprintln!(
+            "{UPDATE_ENV}: {} now lists {} cases ({} new)",
+            pass_list_path.display(),
+            grown.len(),
+            grown.len().saturating_sub(must_pass.len())
+        );
+    }
+
+    if !stale.is_empty() {
+        return Err(format!(
+            "expected-pass.txt names cases that are not in tests/data/oracle/cases: {stale:?}"
+        ));
+    }
+    if !regressions.is_empty() {
+        eprintln!("cases listed in tests/data/oracle/expected-pass.txt that failed:");
+        for r in &regressions {
+            eprintln!("  {r}");
+        }
+        return Err(format!(
+            "{} case(s) listed in tests/data/oracle/expected-pass.txt failed (see above and {})",
+            regressions.len(),
+            report_path.display()
+        ));
+    }
+    Ok(())
+}
