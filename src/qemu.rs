@@ -23,11 +23,11 @@
 //! Naming (libvirt's): the PCI controller with index N has `id=pci.N`; bus 0
 //! is `pcie.0` on q35 and `pci.0` on i440fx; a device on bus N > 0 has
 //! `bus=pci.N`; `addr=0xS` for function 0 and `addr=0xS.0xF` otherwise;
-//! `multifunction=on` where the plan says so. The roots (`pci-root`,
+//! `multifunction=on|off` where the plan says so. The roots (`pci-root`,
 //! `pcie-root`) and the devices the machine itself provides (the i440fx IDE
 //! controller at 00:01.1, the q35 SATA controller at 00:1f.2) get no
 //! `-device`. Controllers are ordered parents first; every other device
-//! follows in plan order.
+//! follows in plan order, USB companion controllers after their master.
 //!
 //! Devices whose model the plan does not record use a fixed choice: a virtio
 //! input is a `virtio-tablet-pci` unless its label (the XML front end puts
@@ -43,9 +43,9 @@ use thiserror::Error;
 use crate::address::{Multifunction, PciAddress};
 use crate::controller::ControllerModel;
 use crate::device::{
-    BalloonModel, Controller, ControllerKind, Device, DeviceKind, DiskBus, FsDriver,
-    HostdevSource, IommuModel, MemoryModel, NicModel, PciController, ScsiModel, SerialTarget,
-    SoundModel, UsbModel, VideoModel, VirtioModel, WatchdogModel,
+    BalloonModel, Controller, ControllerKind, Device, DeviceKind, DiskBus, FsDriver, HostdevSource,
+    IommuModel, MemoryModel, NicModel, PciController, ScsiModel, SerialTarget, SoundModel,
+    UsbModel, VideoModel, VirtioModel, WatchdogModel,
 };
 use crate::plan::Plan;
 
@@ -206,7 +206,10 @@ impl<'p> Builder<'p> {
                 b.pci_controller(d)?;
             }
         }
-        for d in plan.devices() {
+        // USB companions name their master's bus, so they come after it.
+        let (companions, others): (Vec<&Device>, Vec<&Device>) =
+            plan.devices().iter().partition(|d| is_companion(d));
+        for d in others.into_iter().chain(companions) {
             b.device(d)?;
         }
         Ok(b)
@@ -245,8 +248,10 @@ impl<'p> Builder<'p> {
             });
         };
         let mut s = format!("bus={bus}");
-        if a.multifunction() == Multifunction::On {
-            s.push_str(",multifunction=on");
+        match a.multifunction() {
+            Multifunction::On => s.push_str(",multifunction=on"),
+            Multifunction::Off => s.push_str(",multifunction=off"),
+            Multifunction::Absent => {}
         }
         let _ = write!(s, ",addr={:#x}", a.slot().as_u8());
         if a.function().as_u8() != 0 {
@@ -321,7 +326,7 @@ impl<'p> Builder<'p> {
                     self.hostdev(src).map_err(host)?
                 } else {
                     let driver = nic_driver(model.as_ref())
-                        .ok_or_else(|| unsupported("NIC model unknown to QEMU"))?;
+                        .ok_or_else(|| unsupported("usb-net is a USB device"))?;
                     let id = self.next_id("net");
                     format!("{driver},id={id}")
                 }
@@ -393,6 +398,8 @@ impl<'p> Builder<'p> {
                 };
                 format!("{driver},id={}", self.next_id("input"))
             }
+            // libvirt's first console of a serial port is that port again.
+            DeviceKind::Console(_) if self.is_serial_address(a) => return Ok(()),
             DeviceKind::Iommu(IommuModel::Virtio) => {
                 format!("virtio-iommu-pci,id={}", self.next_id("iommu"))
             }
@@ -422,6 +429,13 @@ impl<'p> Builder<'p> {
             _ => return Err(unsupported("no PCI device for this element")),
         };
         self.push(d, a, head)
+    }
+
+    fn is_serial_address(&self, a: PciAddress) -> bool {
+        self.plan.devices().iter().any(|d| {
+            matches!(d.kind, DeviceKind::Serial(_))
+                && d.address.present().is_some_and(|s| s.key() == a.key())
+        })
     }
 
     fn vsock_count(&self) -> u32 {
@@ -454,11 +468,14 @@ impl<'p> Builder<'p> {
                 let Some(driver) = usb_driver(model) else {
                     return Some(Err("USB model without PCI device"));
                 };
-                let mut s = format!("{driver},id=usb{index}");
-                if let Some(first) = companion_first_port(model) {
-                    if self.has_ehci_master(index) {
-                        let _ = write!(s, ",masterbus=usb{index}.0,firstport={first}");
-                    }
+                // Companions share the master's index, so they get ids of
+                // their own.
+                let Some(first) = companion_first_port(model) else {
+                    return Some(Ok(format!("{driver},id=usb{index}")));
+                };
+                let mut s = format!("{driver},id=usb{index}-companion{first}");
+                if self.has_ehci_master(index) {
+                    let _ = write!(s, ",masterbus=usb{index}.0,firstport={first}");
                 }
                 s
             }
@@ -631,6 +648,14 @@ fn controller_head(model: ControllerModel, driver: &str, p: &PciController, inde
     s
 }
 
+/// Whether the device is an ich9 UHCI companion controller.
+fn is_companion(d: &Device) -> bool {
+    d.kind.controller().is_some_and(|c| match c.kind {
+        ControllerKind::Usb(Some(m)) => companion_first_port(m).is_some(),
+        _ => false,
+    })
+}
+
 /// Whether the device is the root PCI controller with this index.
 fn is_root(d: &Device, index: u32) -> bool {
     d.kind
@@ -688,36 +713,22 @@ fn suffix(m: VirtioModel) -> &'static str {
     }
 }
 
-/// The QEMU driver of a NIC model; `None` for models QEMU lacks.
-fn nic_driver(m: Option<&NicModel>) -> Option<&'static str> {
-    Some(match m {
-        None => "rtl8139",
-        Some(NicModel::Virtio) => "virtio-net-pci",
-        Some(NicModel::VirtioTransitional) => "virtio-net-pci-transitional",
-        Some(NicModel::VirtioNonTransitional) => "virtio-net-pci-non-transitional",
-        Some(NicModel::E1000e) => "e1000e",
-        Some(NicModel::UsbNet) => return None,
-        Some(NicModel::Known(s) | NicModel::Unknown(s)) => {
-            const QEMU_NICS: [&str; 14] = [
-                "rtl8139",
-                "e1000",
-                "e1000-82544gc",
-                "e1000-82545em",
-                "vmxnet3",
-                "ne2k_pci",
-                "pcnet",
-                "i82550",
-                "i82551",
-                "i82557a",
-                "i82557b",
-                "i82557c",
-                "i82558a",
-                "i82559er",
-            ];
-            let lower = s.to_ascii_lowercase();
-            QEMU_NICS.into_iter().find(|n| *n == lower)?
+/// The QEMU driver of a NIC model; `None` for `usb-net`, which is no PCI
+/// device.
+fn nic_driver(m: Option<&NicModel>) -> Option<String> {
+    Some(
+        match m {
+            None => "rtl8139",
+            Some(NicModel::Virtio) => "virtio-net-pci",
+            Some(NicModel::VirtioTransitional) => "virtio-net-pci-transitional",
+            Some(NicModel::VirtioNonTransitional) => "virtio-net-pci-non-transitional",
+            Some(NicModel::E1000e) => "e1000e",
+            Some(NicModel::UsbNet) => return None,
+            // libvirt passes other model names through as the device name.
+            Some(NicModel::Known(s) | NicModel::Unknown(s)) => return Some(s.clone()),
         }
-    })
+        .to_string(),
+    )
 }
 
 /// The QEMU driver of a USB controller model.
@@ -787,7 +798,10 @@ mod tests {
             }],
         );
         let args = device_args(&plan).unwrap();
-        assert!(args.contains(&"e1000,id=net0,bus=pci.0,addr=0x2".to_string()), "{args:?}");
+        assert!(
+            args.contains(&"e1000,id=net0,bus=pci.0,addr=0x2".to_string()),
+            "{args:?}"
+        );
         assert!(!args.iter().any(|a| a.contains("ide")));
     }
 
@@ -817,15 +831,19 @@ mod tests {
             1,
         ))));
         plan.add_device(
-            Device::new(DeviceKind::Rng(VirtioModel::Default)).with_address(DeviceAddress::Pci(
-                PciAddress::from_parts(1, 5, 0).unwrap(),
-            )),
+            Device::new(DeviceKind::Rng(VirtioModel::Default))
+                .with_address(DeviceAddress::Pci(PciAddress::from_parts(1, 5, 0).unwrap())),
         );
         plan.assign().unwrap();
         let args = device_args(&plan).unwrap();
-        let bridge = args.iter().position(|a| a.starts_with("pci-bridge,chassis_nr=1,id=pci.1,bus=pci.0"));
+        let bridge = args
+            .iter()
+            .position(|a| a.starts_with("pci-bridge,chassis_nr=1,id=pci.1,bus=pci.0"));
         let rng = args.iter().position(|a| a.ends_with("bus=pci.1,addr=0x5"));
-        assert!(bridge.is_some() && rng.is_some() && bridge < rng, "{args:?}");
+        assert!(
+            bridge.is_some() && rng.is_some() && bridge < rng,
+            "{args:?}"
+        );
     }
 
     #[test]
@@ -834,7 +852,13 @@ mod tests {
         plan.add_device(Device::new(DeviceKind::Hostdev(HostdevSource::Pci(None))));
         plan.assign().unwrap();
         let err = device_args(&plan).unwrap_err();
-        assert!(matches!(err, QemuError::HostResource { what: "the host PCI address", .. }));
+        assert!(matches!(
+            err,
+            QemuError::HostResource {
+                what: "the host PCI address",
+                ..
+            }
+        ));
     }
 
     use crate::device::DeviceAddress;

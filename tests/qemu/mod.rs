@@ -1,0 +1,6 @@
+//! Helpers of `tests/qemu_acceptance.rs`: plans to boot, a QMP client, and
+//! the expected and observed PCI topologies.
+
+pub mod expect;
+pub mod plans;
+pub mod qmp;
