@@ -651,8 +651,8 @@ impl Plan {
             _ => None,
         };
         // The first device (iteration order) at function 0 of each slot.
-        let mut heads: std::collections::HashMap<(u16, u8, u8), usize> =
-            std::collections::HashMap::new();
+        let mut heads: std::collections::BTreeMap<(u16, u8, u8), usize> =
+            std::collections::BTreeMap::new();
         for &j in &order {
             if let Some(b) = self.devices.get(j).and_then(pci)
                 && b.function().as_u8() == 0
