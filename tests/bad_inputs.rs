@@ -102,36 +102,44 @@ fn check(name: &str, xml: &str, class: &str, phrase: &str) -> Result<Duration, S
 }
 
 fn expect_error(name: &str, xml: &str, class: &str, phrase: &str) {
-    if let Err(e) = check(name, xml, class, phrase) {
-        panic!("{e}");
-    }
+    let r = check(name, xml, class, phrase);
+    assert!(r.is_ok(), "{}", r.err().unwrap_or_default());
 }
 
-/// (name, xml, class, phrase) for every catalogue file.
-fn catalogue() -> Vec<(String, String, String, String)> {
+/// One catalogue entry: name, xml, class, phrase.
+type Case = (String, String, String, String);
+
+/// Every catalogue file.
+fn catalogue() -> Result<Vec<Case>, Box<dyn std::error::Error>> {
     let mut cases = Vec::new();
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(bad_dir())
-        .expect("tests/data/bad exists")
-        .map(|e| e.expect("readable entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "xml"))
-        .collect();
+    let mut paths = Vec::new();
+    for entry in std::fs::read_dir(bad_dir())? {
+        let p = entry?.path();
+        if p.extension().is_some_and(|x| x == "xml") {
+            paths.push(p);
+        }
+    }
     paths.sort();
     for p in paths {
-        let name = p.file_stem().unwrap().to_string_lossy().into_owned();
-        let xml = String::from_utf8(std::fs::read(&p).unwrap()).unwrap();
+        let name = p
+            .file_stem()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let xml = std::fs::read_to_string(&p)?;
         let expect = std::fs::read_to_string(p.with_extension("expect"))
-            .unwrap_or_else(|_| panic!("{name}.expect is missing"));
+            .map_err(|e| format!("{name}.expect: {e}"))?;
         let mut lines = expect.lines();
         let class = lines.next().unwrap_or_default().to_string();
         let phrase = lines.next().unwrap_or_default().to_string();
         cases.push((name, xml, class, phrase));
     }
-    cases
+    Ok(cases)
 }
 
 #[test]
-fn catalogue_has_at_least_sixty_cases_each_with_a_phrase() {
-    let cases = catalogue();
+fn catalogue_has_at_least_sixty_cases_each_with_a_phrase() -> Result<(), Box<dyn std::error::Error>>
+{
+    let cases = catalogue()?;
     assert!(cases.len() >= MIN_CATALOGUE, "{} cases", cases.len());
     for (name, _, class, phrase) in &cases {
         assert!(
@@ -140,11 +148,13 @@ fn catalogue_has_at_least_sixty_cases_each_with_a_phrase() {
         );
         assert!(!phrase.is_empty(), "{name}: no key phrase");
     }
+    Ok(())
 }
 
 #[test]
-fn every_catalogue_input_is_rejected_with_its_class_and_phrase() {
-    let cases = catalogue();
+fn every_catalogue_input_is_rejected_with_its_class_and_phrase()
+-> Result<(), Box<dyn std::error::Error>> {
+    let cases = catalogue()?;
     let mut failures = Vec::new();
     let mut slowest = (String::new(), Duration::ZERO);
     for (name, xml, class, phrase) in &cases {
@@ -162,6 +172,7 @@ fn every_catalogue_input_is_rejected_with_its_class_and_phrase() {
         slowest.1
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    Ok(())
 }
 
 #[test]
@@ -424,37 +435,31 @@ fn removing_a_device_that_does_not_exist_is_rejected() -> Result<(), Error> {
 
 /// Runs `pciplan assign` on `path` (or on `stdin` when given); returns the
 /// exit code and stderr.
-fn cli(path: &str, stdin: Option<&str>) -> (Option<i32>, String) {
+fn cli(path: &str, stdin: Option<&str>) -> std::io::Result<(Option<i32>, String)> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pciplan"))
         .args(["assign", path])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .spawn()
-        .expect("pciplan runs");
-    if let Some(text) = stdin {
+        .spawn()?;
+    // Dropping the pipe after writing closes the child's stdin.
+    if let (Some(mut pipe), Some(text)) = (child.stdin.take(), stdin) {
         use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
-    } else {
-        drop(child.stdin.take());
+        pipe.write_all(text.as_bytes())?;
     }
-    let out = child.wait_with_output().unwrap();
-    (
+    let out = child.wait_with_output()?;
+    Ok((
         out.status.code(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    ))
 }
 
 fn assert_one_error_line(stderr: &str, phrase: &str) {
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{stderr}");
-    assert!(lines[0].starts_with("error: "), "{stderr}");
-    assert!(lines[0].contains(phrase), "{stderr}");
+    let line = lines.first().copied().unwrap_or_default();
+    assert!(line.starts_with("error: "), "{stderr}");
+    assert!(line.contains(phrase), "{stderr}");
 }
 
 fn bad_file(name: &str) -> String {
@@ -462,47 +467,52 @@ fn bad_file(name: &str) -> String {
 }
 
 #[test]
-fn cli_rejects_an_address_in_use_with_exit_1() {
-    let (code, stderr) = cli(&bad_file("address-in-use-two-devices.xml"), None);
+fn cli_rejects_an_address_in_use_with_exit_1() -> std::io::Result<()> {
+    let (code, stderr) = cli(&bad_file("address-in-use-two-devices.xml"), None)?;
 
     assert_eq!(code, Some(1));
     assert_one_error_line(
         &stderr,
         "XML error: Attempted double use of PCI Address 0000:00:05.0",
     );
+    Ok(())
 }
 
 #[test]
-fn cli_rejects_connect_flags_00_with_exit_1() {
-    let (code, stderr) = cli(&bad_file("flags-00-usb-net.xml"), None);
+fn cli_rejects_connect_flags_00_with_exit_1() -> std::io::Result<()> {
+    let (code, stderr) = cli(&bad_file("flags-00-usb-net.xml"), None)?;
 
     assert_eq!(code, Some(1));
     assert_one_error_line(
         &stderr,
         "internal error: Cannot automatically add a new PCI bus for a device with connect flags 00",
     );
+    Ok(())
 }
 
 #[test]
-fn cli_rejects_an_external_entity_with_exit_1() {
-    let (code, stderr) = cli(&bad_file("xml-doctype-external-entity.xml"), None);
+fn cli_rejects_an_external_entity_with_exit_1() -> std::io::Result<()> {
+    let (code, stderr) = cli(&bad_file("xml-doctype-external-entity.xml"), None)?;
 
     assert_eq!(code, Some(1));
     assert_one_error_line(&stderr, "XML error: XML with DTD detected");
+    Ok(())
 }
 
 #[test]
-fn cli_rejects_a_truncated_document_with_exit_1() {
-    let (code, stderr) = cli(&bad_file("xml-truncated-unclosed-root.xml"), None);
+fn cli_rejects_a_truncated_document_with_exit_1() -> std::io::Result<()> {
+    let (code, stderr) = cli(&bad_file("xml-truncated-unclosed-root.xml"), None)?;
 
     assert_eq!(code, Some(1));
     assert_one_error_line(&stderr, "the root node was opened but never closed");
+    Ok(())
 }
 
 #[test]
-fn cli_rejects_deep_nesting_on_stdin_with_exit_1() {
-    let (code, stderr) = cli("-", Some(&nested(10_000)));
+fn cli_rejects_deep_nesting_on_stdin_with_exit_1() -> std::io::Result<()> {
+    let (code, stderr) = cli("-", Some(&nested(10_000)))?;
 
     assert_eq!(code, Some(1));
     assert_one_error_line(&stderr, "element nesting depth exceeds the limit of 256");
+    Ok(())
 }

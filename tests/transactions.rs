@@ -206,10 +206,9 @@ fn apply(plan: &mut Plan, op: &Op) -> Result<bool, TestCaseError> {
         }
         Op::HotplugOnto(kind, pick) => {
             let used = addressed(plan);
-            if used.is_empty() {
+            let Some(&(_, addr)) = used.get(pick.index(used.len().max(1))) else {
                 return Ok(false);
-            }
-            let (_, addr) = used[pick.index(used.len())];
+            };
             let dev = Device::new(kind.clone()).with_address(DeviceAddress::Pci(addr));
             let r = plan.hotplug_add(dev);
             prop_assert!(r.is_err(), "hot-plug onto used address {} succeeded", addr);
@@ -228,18 +227,23 @@ fn apply(plan: &mut Plan, op: &Op) -> Result<bool, TestCaseError> {
             true
         }
         Op::AssignClash(a, b) => {
+            // (position, address) of addressed endpoints, and of everything.
             let used = addressed(plan);
-            let endpoints: Vec<usize> = used
+            let endpoints: Vec<(usize, PciAddress)> = used
                 .iter()
-                .filter(|(i, _)| plan.devices()[*i].kind.controller().is_none())
-                .map(|(i, _)| *i)
+                .copied()
+                .filter(|(i, _)| {
+                    plan.devices()
+                        .get(*i)
+                        .is_some_and(|d| d.kind.controller().is_none())
+                })
                 .collect();
-            if used.len() < 2 || endpoints.is_empty() {
+            let victim = endpoints.get(a.index(endpoints.len().max(1)));
+            let target = used.get(b.index(used.len().max(1)));
+            let (Some(&(victim, own)), Some(&(_, target))) = (victim, target) else {
                 return Ok(false);
-            }
-            let victim = endpoints[a.index(endpoints.len())];
-            let (_, target) = used[b.index(used.len())];
-            if plan.devices()[victim].address.present() == Some(target) {
+            };
+            if own == target {
                 return Ok(false);
             }
             // The clash itself is a successful edit; the assignment after it
