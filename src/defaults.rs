@@ -298,6 +298,8 @@ impl Plan {
 
     /// §6.2: checks after post-processing, before assignment.
     pub(crate) fn check_before_assign(&self) -> Result<(), Error> {
+        self.check_single_devices()?;
+        self.check_usb()?;
         for d in &self.devices {
             let Some(c) = d.kind.controller() else {
                 continue;
@@ -364,6 +366,120 @@ impl Plan {
         Ok(())
     }
 
+    /// Devices a domain may have only one of.
+    fn check_single_devices(&self) -> Result<(), Error> {
+        let mut watchdogs = self
+            .devices
+            .iter()
+            .filter(|d| matches!(d.kind, DeviceKind::Watchdog(_)));
+        if let (Some(_), Some(second)) = (watchdogs.next(), watchdogs.next()) {
+            return Err(cfg(ConfigError::SingleWatchdog, Some(second)));
+        }
+        Ok(())
+    }
+
+    /// USB rules checked before assignment: duplicates, `model='none'`
+    /// with other controllers or USB inputs, companions without a master.
+    fn check_usb(&self) -> Result<(), Error> {
+        let usb: Vec<(&Device, &Controller, Option<UsbModel>)> = self
+            .devices
+            .iter()
+            .filter_map(|d| match &d.kind {
+                DeviceKind::Controller(c) => match &c.kind {
+                    ControllerKind::Usb(m) => Some((d, c, *m)),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        let usb2 = |m: Option<UsbModel>| {
+            matches!(
+                m,
+                Some(
+                    UsbModel::Ich9Ehci1
+                        | UsbModel::Ich9Uhci1
+                        | UsbModel::Ich9Uhci2
+                        | UsbModel::Ich9Uhci3
+                )
+            )
+        };
+        for (k, (d, c, m)) in usb.iter().enumerate() {
+            let clash = usb
+                .get(..k)
+                .unwrap_or_default()
+                .iter()
+                .any(|(_, o, om)| o.index == c.index && !(usb2(*m) && usb2(*om)));
+            if clash {
+                return Err(cfg(
+                    ConfigError::DuplicateUsb {
+                        index: c.index.unwrap_or(0),
+                    },
+                    Some(d),
+                ));
+            }
+        }
+        let disabled = usb.iter().any(|(_, _, m)| *m == Some(UsbModel::None));
+        if disabled {
+            if let Some((d, _, _)) = usb.iter().find(|(_, _, m)| *m != Some(UsbModel::None)) {
+                return Err(cfg(ConfigError::UsbDisabledController, Some(d)));
+            }
+            if let Some(d) = self.devices.iter().find(|d| {
+                matches!(
+                    d.kind,
+                    DeviceKind::Input {
+                        bus: InputBus::Usb,
+                        ..
+                    }
+                )
+            }) {
+                return Err(cfg(ConfigError::UsbDisabledInput, Some(d)));
+            }
+        }
+        for (d, c, m) in &usb {
+            let companion = matches!(
+                m,
+                Some(UsbModel::Ich9Uhci1 | UsbModel::Ich9Uhci2 | UsbModel::Ich9Uhci3)
+            );
+            let has_master = usb.iter().any(|(_, o, om)| {
+                o.index == c.index
+                    && !matches!(
+                        om,
+                        Some(UsbModel::Ich9Uhci1 | UsbModel::Ich9Uhci2 | UsbModel::Ich9Uhci3)
+                    )
+            });
+            if companion && !has_master {
+                return Err(cfg(ConfigError::UsbNoMaster, Some(d)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Secondary videos must be qxl or virtio; a `none` video must be alone.
+    fn validate_videos(&self) -> Result<(), Error> {
+        let videos: Vec<(&Device, VideoModel)> = self
+            .devices
+            .iter()
+            .filter_map(|d| match d.kind {
+                DeviceKind::Video(m) => Some((d, m)),
+                _ => None,
+            })
+            .collect();
+        if videos.len() > 1 {
+            if let Some((d, _)) = videos.iter().find(|(_, m)| *m == VideoModel::None) {
+                return Err(cfg(ConfigError::VideoNoneNotAlone, Some(d)));
+            }
+            for (d, m) in videos.iter().skip(1) {
+                if !matches!(m, VideoModel::Qxl | VideoModel::Virtio) {
+                    return Err(cfg(
+                        ConfigError::VideoNotPrimary { model: m.as_str() },
+                        Some(d),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// §6.4–6.5: validation after assignment.
     pub(crate) fn validate_after_assign(&self) -> Result<(), Error> {
         for d in &self.devices {
@@ -375,6 +491,20 @@ impl Plan {
         }
         for d in &self.devices {
             self.validate_device_address(d)?;
+        }
+        self.validate_videos()?;
+        if self.machine.is_q35()
+            && let Some(d) = self.devices.iter().find(|d| {
+                matches!(
+                    d.kind,
+                    DeviceKind::Controller(Controller {
+                        kind: ControllerKind::Ide,
+                        ..
+                    })
+                )
+            })
+        {
+            return Err(cfg(ConfigError::IdeUnsupported, Some(d)));
         }
         if !self.caps.has("zpci")
             && let Some(d) = self.devices.iter().find(|d| d.zpci)

@@ -184,6 +184,27 @@ pub enum VideoModel {
     Ramfb,
 }
 
+impl VideoModel {
+    /// The libvirt spelling of the video type.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            VideoModel::Default => "default",
+            VideoModel::Vga => "vga",
+            VideoModel::Cirrus => "cirrus",
+            VideoModel::Vmvga => "vmvga",
+            VideoModel::Xen => "xen",
+            VideoModel::Vbox => "vbox",
+            VideoModel::Qxl => "qxl",
+            VideoModel::Parallels => "parallels",
+            VideoModel::Virtio => "virtio",
+            VideoModel::Gop => "gop",
+            VideoModel::None => "none",
+            VideoModel::Bochs => "bochs",
+            VideoModel::Ramfb => "ramfb",
+        }
+    }
+}
+
 /// USB controller models.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum UsbModel {
@@ -470,7 +491,9 @@ pub enum WatchdogModel {
 pub enum InputBus {
     /// `virtio`.
     Virtio,
-    /// Any other bus (ps2, usb, xen, parallels, none).
+    /// `usb`.
+    Usb,
+    /// Any other bus (ps2, xen, parallels, none).
     Other,
 }
 
@@ -1028,7 +1051,7 @@ pub fn connect_flags(
         DeviceKind::Shmem => ctx.p(),
         DeviceKind::Input { bus, model } => match bus {
             InputBus::Virtio => ctx.virtio_rule(*model),
-            InputBus::Other => none,
+            InputBus::Usb | InputBus::Other => none,
         },
         // Quirk (§3.3): libvirt reads every character device's target type
         // as if it were a serial port's; value 3 is pci-serial for serial

@@ -473,6 +473,36 @@ pub enum ConfigError {
         /// The mdev model.
         model: &'static str,
     },
+    /// More than one watchdog.
+    #[error("only a single watchdog device is supported")]
+    SingleWatchdog,
+    /// Two USB controllers share an index (other than a USB2 set).
+    #[error("Duplicate USB controllers with index {index}")]
+    DuplicateUsb {
+        /// The index.
+        index: u32,
+    },
+    /// `model='none'` together with another USB controller.
+    #[error("Can't add another USB controller: USB is disabled for this domain")]
+    UsbDisabledController,
+    /// A USB input while USB is disabled.
+    #[error("Can't add USB input device. USB bus is disabled")]
+    UsbDisabledInput,
+    /// An ich9 UHCI companion without its master.
+    #[error("No master USB controller specified")]
+    UsbNoMaster,
+    /// IDE on a machine without IDE.
+    #[error("IDE controllers are unsupported for this QEMU binary or machine type")]
+    IdeUnsupported,
+    /// A secondary video of a type that can only be primary.
+    #[error("video type '{model}' is only valid as primary video device")]
+    VideoNotPrimary {
+        /// The video type.
+        model: &'static str,
+    },
+    /// A `none` video together with other videos.
+    #[error("a 'none' video type must be the only video device defined for the domain")]
+    VideoNoneNotAlone,
     /// A zPCI extension without QEMU support.
     #[error("This QEMU binary doesn't support zPCI")]
     ZpciUnsupported,
@@ -517,8 +547,10 @@ impl ConfigError {
             | ConfigError::HostPci { .. }
             | ConfigError::MdevAddressType { .. }
             | ConfigError::HostdevDuplicate
+            | ConfigError::DuplicateUsb { .. }
             | ConfigError::Limit { .. } => ErrorClass::Xml,
             ConfigError::OptionRequired { .. }
+            | ConfigError::SingleWatchdog
             | ConfigError::UsbDiskAddress
             | ConfigError::ScsiNoModel { .. } => ErrorClass::Internal,
             ConfigError::UnknownModel { .. }
@@ -542,6 +574,12 @@ impl ConfigError {
             | ConfigError::ShmemAddress
             | ConfigError::InputVirtioModel { .. }
             | ConfigError::UsbNoModel
+            | ConfigError::UsbDisabledController
+            | ConfigError::UsbDisabledInput
+            | ConfigError::UsbNoMaster
+            | ConfigError::IdeUnsupported
+            | ConfigError::VideoNotPrimary { .. }
+            | ConfigError::VideoNoneNotAlone
             | ConfigError::ZpciUnsupported => ErrorClass::Unsupported,
         }
     }

@@ -2,7 +2,7 @@
 //! given so far. A plain value: a dry run is a clone.
 
 use crate::caps::Capabilities;
-use crate::device::{Controller, ControllerKind, Device, DeviceKind, UsbModel};
+use crate::device::{Controller, ControllerKind, Device, DeviceKind, DiskBus, UsbModel};
 use crate::machine::{HostPci, Machine};
 
 /// Limits that keep a plan bounded (documented resource limits).
@@ -86,11 +86,32 @@ impl Plan {
     }
 
     /// Adds a device as libvirt's parser would: controllers go to their
-    /// place in the controller array (§5.14), everything else is appended.
+    /// place in the controller array (§5.14), disks to their place in the
+    /// disk list (grouped by bus, sorted by target name, the label),
+    /// everything else is appended.
     /// Returns the device's position.
     pub fn add_device(&mut self, device: Device) -> usize {
         let at = match &device.kind {
             DeviceKind::Controller(c) => self.controller_insert_position(c),
+            DeviceKind::Disk { bus, .. } => {
+                let existing: Vec<(usize, DiskBus, i64)> = self
+                    .devices
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, d)| match &d.kind {
+                        DeviceKind::Disk { bus, .. } => Some((i, *bus, disk_name_index(&d.label))),
+                        _ => None,
+                    })
+                    .collect();
+                disk_insert_position(&existing, *bus, disk_name_index(&device.label)).map(|k| {
+                    match existing.get(k) {
+                        Some((i, _, _)) => *i,
+                        None => existing
+                            .last()
+                            .map_or(self.devices.len(), |(i, _, _)| i.saturating_add(1)),
+                    }
+                })
+            }
             _ => None,
         };
         match at {
@@ -210,13 +231,67 @@ fn insert_position(existing: &[&Controller], new: &Controller) -> Option<usize> 
         let cur_idx = cur.index;
         let after_new = cur_idx.is_some_and(|c| c > new_idx);
         let companion_of_new = !is_companion(new) && is_companion(cur) && cur_idx == Some(new_idx);
+        // libvirt keeps scanning: an earlier controller with a higher index
+        // still moves the insertion point before it.
         if after_new || companion_of_new {
             insert_at = Some(i);
         } else if insert_at.is_none() {
-            return Some(i.saturating_add(1));
+            insert_at = Some(i.saturating_add(1));
         }
     }
     insert_at
+}
+
+/// libvirt's position of a disk in the disk list: after the last disk on
+/// the same bus, but before the first one on that bus whose target name
+/// sorts later (`vdb` after `vda`, `vdaa` after `vdz`). `None`: append.
+fn disk_insert_position(
+    existing: &[(usize, DiskBus, i64)],
+    bus: DiskBus,
+    index: i64,
+) -> Option<usize> {
+    let mut insert_at: Option<usize> = None;
+    for (k, (_, b, idx)) in existing.iter().enumerate().rev() {
+        if *b != bus {
+            continue;
+        }
+        if *idx > index {
+            insert_at = Some(k);
+        } else if insert_at.is_none() {
+            insert_at = Some(k.saturating_add(1));
+        }
+    }
+    insert_at
+}
+
+/// libvirt's index of a disk target name: the letters after the `hd`,
+/// `sd`, `vd`, `xvd`, `fd` or `ubd` prefix read as a bijective base-26
+/// number (`a` = 0, `z` = 25, `aa` = 26); -1 when the name has no such form.
+pub fn disk_name_index(name: &str) -> i64 {
+    let rest = ["xvd", "ubd", "fd", "hd", "vd", "sd"]
+        .iter()
+        .find_map(|p| name.strip_prefix(p));
+    let Some(rest) = rest else { return -1 };
+    let mut idx: i64 = 0;
+    let mut letters = 0usize;
+    for c in rest.chars() {
+        if !c.is_ascii_lowercase() {
+            if !c.is_ascii_digit() {
+                return -1;
+            }
+            break;
+        }
+        let digit = i64::from(u32::from(c).saturating_sub(u32::from('a')));
+        idx = if letters == 0 {
+            digit
+        } else {
+            idx.saturating_add(1)
+                .saturating_mul(26)
+                .saturating_add(digit)
+        };
+        letters = letters.saturating_add(1);
+    }
+    if letters == 0 { -1 } else { idx }
 }
 
 /// A USB companion controller: one with a `<master>` element, or an ich9

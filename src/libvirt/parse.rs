@@ -98,11 +98,7 @@ pub(super) fn parse_domain(
     plan.set_graphics(graphics);
     move_primary_video(&mut found);
     for (device, _) in found {
-        if matches!(device.kind, DeviceKind::Controller(_)) {
-            plan.add_device(device);
-        } else {
-            plan.push_device(device);
-        }
+        plan.add_device(device);
     }
 
     let doc = Document {
@@ -402,10 +398,11 @@ fn device_kind(node: Node<'_, '_>) -> Result<Option<DeviceKind>, Error> {
                 .ok_or_else(|| bad_attr(m.tag_name().name(), "type", v, "Unknown value"))?,
         }),
         "input" => DeviceKind::Input {
-            bus: if node.attribute("bus") == Some("virtio") {
-                InputBus::Virtio
-            } else {
-                InputBus::Other
+            // Without a bus, x86 puts tablets on USB and mice/keyboards on PS/2.
+            bus: match (node.attribute("bus"), node.attribute("type")) {
+                (Some("virtio"), _) => InputBus::Virtio,
+                (Some("usb"), _) | (None, Some("tablet")) => InputBus::Usb,
+                _ => InputBus::Other,
             },
             model: virtio_model(node)?,
         },

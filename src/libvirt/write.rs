@@ -183,16 +183,19 @@ pub(super) fn write_domain(doc: &Document, plan: &Plan) -> Result<String, Error>
             texts.push((k, d.kind.element(), e.range.clone(), text));
         }
     }
-    // Videos: the k-th video slot of the document takes the k-th video of
-    // the plan (the primary one first).
-    let mut slots: Vec<std::ops::Range<usize>> = texts
-        .iter()
-        .filter(|t| t.1 == "video")
-        .map(|t| t.2.clone())
-        .collect();
-    slots.sort_by_key(|r| r.start);
-    for (t, slot) in texts.iter_mut().filter(|t| t.1 == "video").zip(slots) {
-        t.2 = slot;
+    // Disks and videos: the k-th slot of the document takes the k-th
+    // device of that kind in plan order (libvirt sorts disks by bus and
+    // target name, and writes the primary video first).
+    for name in ["disk", "video"] {
+        let mut slots: Vec<std::ops::Range<usize>> = texts
+            .iter()
+            .filter(|t| t.1 == name)
+            .map(|t| t.2.clone())
+            .collect();
+        slots.sort_by_key(|r| r.start);
+        for (t, slot) in texts.iter_mut().filter(|t| t.1 == name).zip(slots) {
+            t.2 = slot;
+        }
     }
     // Controllers: every controller, given or added, in the order libvirt's
     // parser would hold them; given ones fill the document's controller
