@@ -271,8 +271,10 @@ proptest! {
                 if q.hotplug_add(readd).is_ok() {
                     let mut now: Vec<PciAddress> = Vec::new();
                     for (j, d) in q.devices().iter().enumerate() {
-                        if j + 1 != q.devices().len() {
-                            if let Some(a) = d.address.present() { now.push(a); }
+                        if j + 1 != q.devices().len()
+                            && let Some(a) = d.address.present()
+                        {
+                            now.push(a);
                         }
                     }
                     prop_assert_eq!(now, others);

@@ -532,10 +532,10 @@ impl Plan {
         let fl = |i: usize| flags.get(i).copied().unwrap_or_default();
         let mut steps: Vec<Vec<usize>> = vec![Vec::new(); LOOP_STEPS];
         for (i, d) in self.devices.iter().enumerate() {
-            if let Some(step) = loop_step(&d.kind) {
-                if let Some(bucket) = steps.get_mut(step) {
-                    bucket.push(i);
-                }
+            if let Some(step) = loop_step(&d.kind)
+                && let Some(bucket) = steps.get_mut(step)
+            {
+                bucket.push(i);
             }
         }
         for (step, order) in steps.into_iter().enumerate() {
