@@ -268,10 +268,10 @@ proptest! {
                 let removed = q.remove_device(i).expect("index exists");
                 let others: Vec<PciAddress> = present(&q).into_iter().map(|(_, a)| a).collect();
                 let readd = removed.clone().with_address(DeviceAddress::None);
-                if q.hotplug_add(readd).is_ok() {
+                if let Ok(k) = q.hotplug_add(readd) {
                     let mut now: Vec<PciAddress> = Vec::new();
                     for (j, d) in q.devices().iter().enumerate() {
-                        if j + 1 != q.devices().len()
+                        if j != k
                             && let Some(a) = d.address.present()
                         {
                             now.push(a);

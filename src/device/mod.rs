@@ -1,0 +1,390 @@
+//! Devices of a guest, as the engine sees them, and the connect-flags
+//! calculator (spec §3).
+//!
+//! The model keeps exactly what decides PCI placement: the device kind, the
+//! model values that change its flags, and its address. Everything else in a
+//! domain definition is the front end's business.
+
+use std::fmt;
+
+use crate::address::PciAddress;
+use crate::controller::{ControllerModel, PciTarget};
+
+/// The type of a controller, with the model where it matters.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ControllerKind {
+    /// `ide`.
+    Ide,
+    /// `fdc`.
+    Fdc,
+    /// `scsi`, model unset or set.
+    Scsi(Option<ScsiModel>),
+    /// `sata`.
+    Sata,
+    /// `virtio-serial`.
+    VirtioSerial(VirtioModel),
+    /// `ccid`.
+    Ccid,
+    /// `usb`, model unset or set.
+    Usb(Option<UsbModel>),
+    /// `pci`.
+    Pci(PciController),
+    /// `xenbus`.
+    Xenbus,
+    /// `isa`.
+    Isa,
+}
+
+impl ControllerKind {
+    /// The `type` attribute value.
+    pub const fn type_name(&self) -> &'static str {
+        match self {
+            ControllerKind::Ide => "ide",
+            ControllerKind::Fdc => "fdc",
+            ControllerKind::Scsi(_) => "scsi",
+            ControllerKind::Sata => "sata",
+            ControllerKind::VirtioSerial(_) => "virtio-serial",
+            ControllerKind::Ccid => "ccid",
+            ControllerKind::Usb(_) => "usb",
+            ControllerKind::Pci(_) => "pci",
+            ControllerKind::Xenbus => "xenbus",
+            ControllerKind::Isa => "isa",
+        }
+    }
+}
+
+/// A `<controller type='pci'>`: model, model name and target.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct PciController {
+    /// The model; `None` when the XML gave none (assignment then fails).
+    pub model: Option<ControllerModel>,
+    /// `<model name=...>`.
+    pub model_name: Option<String>,
+    /// `<target>`.
+    pub target: PciTarget,
+    /// `pcihole64` was given.
+    pub pcihole64: bool,
+}
+
+/// A controller: its kind and index.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Controller {
+    /// Type and model.
+    pub kind: ControllerKind,
+    /// `index`; `None` until defaults assign one.
+    pub index: Option<u32>,
+    /// A USB companion controller (it has a `<master>` element).
+    pub companion: bool,
+}
+
+impl Controller {
+    /// A PCI controller of the given model and index.
+    ///
+    /// ```
+    /// use pciplan::{Controller, ControllerModel};
+    /// let c = Controller::pci(ControllerModel::PcieRootPort, 1);
+    /// assert_eq!(c.pci_model(), Some(ControllerModel::PcieRootPort));
+    /// ```
+    pub fn pci(model: ControllerModel, index: u32) -> Controller {
+        Controller {
+            kind: ControllerKind::Pci(PciController {
+                model: Some(model),
+                ..PciController::default()
+            }),
+            index: Some(index),
+            companion: false,
+        }
+    }
+
+    /// The PCI controller model, for `type='pci'`.
+    pub fn pci_model(&self) -> Option<ControllerModel> {
+        match &self.kind {
+            ControllerKind::Pci(p) => p.model,
+            _ => None,
+        }
+    }
+
+    /// The index, or 0 when not yet assigned.
+    pub fn idx(&self) -> u32 {
+        self.index.unwrap_or(0)
+    }
+}
+
+/// What a device is. Variant order is libvirt's device iteration order (§5.14).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum DeviceKind {
+    /// `<disk>`: bus, virtio model, target dev.
+    Disk {
+        /// Bus.
+        bus: DiskBus,
+        /// virtio model.
+        model: VirtioModel,
+        /// For ide/scsi/sata/fdc disks: the controller index of the disk's
+        /// drive address (given, or derived from the target name by the
+        /// front end); libvirt adds missing controllers up to it.
+        drive_controller: Option<u32>,
+    },
+    /// `<interface>`.
+    Interface {
+        /// NIC model after defaults; `None` when the interface has none.
+        model: Option<NicModel>,
+        /// For `type='hostdev'`: the host device it implies.
+        hostdev: Option<HostdevSource>,
+    },
+    /// `<sound>`.
+    Sound(SoundModel),
+    /// `<hostdev>`.
+    Hostdev(HostdevSource),
+    /// `<video>`.
+    Video(VideoModel),
+    /// `<controller>`.
+    Controller(Controller),
+    /// `<smartcard>`.
+    Smartcard,
+    /// `<serial>`.
+    Serial(SerialTarget),
+    /// `<parallel>`.
+    Parallel,
+    /// `<channel>`.
+    Channel(ChannelTarget),
+    /// `<console>`.
+    Console(ConsoleTarget),
+    /// `<input>`.
+    Input {
+        /// Bus.
+        bus: InputBus,
+        /// virtio model.
+        model: VirtioModel,
+    },
+    /// `<filesystem>`.
+    Filesystem {
+        /// Driver.
+        driver: FsDriver,
+        /// virtio model.
+        model: VirtioModel,
+    },
+    /// `<watchdog>`.
+    Watchdog(WatchdogModel),
+    /// `<memballoon>`.
+    Memballoon(BalloonModel),
+    /// `<rng>`.
+    Rng(VirtioModel),
+    /// `<nvram>`.
+    Nvram,
+    /// `<hub>`.
+    Hub,
+    /// `<shmem>`.
+    Shmem,
+    /// `<tpm>`.
+    Tpm,
+    /// `<panic>`.
+    Panic,
+    /// `<memory>` device.
+    Memory(MemoryModel),
+    /// `<redirdev>`.
+    Redirdev,
+    /// `<iommu>`.
+    Iommu(IommuModel),
+    /// `<vsock>`.
+    Vsock(VirtioModel),
+}
+
+impl DeviceKind {
+    /// Position of the kind in libvirt's device iteration order (§5.14).
+    pub const fn iteration_rank(&self) -> u8 {
+        match self {
+            DeviceKind::Disk { .. } => 0,
+            DeviceKind::Interface { .. } => 1,
+            DeviceKind::Sound(_) => 2,
+            DeviceKind::Hostdev(_) => 3,
+            DeviceKind::Video(_) => 4,
+            DeviceKind::Controller(_) => 5,
+            DeviceKind::Smartcard => 6,
+            DeviceKind::Serial(_) => 7,
+            DeviceKind::Parallel => 8,
+            DeviceKind::Channel(_) => 9,
+            DeviceKind::Console(_) => 10,
+            DeviceKind::Input { .. } => 11,
+            DeviceKind::Filesystem { .. } => 12,
+            DeviceKind::Watchdog(_) => 13,
+            DeviceKind::Memballoon(_) => 14,
+            DeviceKind::Rng(_) => 15,
+            DeviceKind::Nvram => 16,
+            DeviceKind::Hub => 17,
+            DeviceKind::Shmem => 18,
+            DeviceKind::Tpm => 19,
+            DeviceKind::Panic => 20,
+            DeviceKind::Memory(_) => 21,
+            DeviceKind::Redirdev => 22,
+            DeviceKind::Iommu(_) => 23,
+            DeviceKind::Vsock(_) => 24,
+        }
+    }
+
+    /// The XML element name of the kind.
+    pub const fn element(&self) -> &'static str {
+        match self {
+            DeviceKind::Disk { .. } => "disk",
+            DeviceKind::Interface { .. } => "interface",
+            DeviceKind::Sound(_) => "sound",
+            DeviceKind::Hostdev(_) => "hostdev",
+            DeviceKind::Video(_) => "video",
+            DeviceKind::Controller(_) => "controller",
+            DeviceKind::Smartcard => "smartcard",
+            DeviceKind::Serial(_) => "serial",
+            DeviceKind::Parallel => "parallel",
+            DeviceKind::Channel(_) => "channel",
+            DeviceKind::Console(_) => "console",
+            DeviceKind::Input { .. } => "input",
+            DeviceKind::Filesystem { .. } => "filesystem",
+            DeviceKind::Watchdog(_) => "watchdog",
+            DeviceKind::Memballoon(_) => "memballoon",
+            DeviceKind::Rng(_) => "rng",
+            DeviceKind::Nvram => "nvram",
+            DeviceKind::Hub => "hub",
+            DeviceKind::Shmem => "shmem",
+            DeviceKind::Tpm => "tpm",
+            DeviceKind::Panic => "panic",
+            DeviceKind::Memory(_) => "memory",
+            DeviceKind::Redirdev => "redirdev",
+            DeviceKind::Iommu(_) => "iommu",
+            DeviceKind::Vsock(_) => "vsock",
+        }
+    }
+
+    /// The controller, for controller devices.
+    pub fn controller(&self) -> Option<&Controller> {
+        match self {
+            DeviceKind::Controller(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+/// The address a device has.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub enum DeviceAddress {
+    /// No `<address>` at all.
+    #[default]
+    None,
+    /// `<address type='pci' .../>`; an empty one (domain, bus, slot all 0)
+    /// asks for assignment.
+    Pci(PciAddress),
+    /// Another address type (`drive`, `usb`, `ccw`, `virtio-mmio`,
+    /// `unassigned`, …), by its type name.
+    Other(String),
+}
+
+impl DeviceAddress {
+    /// A non-empty PCI address (libvirt's "present").
+    pub fn present(&self) -> Option<PciAddress> {
+        match self {
+            DeviceAddress::Pci(a) if !a.is_empty() => Some(*a),
+            _ => None,
+        }
+    }
+
+    /// No address, or an empty PCI address: the device wants one.
+    pub fn is_wanted(&self) -> bool {
+        match self {
+            DeviceAddress::None => true,
+            DeviceAddress::Pci(a) => a.is_empty(),
+            DeviceAddress::Other(_) => false,
+        }
+    }
+
+    /// The address type name (`none` when there is none).
+    pub fn type_name(&self) -> &str {
+        match self {
+            DeviceAddress::None => "none",
+            DeviceAddress::Pci(_) => "pci",
+            DeviceAddress::Other(t) => t,
+        }
+    }
+}
+
+/// One device: what it is, its address, and a label for messages.
+///
+/// ```
+/// use pciplan::{Device, DeviceKind, VirtioModel};
+/// let nic = Device::new(DeviceKind::Rng(VirtioModel::Default));
+/// assert!(nic.address.is_wanted());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Device {
+    /// What the device is.
+    pub kind: DeviceKind,
+    /// Its address.
+    pub address: DeviceAddress,
+    /// A name for messages (e.g. the disk target `vda` or an alias); the
+    /// element name and position are used when empty.
+    pub label: String,
+    /// A token of the front end that created the device (e.g. the position
+    /// of its XML element); `None` for devices pciplan added itself.
+    pub origin: Option<usize>,
+    /// The address carries a zPCI extension (`<zpci>`), an s390 feature.
+    pub zpci: bool,
+}
+
+impl Device {
+    /// A device of this kind without an address.
+    pub fn new(kind: DeviceKind) -> Device {
+        Device {
+            kind,
+            address: DeviceAddress::None,
+            label: String::new(),
+            origin: None,
+            zpci: false,
+        }
+    }
+
+    /// The same device with an address.
+    pub fn with_address(mut self, address: DeviceAddress) -> Device {
+        self.address = address;
+        self
+    }
+
+    /// The same device with a front-end origin token.
+    pub fn with_origin(mut self, origin: usize) -> Device {
+        self.origin = Some(origin);
+        self
+    }
+
+    /// The same device with a label.
+    pub fn with_label(mut self, label: impl Into<String>) -> Device {
+        self.label = label.into();
+        self
+    }
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            DeviceKind::Controller(c) => {
+                write!(f, "controller type='{}'", c.kind.type_name())?;
+                if let Some(i) = c.index {
+                    write!(f, " index='{i}'")?;
+                }
+                if let ControllerKind::Pci(p) = &c.kind
+                    && let Some(m) = p.model
+                {
+                    write!(f, " model='{m}'")?;
+                }
+                Ok(())
+            }
+            k => {
+                f.write_str(k.element())?;
+                if !self.label.is_empty() {
+                    write!(f, " '{}'", self.label)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+mod calculator;
+mod models;
+
+pub use calculator::{FlagContext, connect_flags};
+pub use models::*;
