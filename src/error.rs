@@ -693,6 +693,9 @@ pub enum Error {
     /// The controller tree is not a tree.
     #[error("XML error: {0}")]
     Topology(#[from] TopologyError),
+    /// The plan cannot be written as a QEMU command line.
+    #[error("{0}")]
+    Qemu(#[from] crate::qemu::QemuError),
 }
 
 impl From<ConfigError> for Error {
