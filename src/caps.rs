@@ -33,6 +33,41 @@ pub struct MachineType {
 pub struct Capabilities {
     flags: BTreeSet<String>,
     machines: Vec<MachineType>,
+    /// The names the engine asks about on every plan, as bits (see
+    /// `hot_bit`); kept in step with `flags`.
+    hot: u32,
+}
+
+/// A bit for each capability name the engine looks up per device or per
+/// controller, so that those lookups need no string-set search.
+fn hot_bit(name: &str) -> Option<u32> {
+    Some(match name {
+        "pcie-root-port" => 0,
+        "virtio-pci-non-transitional" => 1,
+        "piix3-usb-uhci" => 2,
+        "pcie-pci-bridge" => 3,
+        "pci-bridge" => 4,
+        "lsi" => 5,
+        "zpci" => 6,
+        "virtio-scsi-pci" => 7,
+        "virtio-net" => 8,
+        "virtio-mmio" => 9,
+        "rtl8139" => 10,
+        "qemu-xhci" => 11,
+        "piix4.acpi-root-pci-hotplug" => 12,
+        "pcie-root-port.hotplug" => 13,
+        "nec-usb-xhci" => 14,
+        "ich9-usb-ehci1" => 15,
+        "e1000" => 16,
+        "cirrus-vga" => 17,
+        "ioh3420" => 18,
+        "dmi-to-pci-bridge" => 19,
+        "x3130-upstream" => 20,
+        "xio3130-downstream" => 21,
+        "pxb" => 22,
+        "pxb-pcie" => 23,
+        _ => return None,
+    })
 }
 
 impl Capabilities {
@@ -47,10 +82,11 @@ impl Capabilities {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Capabilities {
-            flags: names.into_iter().map(Into::into).collect(),
-            machines: Vec::new(),
+        let mut c = Capabilities::default();
+        for n in names {
+            c.insert(n);
         }
+        c
     }
 
     /// libvirt 9.0's probe of QEMU 8.0.0 on x86_64 (its "latest" test set),
@@ -66,16 +102,26 @@ impl Capabilities {
 
     /// Whether the capability is present.
     pub fn has(&self, name: &str) -> bool {
-        self.flags.contains(name)
+        match hot_bit(name) {
+            Some(b) => self.hot & (1 << b) != 0,
+            None => self.flags.contains(name),
+        }
     }
 
     /// Adds a capability.
     pub fn insert(&mut self, name: impl Into<String>) {
-        self.flags.insert(name.into());
+        let name = name.into();
+        if let Some(b) = hot_bit(&name) {
+            self.hot |= 1 << b;
+        }
+        self.flags.insert(name);
     }
 
     /// Removes a capability.
     pub fn remove(&mut self, name: &str) {
+        if let Some(b) = hot_bit(name) {
+            self.hot &= !(1 << b);
+        }
         self.flags.remove(name);
     }
 
