@@ -186,10 +186,12 @@ fn label(node: Node<'_, '_>) -> String {
 
 /// The whitespace in front of `start` on its line, if only whitespace.
 pub(super) fn line_indent(text: &str, start: usize) -> String {
+    // Walk back over spaces and tabs only, so that long one-line documents
+    // cost nothing per element.
     let before = text.get(..start).unwrap_or_default();
-    let line = before.rsplit('\n').next().unwrap_or_default();
-    if line.chars().all(|c| c == ' ' || c == '\t') {
-        line.to_string()
+    let trimmed = before.trim_end_matches([' ', '\t']);
+    if trimmed.is_empty() || trimmed.ends_with('\n') {
+        before.get(trimmed.len()..).unwrap_or_default().to_string()
     } else {
         String::new()
     }

@@ -379,7 +379,11 @@ fn edit_pci_controller(
     append: &mut Vec<String>,
 ) {
     let has_name = e.child("model").is_some_and(|m| m.attr("name").is_some());
-    if let (Some(name), false) = (&p.model_name, has_name) {
+    if let (Some(name), false, Some(m)) = (&p.model_name, has_name, e.child("model")) {
+        // A `<model/>` without a name: fill it in rather than add another.
+        let at = m.range.start.saturating_add(1).saturating_add(m.name.len());
+        edits.insert(at, format!(" name='{}'", escape(name)));
+    } else if let (Some(name), false) = (&p.model_name, has_name) {
         let child = format!("<model name='{}'/>", escape(name));
         match first_child_of(e, &["driver", "target", "alias", "address"]) {
             Some(before) => edits.insert(before.range.start, format!("{child}\n{}", before.indent)),
