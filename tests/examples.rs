@@ -257,3 +257,155 @@ fn hot_add_without_free_hotplug_slot_fails_with_no_more_slots() {
     assert!(err.to_string().contains("No more available PCI slots"));
     assert_eq!(plan, before);
 }
+
+/// Runs a corpus case's input through the XML front end with the case's
+/// capability names, returning the assigned plan.
+fn corpus_plan(case: &str, caps: Capabilities) -> Plan {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/libvirt-9.0/cases/");
+    let xml = std::fs::read_to_string(format!("{dir}{case}/input.xml")).unwrap();
+    let host = pciplan::machine::HostPci::default();
+    let out = pciplan::libvirt::assign_xml(&xml, &caps, &host).unwrap();
+    let (_, plan) = pciplan::libvirt::parse_domain(&out, &caps, &host).unwrap();
+    plan
+}
+
+fn pci_address_of(plan: &Plan, index: u32) -> Option<String> {
+    plan.devices()
+        .iter()
+        .find(|d| {
+            d.kind
+                .controller()
+                .is_some_and(|c| c.pci_model().is_some() && c.index == Some(index))
+        })
+        .and_then(|d| d.address.present())
+        .map(|a| a.to_string())
+}
+
+fn nth_address(plan: &Plan, element: &str, n: usize) -> Option<String> {
+    plan.devices()
+        .iter()
+        .filter(|d| d.kind.element() == element)
+        .nth(n)
+        .and_then(|d| d.address.present())
+        .map(|a| a.to_string())
+}
+
+/// Example 2: the primary video takes 00:01.0 and root ports pack eight to
+/// a slot from 00:02.0; buses follow the device loop order.
+#[test]
+fn q35_virtio_devices_follow_loop_order_with_video_at_slot_1() {
+    let plan = corpus_plan(
+        "q35-pcie-autoadd.x86_64-latest",
+        Capabilities::qemu_8_0_x86_64(),
+    );
+    assert_eq!(
+        nth_address(&plan, "video", 0).as_deref(),
+        Some("0000:00:01.0")
+    );
+    assert_eq!(pci_address_of(&plan, 1).as_deref(), Some("0000:00:02.0"));
+    assert_eq!(pci_address_of(&plan, 8).as_deref(), Some("0000:00:02.7"));
+    assert_eq!(pci_address_of(&plan, 14).as_deref(), Some("0000:00:03.5"));
+    assert_eq!(
+        nth_address(&plan, "filesystem", 0).as_deref(),
+        Some("0000:01:00.0")
+    );
+    assert_eq!(
+        nth_address(&plan, "disk", 0).as_deref(),
+        Some("0000:07:00.0")
+    );
+    assert_eq!(
+        nth_address(&plan, "input", 3).as_deref(),
+        Some("0000:0d:00.0")
+    );
+}
+
+/// Example 2b: automatic root ports fill slot 1, then the free functions
+/// of a user's aggregate slot.
+#[test]
+fn automatic_root_ports_fill_free_functions_of_user_slots() {
+    let plan = corpus_plan(
+        "q35-multifunction.x86_64-latest",
+        Capabilities::qemu_8_0_x86_64(),
+    );
+    assert_eq!(pci_address_of(&plan, 8).as_deref(), Some("0000:00:01.0"));
+    assert_eq!(pci_address_of(&plan, 15).as_deref(), Some("0000:00:01.7"));
+    assert_eq!(pci_address_of(&plan, 16).as_deref(), Some("0000:00:02.3"));
+    assert_eq!(pci_address_of(&plan, 18).as_deref(), Some("0000:00:02.5"));
+}
+
+/// Example 3b: non-transitional virtio devices each get a root port.
+#[test]
+fn non_transitional_virtio_gets_one_root_port_each() {
+    let plan = corpus_plan(
+        "virtio-non-transitional.x86_64-latest",
+        Capabilities::qemu_8_0_x86_64(),
+    );
+    assert_eq!(
+        nth_address(&plan, "filesystem", 0).as_deref(),
+        Some("0000:01:00.0")
+    );
+    assert_eq!(
+        nth_address(&plan, "vsock", 0).as_deref(),
+        Some("0000:09:00.0")
+    );
+    assert_eq!(pci_address_of(&plan, 10).as_deref(), Some("0000:00:02.1"));
+}
+
+/// Example 5: an explicit high bridge index fills the gap with bridges,
+/// placed after it in array order.
+#[test]
+fn explicit_high_bridge_index_is_placed_before_gap_bridges() {
+    let plan = corpus_plan(
+        "pci-autoadd-idx",
+        Capabilities::from_names(["pci-bridge", "cirrus-vga"]),
+    );
+    assert_eq!(pci_address_of(&plan, 8).as_deref(), Some("0000:00:03.0"));
+    assert_eq!(pci_address_of(&plan, 1).as_deref(), Some("0000:00:04.0"));
+    assert_eq!(pci_address_of(&plan, 7).as_deref(), Some("0000:00:0a.0"));
+}
+
+/// Example 7: USB2 sets, dmi-to-pci-bridge at 00:1e.0 and a switch.
+#[test]
+fn usb2_sets_share_slots_and_dmi_bridge_takes_slot_1e() {
+    let caps = Capabilities::from_names([
+        "pci-bridge",
+        "dmi-to-pci-bridge",
+        "ioh3420",
+        "x3130-upstream",
+        "xio3130-downstream",
+        "ich9-ahci",
+        "ich9-usb-ehci1",
+        "nec-usb-xhci",
+    ]);
+    let plan = corpus_plan("autoindex", caps);
+    assert_eq!(pci_address_of(&plan, 1).as_deref(), Some("0000:00:1e.0"));
+    assert_eq!(pci_address_of(&plan, 2).as_deref(), Some("0000:01:00.0"));
+    assert_eq!(pci_address_of(&plan, 3).as_deref(), Some("0000:00:01.0"));
+    assert_eq!(pci_address_of(&plan, 4).as_deref(), Some("0000:03:00.0"));
+    assert_eq!(pci_address_of(&plan, 14).as_deref(), Some("0000:04:09.0"));
+}
+
+/// Example 8: pci-expander-bus busNr defaults and spill-over from slot 0.
+#[test]
+fn expander_bus_takes_spill_over_from_slot_0() {
+    let plan = corpus_plan("pci-expander-bus", Capabilities::from_names(["pxb"]));
+    assert_eq!(pci_address_of(&plan, 1).as_deref(), Some("0000:00:02.0"));
+    assert_eq!(pci_address_of(&plan, 2).as_deref(), Some("0000:00:03.0"));
+    assert_eq!(
+        nth_address(&plan, "interface", 27).as_deref(),
+        Some("0000:01:00.0")
+    );
+    assert_eq!(
+        nth_address(&plan, "interface", 31).as_deref(),
+        Some("0000:01:04.0")
+    );
+    let bus_nr = plan.devices().iter().find_map(|d| match &d.kind {
+        DeviceKind::Controller(Controller {
+            kind: ControllerKind::Pci(p),
+            index: Some(2),
+            ..
+        }) => p.target.bus_nr,
+        _ => None,
+    });
+    assert_eq!(bus_nr, Some(252));
+}
