@@ -259,7 +259,9 @@ fn hot_add_without_free_hotplug_slot_fails_with_no_more_slots() {
 }
 
 /// Runs a corpus case's input through the XML front end with the case's
-/// capability names, returning the assigned plan.
+/// capability names, returning the assigned plan. A test helper: a failure
+/// here is a failing test.
+#[allow(clippy::unwrap_used)]
 fn corpus_plan(case: &str, caps: Capabilities) -> Plan {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/libvirt-9.0/cases/");
     let xml = std::fs::read_to_string(format!("{dir}{case}/input.xml")).unwrap();
