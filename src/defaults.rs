@@ -234,7 +234,7 @@ impl Plan {
     /// Default models that decide flags (§4.2 table), and the spapr-vio
     /// address type that some models take on any machine (§5.1 step 2).
     fn set_default_models(&mut self) -> Result<(), Error> {
-        let caps = self.caps.clone();
+        let caps = std::sync::Arc::clone(&self.caps);
         for d in &mut self.devices {
             let spapr_vio = match &d.kind {
                 DeviceKind::Controller(Controller {

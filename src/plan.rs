@@ -30,8 +30,8 @@ pub mod limits {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
     pub(crate) machine: Machine,
-    pub(crate) caps: Capabilities,
-    pub(crate) host: HostPci,
+    pub(crate) caps: std::sync::Arc<Capabilities>,
+    pub(crate) host: std::sync::Arc<HostPci>,
     pub(crate) numa_cells: u32,
     pub(crate) has_graphics: bool,
     pub(crate) devices: Vec<Device>,
@@ -42,8 +42,8 @@ impl Plan {
     pub fn new(machine: Machine, caps: Capabilities) -> Plan {
         Plan {
             machine,
-            caps,
-            host: HostPci::default(),
+            caps: std::sync::Arc::new(caps),
+            host: std::sync::Arc::new(HostPci::default()),
             numa_cells: 0,
             has_graphics: false,
             devices: Vec::new(),
@@ -62,7 +62,7 @@ impl Plan {
 
     /// Host PCI facts used for passthrough devices.
     pub fn set_host_pci(&mut self, host: HostPci) {
-        self.host = host;
+        self.host = std::sync::Arc::new(host);
     }
 
     /// Number of guest NUMA cells (`<cpu><numa>`).

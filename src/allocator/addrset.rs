@@ -22,6 +22,8 @@ pub(crate) struct Bus {
     pub(crate) aggregate: u32,
     /// Slots with at least one used function, one bit per slot.
     pub(crate) nonempty: u32,
+    /// Slots with all eight functions used, one bit per slot.
+    pub(crate) full: u32,
 }
 
 impl Bus {
@@ -34,6 +36,7 @@ impl Bus {
             used: [0; 32],
             aggregate: 0,
             nonempty: 0,
+            full: 0,
         }
     }
 
@@ -289,19 +292,28 @@ impl AddressSet {
             let free = !bus.nonempty & range;
             return (free != 0).then(|| (u8::try_from(free.trailing_zeros()).unwrap_or(0), f));
         }
-        for slot in bus.min_slot..=bus.max_slot {
+        // Aggregate devices (root ports): the first slot that is free, or
+        // marked aggregate with the wanted (or any) function free. Full
+        // slots can never answer.
+        let range = (u32::MAX >> (31 - u32::from(bus.max_slot.min(31))))
+            & (u32::MAX << bus.min_slot.min(31));
+        let mut candidates = range & !bus.full;
+        while candidates != 0 {
+            let slot = u8::try_from(candidates.trailing_zeros()).unwrap_or(31);
+            candidates &= candidates - 1;
             let used = bus.slot_used(slot);
             if used == 0 {
                 return Some((slot, f));
             }
-            if flags.contains(ConnectFlags::AGGREGATE_SLOT) && bus.aggregate & (1u32 << slot) != 0 {
+            if bus.aggregate & (1u32 << slot) != 0 {
                 if used & (1u8 << f) == 0 {
                     return Some((slot, f));
                 }
-                if function.is_none()
-                    && let Some(free) = (0..8u8).find(|fnum| used & (1u8 << fnum) == 0)
-                {
-                    return Some((slot, free));
+                if function.is_none() {
+                    let free = u8::try_from((!used).trailing_zeros()).unwrap_or(8);
+                    if free < 8 {
+                        return Some((slot, free));
+                    }
                 }
             }
         }

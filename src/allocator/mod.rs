@@ -106,12 +106,31 @@ impl Plan {
     /// within a kind; the first console is skipped when it mirrors the
     /// first serial port.
     pub(crate) fn iteration_order(&self) -> Vec<usize> {
-        let mut order: Vec<usize> = (0..self.devices.len()).collect();
-        order.sort_by_key(|&i| {
-            self.devices
-                .get(i)
-                .map_or(u8::MAX, |d| d.kind.iteration_rank())
-        });
+        // A counting sort by kind: stable, linear.
+        const KINDS: usize = 25;
+        let mut start = [0usize; KINDS + 1];
+        for d in &self.devices {
+            let r = usize::from(d.kind.iteration_rank()).min(KINDS - 1);
+            if let Some(c) = start.get_mut(r + 1) {
+                *c += 1;
+            }
+        }
+        for r in 0..KINDS {
+            let prev = start.get(r).copied().unwrap_or(0);
+            if let Some(c) = start.get_mut(r + 1) {
+                *c += prev;
+            }
+        }
+        let mut order = vec![0usize; self.devices.len()];
+        for (i, d) in self.devices.iter().enumerate() {
+            let r = usize::from(d.kind.iteration_rank()).min(KINDS - 1);
+            if let Some(pos) = start.get_mut(r) {
+                if let Some(slot) = order.get_mut(*pos) {
+                    *slot = i;
+                }
+                *pos += 1;
+            }
+        }
         let first_console = order.iter().copied().find(|&i| {
             self.devices
                 .get(i)
