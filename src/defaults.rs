@@ -22,6 +22,10 @@ fn cfg(reason: ConfigError, device: Option<&Device>) -> Error {
     }
 }
 
+fn controller_with(kind: ControllerKind, index: u32) -> Device {
+    controller(kind, index)
+}
+
 fn controller(kind: ControllerKind, index: u32) -> Device {
     Device::new(DeviceKind::Controller(Controller {
         kind,
@@ -33,11 +37,80 @@ fn controller(kind: ControllerKind, index: u32) -> Device {
 impl Plan {
     /// The post-parse steps, in libvirt's order.
     pub(crate) fn apply_defaults(&mut self) -> Result<(), Error> {
+        self.assign_scsi_hostdev_drives();
         self.assign_controller_indexes();
         self.add_machine_devices()?;
         self.add_implied_controllers();
         self.set_default_models()?;
         Ok(())
+    }
+
+    /// SCSI host devices without a drive address get the first free unit
+    /// (bus 0, target 0, units 0–6 per controller, controllers from 0), in
+    /// order, as libvirt does while parsing them; then SCSI controllers up to
+    /// the highest one a host device names are appended (with the model of
+    /// the last SCSI controller), before controller indexes are assigned.
+    fn assign_scsi_hostdev_drives(&mut self) {
+        const UNITS: u32 = 7;
+        let mut used: BTreeSet<(u32, u32)> = self
+            .devices
+            .iter()
+            .filter_map(|d| match &d.kind {
+                DeviceKind::Disk {
+                    bus: DiskBus::Scsi,
+                    drive_controller,
+                    ..
+                } => {
+                    let idx = u32::try_from(crate::plan::disk_name_index(&d.label)).ok()?;
+                    Some((drive_controller.unwrap_or(idx / UNITS), idx % UNITS))
+                }
+                _ => None,
+            })
+            .collect();
+        for i in 0..self.devices.len() {
+            let drive = match self.devices.get(i).map(|d| &d.kind) {
+                Some(DeviceKind::Hostdev(HostdevSource::Scsi(drive))) => *drive,
+                _ => continue,
+            };
+            let (controller, unit) = match drive {
+                Some(cu) => cu,
+                None => {
+                    let mut found = (0, 0);
+                    'search: for c in 0..=u32::from(u8::MAX) {
+                        for u in 0..UNITS {
+                            if !used.contains(&(c, u)) {
+                                found = (c, u);
+                                break 'search;
+                            }
+                        }
+                    }
+                    found
+                }
+            };
+            used.insert((controller, unit));
+            if let Some(DeviceKind::Hostdev(HostdevSource::Scsi(d))) =
+                self.devices.get_mut(i).map(|d| &mut d.kind)
+            {
+                *d = Some((controller, unit));
+            }
+            let model = self
+                .devices
+                .iter()
+                .filter_map(|d| match &d.kind {
+                    DeviceKind::Controller(Controller {
+                        kind: ControllerKind::Scsi(m),
+                        ..
+                    }) => Some(*m),
+                    _ => None,
+                })
+                .last()
+                .flatten();
+            for c in 0..=controller.min(255) {
+                if !self.has_controller("scsi", c) {
+                    self.push_device(controller_with(ControllerKind::Scsi(model), c));
+                }
+            }
+        }
     }
 
     /// §5.14 step 2: controllers without index get the lowest unused one.

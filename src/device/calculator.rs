@@ -82,7 +82,7 @@ fn hostdev_flags(
             Some(false) => ctx.p(),
             Some(true) | None => ctx.e(),
         },
-        HostdevSource::Other => ConnectFlags::empty(),
+        HostdevSource::Scsi(_) | HostdevSource::Other => ConnectFlags::empty(),
     }
 }
 

@@ -324,6 +324,9 @@ pub enum HostdevSource {
     MdevVfioPci,
     /// An mdev of another model (`vfio-ccw`, `vfio-ap`).
     MdevOther,
+    /// `mode='subsystem' type='scsi'`: a host SCSI device on a guest SCSI
+    /// controller, with its drive address (controller, unit) when known.
+    Scsi(Option<(u32, u32)>),
     /// USB, SCSI or capability-mode host devices: no PCI.
     Other,
 }

@@ -721,8 +721,25 @@ fn hostdev(node: Node<'_, '_>) -> Result<HostdevSource, Error> {
         Some("scsi_host") => HostdevSource::ScsiHost(virtio_model(node)?),
         Some("mdev") if node.attribute("model") == Some("vfio-pci") => HostdevSource::MdevVfioPci,
         Some("mdev") => HostdevSource::MdevOther,
+        Some("scsi") => HostdevSource::Scsi(drive_address(node)?),
         _ => HostdevSource::Other,
     })
+}
+
+/// The (controller, unit) of a device's `<address type='drive'>`.
+fn drive_address(node: Node<'_, '_>) -> Result<Option<(u32, u32)>, Error> {
+    let Some(a) = child(node, "address").filter(|a| a.attribute("type") == Some("drive")) else {
+        return Ok(None);
+    };
+    let num = |attr: &str| -> Result<u32, Error> {
+        match a.attribute(attr) {
+            None => Ok(0),
+            Some(v) => parse_c_uint(v)
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| bad_attr("address", attr, v, "Expected unsigned integer value")),
+        }
+    };
+    Ok(Some((num("controller")?, num("unit")?)))
 }
 
 fn sound_model(s: &str) -> Option<SoundModel> {

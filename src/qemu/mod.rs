@@ -551,7 +551,7 @@ impl<'p> Builder<'p> {
             HostdevSource::Pci(None) => Err("the host PCI address"),
             HostdevSource::ScsiHost(_) => Err("a vhost-scsi WWPN"),
             HostdevSource::MdevVfioPci | HostdevSource::MdevOther => Err("an mdev sysfs path"),
-            HostdevSource::Other => Err("a non-PCI host device"),
+            HostdevSource::Scsi(_) | HostdevSource::Other => Err("a non-PCI host device"),
         }
     }
 
