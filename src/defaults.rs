@@ -96,14 +96,14 @@ impl Plan {
             let model = self
                 .devices
                 .iter()
-                .filter_map(|d| match &d.kind {
+                .rev()
+                .find_map(|d| match &d.kind {
                     DeviceKind::Controller(Controller {
                         kind: ControllerKind::Scsi(m),
                         ..
                     }) => Some(*m),
                     _ => None,
                 })
-                .last()
                 .flatten();
             for c in 0..=controller.min(255) {
                 if !self.has_controller("scsi", c) {
