@@ -15,13 +15,14 @@
 
 mod common;
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::fs;
-use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
+use common::harness::{
+    self, UPDATE_ENV, first_text_difference, guarded, quiet_panics, read, read_expected_pass,
+};
 use common::pci_view;
 use pciplan::Capabilities;
 use pciplan::libvirt::{assign_xml, parse_caps_xml};
@@ -30,18 +31,12 @@ use pciplan::machine::HostPci;
 /// The architectures this harness replays.
 const ARCHES: [&str; 2] = ["x86_64", "i686"];
 
-const UPDATE_ENV: &str = "PCIPLAN_UPDATE_EXPECTED_PASS";
-
 fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
 }
 
 fn corpus_dir() -> PathBuf {
     data_dir().join("libvirt-9.0")
-}
-
-fn read(path: &Path) -> Result<String, String> {
-    fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
 /// One row of `MANIFEST.tsv`.
@@ -173,71 +168,20 @@ fn run_case(case: &Case, host: &HostPci, cache: &mut CapsCache) -> Result<(), St
     }
 }
 
-fn first_text_difference(a: &str, b: &str) -> String {
-    for (n, (la, lb)) in a.lines().zip(b.lines()).enumerate() {
-        if la != lb {
-            return format!(
-                "line {}: first {:?}, then {:?}",
-                n.saturating_add(1),
-                la.trim(),
-                lb.trim()
-            );
-        }
-    }
-    format!(
-        "first has {} lines, then {} lines",
-        a.lines().count(),
-        b.lines().count()
-    )
-}
-
-thread_local! {
-    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
-}
-
-/// Runs a case under `catch_unwind`; a panic becomes a failure message.
+/// Runs a case with panics turned into failures.
 fn run_guarded(case: &Case, host: &HostPci, cache: &mut CapsCache) -> Result<(), String> {
-    LAST_PANIC.with(|p| p.borrow_mut().take());
-    match panic::catch_unwind(AssertUnwindSafe(|| run_case(case, host, cache))) {
-        Ok(r) => r,
-        Err(payload) => {
-            let msg = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "non-string payload".into());
-            let at = LAST_PANIC
-                .with(|p| p.borrow_mut().take())
-                .unwrap_or_default();
-            Err(format!("PANIC: {msg}{at}"))
-        }
-    }
-}
-
-fn read_expected_pass(path: &Path) -> Result<BTreeSet<String>, String> {
-    if !path.exists() {
-        return Ok(BTreeSet::new());
-    }
-    Ok(read(path)?
-        .lines()
-        .map(|l| l.split('#').next().unwrap_or("").trim())
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect())
+    guarded(|| run_case(case, host, cache))
 }
 
 fn write_expected_pass(path: &Path, cases: &BTreeSet<String>) -> Result<(), String> {
-    let mut text = String::from(
+    harness::write_expected_pass(
+        path,
         "# Conformance cases (directories under libvirt-9.0/cases/) that must pass.\n\
          # tests/conformance.rs fails when any of them fails. The list only grows:\n\
          # `PCIPLAN_UPDATE_EXPECTED_PASS=1 cargo test --release --test conformance`\n\
          # adds the cases that pass now and keeps the old entries.\n",
-    );
-    for c in cases {
-        text.push_str(c);
-        text.push('\n');
-    }
-    fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        cases,
+    )
 }
 
 #[derive(Default)]
@@ -257,14 +201,7 @@ fn libvirt_9_0_x86_conformance() -> Result<(), String> {
     let must_pass = read_expected_pass(&pass_list_path)?;
 
     // Quiet panic hook: remember where the panic happened, print nothing.
-    let default_hook = panic::take_hook();
-    panic::set_hook(Box::new(|info| {
-        let at = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        LAST_PANIC.with(|p| *p.borrow_mut() = Some(at));
-    }));
+    let _hooks = quiet_panics();
 
     let mut cache = CapsCache::new();
     let mut tallies: BTreeMap<&str, Tally> = BTreeMap::new();
@@ -314,7 +251,6 @@ fn libvirt_9_0_x86_conformance() -> Result<(), String> {
             }
         }
     }
-    panic::set_hook(default_hook);
 
     let mut summary = String::new();
     for arch in ARCHES {
