@@ -24,6 +24,15 @@ use crate::error::{AllocError, Error};
 use crate::flags::{CheckMode, ConnectFlags};
 use crate::plan::Plan;
 
+/// Where a USB2 controller goes within its set: the set's index, its
+/// fixed function and the multifunction marker it gets (§5.9 step 5).
+#[derive(Copy, Clone, Debug)]
+struct Usb2Place {
+    index: Option<u32>,
+    function: u8,
+    multifunction: Multifunction,
+}
+
 /// Which pass is running.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum Pass {
@@ -386,7 +395,16 @@ impl Plan {
                             _ => None,
                         };
                         if let Some((c, (func, mf_on))) = usb2 {
-                            self.place_usb2(set, i, &c, func, mf_on, fl(i), pass)?;
+                            let usb2 = Usb2Place {
+                                index: c.index,
+                                function: func,
+                                multifunction: if mf_on {
+                                    Multifunction::On
+                                } else {
+                                    Multifunction::Absent
+                                },
+                            };
+                            self.place_usb2(set, i, usb2, fl(i), pass)?;
                             continue;
                         }
                     }
@@ -425,26 +443,23 @@ impl Plan {
     }
 
     /// USB2 controllers of one index share a slot (§5.9 step 5).
-    #[allow(clippy::too_many_arguments)]
     fn place_usb2(
         &mut self,
         set: &mut AddressSet,
         i: usize,
-        c: &Controller,
-        func: u8,
-        mf_on: bool,
+        usb2: Usb2Place,
         flags: ConnectFlags,
         pass: Pass,
     ) -> Result<(), Error> {
-        let mf = if mf_on {
-            Multifunction::On
-        } else {
-            Multifunction::Absent
-        };
+        let Usb2Place {
+            index,
+            function: func,
+            multifunction: mf,
+        } = usb2;
         let sibling = self.controller_positions().find_map(|p| {
             let d = self.devices.get(p)?;
             let sc = d.kind.controller()?;
-            (Plan::is_usb2(sc) && sc.index == c.index)
+            (Plan::is_usb2(sc) && sc.index == index)
                 .then(|| d.address.present())
                 .flatten()
         });
