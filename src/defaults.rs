@@ -22,10 +22,6 @@ fn cfg(reason: ConfigError, device: Option<&Device>) -> Error {
     }
 }
 
-fn controller_with(kind: ControllerKind, index: u32) -> Device {
-    controller(kind, index)
-}
-
 fn controller(kind: ControllerKind, index: u32) -> Device {
     Device::new(DeviceKind::Controller(Controller {
         kind,
@@ -37,19 +33,26 @@ fn controller(kind: ControllerKind, index: u32) -> Device {
 impl Plan {
     /// The post-parse steps, in libvirt's order.
     pub(crate) fn apply_defaults(&mut self) -> Result<(), Error> {
-        self.assign_scsi_hostdev_drives();
+        // While parsing: SCSI controllers for SCSI host devices (those
+        // without a drive address count as controller 0), then indexes.
+        self.add_hostdev_scsi_controllers();
         self.assign_controller_indexes();
+        // Post-parse: machine defaults, per-device defaults (drive addresses
+        // of SCSI host devices, models), then implied controllers and
+        // devices, whose models are defaulted in turn.
         self.add_machine_devices()?;
+        self.assign_scsi_hostdev_drives();
+        self.set_default_models()?;
         self.add_implied_controllers();
+        self.add_hostdev_scsi_controllers();
+        self.add_implied_video();
         self.set_default_models()?;
         Ok(())
     }
 
-    /// SCSI host devices without a drive address get the first free unit
-    /// (bus 0, target 0, units 0–6 per controller, controllers from 0), in
-    /// order, as libvirt does while parsing them; then SCSI controllers up to
-    /// the highest one a host device names are appended (with the model of
-    /// the last SCSI controller), before controller indexes are assigned.
+    /// SCSI host devices without a drive address get the first free unit:
+    /// bus 0, target 0, units 0–6 on each controller from controller 0 up,
+    /// skipping units that SCSI disks and other host devices use.
     fn assign_scsi_hostdev_drives(&mut self) {
         const UNITS: u32 = 7;
         let mut used: BTreeSet<(u32, u32)> = self
@@ -64,51 +67,57 @@ impl Plan {
                     let idx = u32::try_from(crate::plan::disk_name_index(&d.label)).ok()?;
                     Some((drive_controller.unwrap_or(idx / UNITS), idx % UNITS))
                 }
+                DeviceKind::Hostdev(HostdevSource::Scsi(Some(cu))) => Some(*cu),
                 _ => None,
             })
             .collect();
-        for i in 0..self.devices.len() {
-            let drive = match self.devices.get(i).map(|d| &d.kind) {
-                Some(DeviceKind::Hostdev(HostdevSource::Scsi(drive))) => *drive,
-                _ => continue,
+        for d in &mut self.devices {
+            let DeviceKind::Hostdev(HostdevSource::Scsi(drive @ None)) = &mut d.kind else {
+                continue;
             };
-            let (controller, unit) = match drive {
-                Some(cu) => cu,
-                None => {
-                    let mut found = (0, 0);
-                    'search: for c in 0..=u32::from(u8::MAX) {
-                        for u in 0..UNITS {
-                            if !used.contains(&(c, u)) {
-                                found = (c, u);
-                                break 'search;
-                            }
-                        }
-                    }
-                    found
-                }
-            };
-            used.insert((controller, unit));
-            if let Some(DeviceKind::Hostdev(HostdevSource::Scsi(d))) =
-                self.devices.get_mut(i).map(|d| &mut d.kind)
-            {
-                *d = Some((controller, unit));
+            let free = (0..=u32::from(u8::MAX))
+                .flat_map(|c| (0..UNITS).map(move |u| (c, u)))
+                .find(|cu| !used.contains(cu));
+            if let Some(cu) = free {
+                used.insert(cu);
+                *drive = Some(cu);
             }
-            let model = self
-                .devices
-                .iter()
-                .rev()
-                .find_map(|d| match &d.kind {
+        }
+    }
+
+    /// SCSI controllers 0 up to the highest one a SCSI host device names are
+    /// added when missing, with the model of the controller named by the
+    /// host device that raised the highest index (when that one exists and
+    /// has a model). Host devices without a drive address count as
+    /// controller 0. libvirt does this once while parsing and once more
+    /// after drive addresses are assigned.
+    fn add_hostdev_scsi_controllers(&mut self) {
+        let mut max: Option<u32> = None;
+        let mut model: Option<ScsiModel> = None;
+        for d in &self.devices {
+            let DeviceKind::Hostdev(HostdevSource::Scsi(drive)) = &d.kind else {
+                continue;
+            };
+            let c = drive.map_or(0, |(c, _)| c);
+            if max.is_none_or(|m| c > m) {
+                max = Some(c);
+                let named = self.devices.iter().find_map(|o| match &o.kind {
                     DeviceKind::Controller(Controller {
                         kind: ControllerKind::Scsi(m),
+                        index: Some(i),
                         ..
-                    }) => Some(*m),
+                    }) if *i == c => Some(*m),
                     _ => None,
-                })
-                .flatten();
-            for c in 0..=controller.min(255) {
-                if !self.has_controller("scsi", c) {
-                    self.push_device(controller_with(ControllerKind::Scsi(model), c));
+                });
+                if let Some(Some(m)) = named {
+                    model = Some(m);
                 }
+            }
+        }
+        let Some(max) = max else { return };
+        for c in 0..=max.min(255) {
+            if !self.has_controller("scsi", c) {
+                self.push_device(controller(ControllerKind::Scsi(model), c));
             }
         }
     }
@@ -295,6 +304,10 @@ impl Plan {
                 })));
             }
         }
+    }
+
+    /// A video device for graphics without one.
+    fn add_implied_video(&mut self) {
         let has_video = self
             .devices
             .iter()
