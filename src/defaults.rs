@@ -489,21 +489,6 @@ impl Plan {
                 )
             )
         };
-        for (k, (d, c, m)) in usb.iter().enumerate() {
-            let clash = usb
-                .get(..k)
-                .unwrap_or_default()
-                .iter()
-                .any(|(_, o, om)| o.index == c.index && !(usb2(*m) && usb2(*om)));
-            if clash {
-                return Err(cfg(
-                    ConfigError::DuplicateUsb {
-                        index: c.index.unwrap_or(0),
-                    },
-                    Some(d),
-                ));
-            }
-        }
         let disabled = usb.iter().any(|(_, _, m)| *m == Some(UsbModel::None));
         if disabled {
             if let Some((d, _, _)) = usb.iter().find(|(_, _, m)| *m != Some(UsbModel::None)) {
@@ -519,6 +504,21 @@ impl Plan {
                 )
             }) {
                 return Err(cfg(ConfigError::UsbDisabledInput, Some(d)));
+            }
+        }
+        for (k, (d, c, m)) in usb.iter().enumerate() {
+            let clash = usb
+                .get(..k)
+                .unwrap_or_default()
+                .iter()
+                .any(|(_, o, om)| o.index == c.index && !(usb2(*m) && usb2(*om)));
+            if clash {
+                return Err(cfg(
+                    ConfigError::DuplicateUsb {
+                        index: c.index.unwrap_or(0),
+                    },
+                    Some(d),
+                ));
             }
         }
         for (d, c, m) in &usb {
