@@ -496,16 +496,18 @@ impl Plan {
             DeviceAddress::Pci(a) if !a.is_empty() => Some(*a),
             _ => None,
         };
-        // The first device (iteration order) at function 0 of each slot.
-        let mut heads: std::collections::BTreeMap<(u16, u8, u8), usize> =
-            std::collections::BTreeMap::new();
+        // The first device (iteration order) at function 0 of each slot,
+        // by bus × 32 + slot (addresses are on domain 0 once assigned).
+        let mut heads: Vec<Option<usize>> = vec![None; 256 * 32];
+        let key = |a: &PciAddress| usize::from(a.bus()) * 32 + usize::from(a.slot().as_u8());
         for &j in &order {
             if let Some(b) = self.devices.get(j).and_then(pci)
                 && b.function().as_u8() == 0
+                && b.domain() == 0
+                && let Some(h) = heads.get_mut(key(&b))
+                && h.is_none()
             {
-                heads
-                    .entry((b.domain(), b.bus(), b.slot().as_u8()))
-                    .or_insert(j);
+                *h = Some(j);
             }
         }
         for &i in &order {
@@ -515,7 +517,10 @@ impl Plan {
             if a.function().as_u8() == 0 {
                 continue;
             }
-            let Some(&j) = heads.get(&(a.domain(), a.bus(), a.slot().as_u8())) else {
+            if a.domain() != 0 {
+                continue;
+            }
+            let Some(&Some(j)) = heads.get(key(&a)) else {
                 continue;
             };
             if let Some(DeviceAddress::Pci(b)) = self.devices.get_mut(j).map(|d| &mut d.address)
