@@ -651,8 +651,10 @@ pub enum TopologyError {
         /// The controller's index.
         index: u32,
     },
-    /// A controller would sit below itself.
-    #[error("PCI controller index {index} would be its own ancestor")]
+    /// A controller would sit below itself (directly or through others).
+    #[error(
+        "PCI controller index {index} would be its own ancestor (its bus chain never reaches the root)"
+    )]
     Cycle {
         /// The controller's index.
         index: u32,

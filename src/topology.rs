@@ -158,8 +158,16 @@ impl Topology {
             });
             let next = match ready {
                 Some(i) => pending.remove(i),
-                // What is left hangs off buses nobody provides (or cycles).
-                None => pending.remove(0),
+                None => {
+                    // What is left hangs off buses nobody provides, or off
+                    // each other: a cycle that never reaches the root.
+                    let first = pending.remove(0);
+                    let bus = first.address.map(|a| u32::from(a.bus()));
+                    if pending.iter().any(|c| Some(c.index) == bus) {
+                        return Err(TopologyError::Cycle { index: first.index }.into());
+                    }
+                    first
+                }
             };
             t.add_controller(next)?;
         }

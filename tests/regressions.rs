@@ -48,3 +48,35 @@ fn one_line_document_with_many_elements_is_assigned() -> Result<(), pciplan::Err
     assert!(out.starts_with("<domain type='kvm'><os>"));
     Ok(())
 }
+
+/// Found by `plan_invariants`: on pc, a pcie-switch-upstream-port without an
+/// address and a downstream port given an address on the upstream port's
+/// bus. The upstream port is then placed behind that downstream port, so the
+/// two controllers hang off each other and never reach the root. libvirt 9.0
+/// accepts exactly this (checked with the live libvirt; stored as
+/// `tests/data/oracle/cases/min-switch-port-cycle`), so pciplan does too in
+/// its default libvirt-exact mode; `Topology::from_plan` reports the cycle.
+#[test]
+fn switch_ports_that_hang_off_each_other_are_assigned_like_libvirt() -> Result<(), pciplan::Error> {
+    let xml = "<domain type='kvm'><os><type arch='x86_64' machine='pc'>hvm</type></os><devices>\
+               <controller type='pci' index='194' model='pcie-switch-upstream-port'/>\
+               <controller type='pci' index='255' model='pcie-switch-downstream-port'>\
+               <address type='pci' bus='194' slot='29' function='7'/></controller>\
+               </devices></domain>";
+    let caps = Capabilities::qemu_8_0_x86_64();
+    let host = HostPci::default();
+
+    let out = assign(xml)?;
+    let (_, plan) = pciplan::libvirt::parse_domain(&out, &caps, &host)?;
+
+    assert!(
+        out.contains("<address type='pci' domain='0x0000' bus='0xff' slot='0x00' function='0x0'/>")
+    );
+    assert!(matches!(
+        pciplan::Topology::from_plan(&plan),
+        Err(pciplan::Error::Topology(
+            pciplan::error::TopologyError::Cycle { .. }
+        ))
+    ));
+    Ok(())
+}
