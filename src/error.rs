@@ -634,6 +634,12 @@ pub enum TopologyError {
         /// The index.
         index: u32,
     },
+    /// An index above 255 (a bus number has 8 bits).
+    #[error("PCI controller index {index} too high, maximum is 255")]
+    IndexTooHigh {
+        /// The index.
+        index: u32,
+    },
     /// The root is missing or not at index 0.
     #[error("the PCI controller tree needs a pci-root or pcie-root at index 0")]
     NoRoot,

@@ -80,10 +80,13 @@ impl Topology {
     /// Adds a controller below the controller whose bus its address names.
     ///
     /// # Errors
-    /// [`TopologyError`] when the index is taken, the controller has no
-    /// address, its bus does not exist or does not accept it, or it would
-    /// sit on its own bus.
+    /// [`TopologyError`] when the index is above 255 or taken, the
+    /// controller has no address, its bus does not exist or does not accept
+    /// it, or it would sit on its own bus.
     pub fn add_controller(&mut self, c: TreeController) -> Result<ControllerId, Error> {
+        if c.index > 255 {
+            return Err(TopologyError::IndexTooHigh { index: c.index }.into());
+        }
         if self.by_index.contains_key(&c.index) {
             return Err(TopologyError::DuplicateIndex { index: c.index }.into());
         }
@@ -324,6 +327,16 @@ mod tests {
         let mut t = Topology::new(ControllerModel::PciRoot).unwrap();
         let r = t.add_controller(tc(1, ControllerModel::PciBridge, 1, 1));
         assert_eq!(r, Err(Error::Topology(TopologyError::Cycle { index: 1 })));
+    }
+
+    #[test]
+    fn index_above_255_is_rejected() {
+        let mut t = Topology::new(ControllerModel::PciRoot).unwrap();
+        let r = t.add_controller(tc(256, ControllerModel::PciBridge, 0, 1));
+        assert_eq!(
+            r,
+            Err(Error::Topology(TopologyError::IndexTooHigh { index: 256 }))
+        );
     }
 
     #[test]
