@@ -33,6 +33,7 @@ fn controller(kind: ControllerKind, index: u32) -> Device {
 impl Plan {
     /// The post-parse steps, in libvirt's order.
     pub(crate) fn apply_defaults(&mut self) -> Result<(), Error> {
+        self.check_usb_disabled()?;
         // While parsing: SCSI controllers for SCSI host devices (those
         // without a drive address count as controller 0), then indexes.
         self.add_hostdev_scsi_controllers();
@@ -464,8 +465,42 @@ impl Plan {
         Ok(())
     }
 
-    /// USB rules checked before assignment: duplicates, `model='none'`
-    /// with other controllers or USB inputs, companions without a master.
+    /// `model='none'` USB with another USB controller or a USB input:
+    /// libvirt rejects these while parsing, before any other check.
+    pub(crate) fn check_usb_disabled(&self) -> Result<(), Error> {
+        let usb: Vec<(&Device, &Controller, Option<UsbModel>)> = self
+            .devices
+            .iter()
+            .filter_map(|d| match &d.kind {
+                DeviceKind::Controller(c) => match &c.kind {
+                    ControllerKind::Usb(m) => Some((d, c, *m)),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        let disabled = usb.iter().any(|(_, _, m)| *m == Some(UsbModel::None));
+        if disabled {
+            if let Some((d, _, _)) = usb.iter().find(|(_, _, m)| *m != Some(UsbModel::None)) {
+                return Err(cfg(ConfigError::UsbDisabledController, Some(d)));
+            }
+            if let Some(d) = self.devices.iter().find(|d| {
+                matches!(
+                    d.kind,
+                    DeviceKind::Input {
+                        bus: InputBus::Usb,
+                        ..
+                    }
+                )
+            }) {
+                return Err(cfg(ConfigError::UsbDisabledInput, Some(d)));
+            }
+        }
+        Ok(())
+    }
+
+    /// USB rules checked before assignment: duplicates and companions
+    /// without a master.
     fn check_usb(&self) -> Result<(), Error> {
         let usb: Vec<(&Device, &Controller, Option<UsbModel>)> = self
             .devices
@@ -489,23 +524,6 @@ impl Plan {
                 )
             )
         };
-        let disabled = usb.iter().any(|(_, _, m)| *m == Some(UsbModel::None));
-        if disabled {
-            if let Some((d, _, _)) = usb.iter().find(|(_, _, m)| *m != Some(UsbModel::None)) {
-                return Err(cfg(ConfigError::UsbDisabledController, Some(d)));
-            }
-            if let Some(d) = self.devices.iter().find(|d| {
-                matches!(
-                    d.kind,
-                    DeviceKind::Input {
-                        bus: InputBus::Usb,
-                        ..
-                    }
-                )
-            }) {
-                return Err(cfg(ConfigError::UsbDisabledInput, Some(d)));
-            }
-        }
         for (k, (d, c, m)) in usb.iter().enumerate() {
             let clash = usb
                 .get(..k)
