@@ -386,7 +386,6 @@ impl Plan {
     /// §6.2: checks after post-processing, before assignment.
     pub(crate) fn check_before_assign(&self) -> Result<(), Error> {
         self.check_single_devices()?;
-        self.check_usb()?;
         for d in &self.devices {
             let Some(c) = d.kind.controller() else {
                 continue;
@@ -631,6 +630,9 @@ impl Plan {
         {
             return Err(cfg(ConfigError::UsbNoModel, Some(d)));
         }
+        // USB index rules (duplicates: validation; a companion without its
+        // master: command-line building) come after assignment.
+        self.check_usb()?;
         Ok(())
     }
 
