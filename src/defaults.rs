@@ -65,7 +65,7 @@ impl Plan {
                     drive_controller,
                     ..
                 } => {
-                    let idx = u32::try_from(crate::plan::disk_name_index(&d.label)).ok()?;
+                    let idx = crate::plan::disk_name_index(&d.label)?;
                     Some((drive_controller.unwrap_or(idx / UNITS), idx % UNITS))
                 }
                 DeviceKind::Hostdev(HostdevSource::Scsi(Some(cu))) => Some(*cu),
@@ -464,11 +464,9 @@ impl Plan {
         Ok(())
     }
 
-    /// `model='none'` USB with another USB controller or a USB input:
-    /// libvirt rejects these while parsing, before any other check.
-    pub(crate) fn check_usb_disabled(&self) -> Result<(), Error> {
-        let usb: Vec<(&Device, &Controller, Option<UsbModel>)> = self
-            .devices
+    /// The USB controllers with their models, in array order.
+    fn usb_controllers(&self) -> Vec<(&Device, &Controller, Option<UsbModel>)> {
+        self.devices
             .iter()
             .filter_map(|d| match &d.kind {
                 DeviceKind::Controller(c) => match &c.kind {
@@ -477,7 +475,13 @@ impl Plan {
                 },
                 _ => None,
             })
-            .collect();
+            .collect()
+    }
+
+    /// `model='none'` USB with another USB controller or a USB input:
+    /// libvirt rejects these while parsing, before any other check.
+    pub(crate) fn check_usb_disabled(&self) -> Result<(), Error> {
+        let usb = self.usb_controllers();
         let disabled = usb.iter().any(|(_, _, m)| *m == Some(UsbModel::None));
         if disabled {
             if let Some((d, _, _)) = usb.iter().find(|(_, _, m)| *m != Some(UsbModel::None)) {
@@ -501,34 +505,13 @@ impl Plan {
     /// USB rules checked before assignment: duplicates and companions
     /// without a master.
     fn check_usb(&self) -> Result<(), Error> {
-        let usb: Vec<(&Device, &Controller, Option<UsbModel>)> = self
-            .devices
-            .iter()
-            .filter_map(|d| match &d.kind {
-                DeviceKind::Controller(c) => match &c.kind {
-                    ControllerKind::Usb(m) => Some((d, c, *m)),
-                    _ => None,
-                },
-                _ => None,
-            })
-            .collect();
-        let usb2 = |m: Option<UsbModel>| {
-            matches!(
-                m,
-                Some(
-                    UsbModel::Ich9Ehci1
-                        | UsbModel::Ich9Uhci1
-                        | UsbModel::Ich9Uhci2
-                        | UsbModel::Ich9Uhci3
-                )
-            )
-        };
-        for (k, (d, c, m)) in usb.iter().enumerate() {
+        let usb = self.usb_controllers();
+        for (k, (d, c, _)) in usb.iter().enumerate() {
             let clash = usb
                 .get(..k)
                 .unwrap_or_default()
                 .iter()
-                .any(|(_, o, om)| o.index == c.index && !(usb2(*m) && usb2(*om)));
+                .any(|(_, o, _)| o.index == c.index && !(Plan::is_usb2(c) && Plan::is_usb2(o)));
             if clash {
                 return Err(cfg(
                     ConfigError::DuplicateUsb {
@@ -539,16 +522,9 @@ impl Plan {
             }
         }
         for (d, c, m) in &usb {
-            let companion = matches!(
-                m,
-                Some(UsbModel::Ich9Uhci1 | UsbModel::Ich9Uhci2 | UsbModel::Ich9Uhci3)
-            );
+            let companion = m.is_some_and(UsbModel::is_ich9_companion);
             let has_master = usb.iter().any(|(_, o, om)| {
-                o.index == c.index
-                    && !matches!(
-                        om,
-                        Some(UsbModel::Ich9Uhci1 | UsbModel::Ich9Uhci2 | UsbModel::Ich9Uhci3)
-                    )
+                o.index == c.index && !om.is_some_and(UsbModel::is_ich9_companion)
             });
             if companion && !has_master {
                 return Err(cfg(ConfigError::UsbNoMaster, Some(d)));

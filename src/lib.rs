@@ -58,5 +58,5 @@ pub use device::{
 pub use error::{AddressError, AllocError, ConfigError, Error, ErrorClass, XmlError};
 pub use flags::ConnectFlags;
 pub use machine::{Machine, MachineFamily};
-pub use plan::{Plan, limits};
+pub use plan::{Plan, disk_name_index, limits};
 pub use topology::Topology;

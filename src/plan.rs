@@ -2,7 +2,7 @@
 //! given so far. A plain value: a dry run is a clone.
 
 use crate::caps::Capabilities;
-use crate::device::{Controller, ControllerKind, Device, DeviceKind, DiskBus, UsbModel};
+use crate::device::{Controller, ControllerKind, Device, DeviceKind, DiskBus};
 use crate::machine::{HostPci, Machine};
 
 /// Limits that keep a plan bounded (documented resource limits).
@@ -93,25 +93,7 @@ impl Plan {
     pub fn add_device(&mut self, device: Device) -> usize {
         let at = match &device.kind {
             DeviceKind::Controller(c) => self.controller_insert_position(c),
-            DeviceKind::Disk { bus, .. } => {
-                let existing: Vec<(usize, DiskBus, i64)> = self
-                    .devices
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, d)| match &d.kind {
-                        DeviceKind::Disk { bus, .. } => Some((i, *bus, disk_name_index(&d.label))),
-                        _ => None,
-                    })
-                    .collect();
-                disk_insert_position(&existing, *bus, disk_name_index(&device.label)).map(|k| {
-                    match existing.get(k) {
-                        Some((i, _, _)) => *i,
-                        None => existing
-                            .last()
-                            .map_or(self.devices.len(), |(i, _, _)| i.saturating_add(1)),
-                    }
-                })
-            }
+            DeviceKind::Disk { bus, .. } => self.disk_insert_position(*bus, disk_key(&device)),
             _ => None,
         };
         match at {
@@ -145,6 +127,22 @@ impl Plan {
             });
         }
         Ok(self.devices.remove(i))
+    }
+
+    /// libvirt's disk insertion rule, as a position in the device list;
+    /// `None` means "append". The disks of one bus stay sorted under this
+    /// rule, so when the last disk on the bus does not sort after the new
+    /// one (the usual, in-order case) the answer is right after it and no
+    /// other disk needs to be looked at.
+    fn disk_insert_position(&self, bus: DiskBus, key: i64) -> Option<usize> {
+        let same_bus = |d: &Device| matches!(d.kind, DeviceKind::Disk { bus: b, .. } if b == bus);
+        let last = self.devices.iter().rposition(same_bus)?;
+        if self.devices.get(last).map_or(-1, disk_key) <= key {
+            return Some(last.saturating_add(1));
+        }
+        self.devices
+            .iter()
+            .position(|d| same_bus(d) && disk_key(d) > key)
     }
 
     /// libvirt's controller insertion rule (§5.14), as a position in the
@@ -201,15 +199,7 @@ impl Plan {
 
     /// Whether the USB controller is a USB2 (ich9) model.
     pub(crate) fn is_usb2(c: &Controller) -> bool {
-        matches!(
-            c.kind,
-            ControllerKind::Usb(Some(
-                UsbModel::Ich9Ehci1
-                    | UsbModel::Ich9Uhci1
-                    | UsbModel::Ich9Uhci2
-                    | UsbModel::Ich9Uhci3
-            ))
-        )
+        matches!(c.kind, ControllerKind::Usb(Some(m)) if m.usb2_function().is_some())
     }
 }
 
@@ -242,66 +232,40 @@ fn insert_position(existing: &[&Controller], new: &Controller) -> Option<usize> 
     insert_at
 }
 
-/// libvirt's position of a disk in the disk list: after the last disk on
-/// the same bus, but before the first one on that bus whose target name
-/// sorts later (`vdb` after `vda`, `vdaa` after `vdz`). `None`: append.
-fn disk_insert_position(
-    existing: &[(usize, DiskBus, i64)],
-    bus: DiskBus,
-    index: i64,
-) -> Option<usize> {
-    let mut insert_at: Option<usize> = None;
-    for (k, (_, b, idx)) in existing.iter().enumerate().rev() {
-        if *b != bus {
-            continue;
-        }
-        if *idx > index {
-            insert_at = Some(k);
-        } else if insert_at.is_none() {
-            insert_at = Some(k.saturating_add(1));
-        }
-    }
-    insert_at
-}
-
 /// libvirt's index of a disk target name: the letters after the `hd`,
 /// `sd`, `vd`, `xvd`, `fd` or `ubd` prefix read as a bijective base-26
-/// number (`a` = 0, `z` = 25, `aa` = 26); -1 when the name has no such form.
-pub fn disk_name_index(name: &str) -> i64 {
-    let rest = ["xvd", "ubd", "fd", "hd", "vd", "sd"]
+/// number (`sda` → 0, `sdz` → 25, `sdaa` → 26), optionally followed by a
+/// partition number; `None` when the name has no such form.
+///
+/// ```
+/// assert_eq!(pciplan::disk_name_index("vdaa"), Some(26));
+/// assert_eq!(pciplan::disk_name_index("cdrom"), None);
+/// ```
+pub fn disk_name_index(dev: &str) -> Option<u32> {
+    let rest = ["xvd", "ubd", "hd", "sd", "vd", "fd"]
         .iter()
-        .find_map(|p| name.strip_prefix(p));
-    let Some(rest) = rest else { return -1 };
-    let mut idx: i64 = 0;
-    let mut letters = 0usize;
-    for c in rest.chars() {
-        if !c.is_ascii_lowercase() {
-            if !c.is_ascii_digit() {
-                return -1;
-            }
-            break;
-        }
-        let digit = i64::from(u32::from(c).saturating_sub(u32::from('a')));
-        idx = if letters == 0 {
-            digit
-        } else {
-            idx.saturating_add(1)
-                .saturating_mul(26)
-                .saturating_add(digit)
-        };
-        letters = letters.saturating_add(1);
+        .find_map(|p| dev.strip_prefix(p))?;
+    let letters: &str = rest.trim_end_matches(|c: char| c.is_ascii_digit());
+    if letters.is_empty() || !letters.bytes().all(|b| b.is_ascii_lowercase()) {
+        return None;
     }
-    if letters == 0 { -1 } else { idx }
+    let mut n: u32 = 0;
+    for b in letters.bytes() {
+        n = n
+            .checked_mul(26)?
+            .checked_add(u32::from(b - b'a').checked_add(1)?)?;
+    }
+    n.checked_sub(1)
+}
+
+/// The sort key of a disk in libvirt's disk list (`-1` for a name without
+/// an index, which sorts first).
+fn disk_key(d: &Device) -> i64 {
+    disk_name_index(&d.label).map_or(-1, i64::from)
 }
 
 /// A USB companion controller: one with a `<master>` element, or an ich9
 /// UHCI model (libvirt gives those a master while parsing).
 fn is_companion(c: &Controller) -> bool {
-    c.companion
-        || matches!(
-            c.kind,
-            ControllerKind::Usb(Some(
-                UsbModel::Ich9Uhci1 | UsbModel::Ich9Uhci2 | UsbModel::Ich9Uhci3
-            ))
-        )
+    c.companion || matches!(c.kind, ControllerKind::Usb(Some(m)) if m.is_ich9_companion())
 }

@@ -17,11 +17,10 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use common::harness::{
-    self, UPDATE_ENV, first_text_difference, guarded, quiet_panics, read, read_expected_pass,
+    Outcome, finish, first_text_difference, guarded, quiet_panics, read, read_expected_pass,
 };
 use common::pci_view;
 use pciplan::Capabilities;
@@ -173,16 +172,11 @@ fn run_guarded(case: &Case, host: &HostPci, cache: &mut CapsCache) -> Result<(),
     guarded(|| run_case(case, host, cache))
 }
 
-fn write_expected_pass(path: &Path, cases: &BTreeSet<String>) -> Result<(), String> {
-    harness::write_expected_pass(
-        path,
-        "# Conformance cases (directories under libvirt-9.0/cases/) that must pass.\n\
+/// Header of the expected-pass list.
+const PASS_LIST_HEADER: &str = "# Conformance cases (directories under libvirt-9.0/cases/) that must pass.\n\
          # tests/conformance.rs fails when any of them fails. The list only grows:\n\
          # `PCIPLAN_UPDATE_EXPECTED_PASS=1 cargo test --release --test conformance`\n\
-         # adds the cases that pass now and keeps the old entries.\n",
-        cases,
-    )
-}
+         # adds the cases that pass now and keeps the old entries.\n";
 
 #[derive(Default)]
 struct Tally {
@@ -266,49 +260,15 @@ fn libvirt_9_0_x86_conformance() -> Result<(), String> {
     print!("{summary}");
     eprint!("{summary}");
 
-    let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .map_or_else(|| PathBuf::from("target"), Path::to_path_buf);
-    let report_path = target.join("conformance-report.txt");
-    if let Err(e) = fs::write(&report_path, format!("{summary}\n{report}")) {
-        eprintln!("cannot write {}: {e}", report_path.display());
-    } else {
-        eprintln!("per-case report: {}", report_path.display());
-    }
-
-    let known: BTreeSet<&str> = cases.iter().map(|c| c.dir.as_str()).collect();
-    let stale: Vec<&String> = must_pass
-        .iter()
-        .filter(|c| !known.contains(c.as_str()))
-        .collect();
-
-    if std::env::var_os(UPDATE_ENV).is_some_and(|v| v == "1") {
-        let mut grown = must_pass.clone();
-        grown.extend(passing.iter().cloned());
-        write_expected_pass(&pass_list_path, &grown)?;
-        eprintln!(
-            "{UPDATE_ENV}: {} now lists {} cases ({} new)",
-            pass_list_path.display(),
-            grown.len(),
-            grown.len().saturating_sub(must_pass.len())
-        );
-    }
-
-    if !stale.is_empty() {
-        return Err(format!(
-            "expected-pass.txt names cases that are not in the corpus: {stale:?}"
-        ));
-    }
-    if !regressions.is_empty() {
-        eprintln!("cases listed in tests/data/expected-pass.txt that failed:");
-        for r in &regressions {
-            eprintln!("  {r}");
-        }
-        return Err(format!(
-            "{} case(s) listed in tests/data/expected-pass.txt failed (see above and {})",
-            regressions.len(),
-            report_path.display()
-        ));
-    }
-    Ok(())
+    finish(Outcome {
+        summary,
+        report,
+        report_file: "conformance-report.txt",
+        known: cases.iter().map(|c| c.dir.as_str()).collect(),
+        must_pass,
+        passing,
+        regressions,
+        pass_list: &pass_list_path,
+        pass_list_header: PASS_LIST_HEADER,
+    })
 }

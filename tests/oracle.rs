@@ -28,7 +28,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use common::harness::{
-    self, UPDATE_ENV, first_text_difference, guarded, quiet_panics, read, read_expected_pass,
+    Outcome, finish, first_text_difference, guarded, quiet_panics, read, read_expected_pass,
 };
 use common::pci_view;
 use pciplan::Capabilities;
@@ -154,16 +154,11 @@ fn run_guarded(name: &str, caps: &Capabilities, host: &HostPci) -> Result<(), St
     guarded(|| run_case(name, caps, host))
 }
 
-fn write_expected_pass(path: &Path, cases: &BTreeSet<String>) -> Result<(), String> {
-    harness::write_expected_pass(
-        path,
-        "# Oracle cases (directories under tests/data/oracle/cases/) that must pass.\n\
+/// Header of the expected-pass list.
+const PASS_LIST_HEADER: &str = "# Oracle cases (directories under tests/data/oracle/cases/) that must pass.\n\
          # tests/oracle.rs fails when any of them fails. The list only grows:\n\
          # `PCIPLAN_UPDATE_EXPECTED_PASS=1 cargo test --release --test oracle`\n\
-         # adds the cases that pass now and keeps the old entries.\n",
-        cases,
-    )
-}
+         # adds the cases that pass now and keeps the old entries.\n";
 
 #[test]
 fn libvirt_9_0_qemu_7_2_oracle() -> Result<(), String> {
@@ -205,49 +200,15 @@ fn libvirt_9_0_qemu_7_2_oracle() -> Result<(), String> {
     print!("{summary}");
     eprint!("{summary}");
 
-    let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .map_or_else(|| PathBuf::from("target"), Path::to_path_buf);
-    let report_path = target.join("oracle-report.txt");
-    if let Err(e) = fs::write(&report_path, format!("{summary}\n{report}")) {
-        eprintln!("cannot write {}: {e}", report_path.display());
-    } else {
-        eprintln!("per-case report: {}", report_path.display());
-    }
-
-    let known: BTreeSet<&str> = names.iter().map(String::as_str).collect();
-    let stale: Vec<&String> = must_pass
-        .iter()
-        .filter(|c| !known.contains(c.as_str()))
-        .collect();
-
-    if std::env::var_os(UPDATE_ENV).is_some_and(|v| v == "1") {
-        let mut grown = must_pass.clone();
-        grown.extend(passing.iter().cloned());
-        write_expected_pass(&pass_list_path, &grown)?;
-        eprintln!(
-            "{UPDATE_ENV}: {} now lists {} cases ({} new)",
-            pass_list_path.display(),
-            grown.len(),
-            grown.len().saturating_sub(must_pass.len())
-        );
-    }
-
-    if !stale.is_empty() {
-        return Err(format!(
-            "expected-pass.txt names cases that are not in tests/data/oracle/cases: {stale:?}"
-        ));
-    }
-    if !regressions.is_empty() {
-        eprintln!("cases listed in tests/data/oracle/expected-pass.txt that failed:");
-        for r in &regressions {
-            eprintln!("  {r}");
-        }
-        return Err(format!(
-            "{} case(s) listed in tests/data/oracle/expected-pass.txt failed (see above and {})",
-            regressions.len(),
-            report_path.display()
-        ));
-    }
-    Ok(())
+    finish(Outcome {
+        summary,
+        report,
+        report_file: "oracle-report.txt",
+        known: names.iter().map(String::as_str).collect(),
+        must_pass,
+        passing,
+        regressions,
+        pass_list: &pass_list_path,
+        pass_list_header: PASS_LIST_HEADER,
+    })
 }

@@ -388,22 +388,21 @@ impl Plan {
                         let usb2 = match self.devices.get(i).map(|d| &d.kind) {
                             Some(DeviceKind::Controller(c)) => match &c.kind {
                                 ControllerKind::Usb(Some(m)) => {
-                                    m.usb2_function().map(|f| (c.clone(), f))
+                                    m.usb2_function().map(|(function, mf_on)| Usb2Place {
+                                        index: c.index,
+                                        function,
+                                        multifunction: if mf_on {
+                                            Multifunction::On
+                                        } else {
+                                            Multifunction::Absent
+                                        },
+                                    })
                                 }
                                 _ => None,
                             },
                             _ => None,
                         };
-                        if let Some((c, (func, mf_on))) = usb2 {
-                            let usb2 = Usb2Place {
-                                index: c.index,
-                                function: func,
-                                multifunction: if mf_on {
-                                    Multifunction::On
-                                } else {
-                                    Multifunction::Absent
-                                },
-                            };
+                        if let Some(usb2) = usb2 {
                             self.place_usb2(set, i, usb2, fl(i), pass)?;
                             continue;
                         }

@@ -270,6 +270,14 @@ impl UsbModel {
         .find(|m| m.as_str() == s)
     }
 
+    /// An ich9 UHCI model: a USB2 companion of an `ich9-ehci1` master.
+    pub const fn is_ich9_companion(self) -> bool {
+        matches!(
+            self,
+            UsbModel::Ich9Uhci1 | UsbModel::Ich9Uhci2 | UsbModel::Ich9Uhci3
+        )
+    }
+
     /// The USB2 companion set: (function, multifunction on) for ich9 models.
     pub const fn usb2_function(self) -> Option<(u8, bool)> {
         match self {

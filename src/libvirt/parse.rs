@@ -273,6 +273,19 @@ fn bad_attr(element: &str, attr: &str, value: &str, reason: &str) -> Error {
 }
 
 /// One number of a PCI address: C-style, missing is 0.
+/// A number of an address element that must fit 32 bits (0 when absent).
+fn address_u32(node: Node<'_, '_>, attr: &str) -> Result<u32, Error> {
+    let n = address_part(node, attr)?;
+    u32::try_from(n).map_err(|_| {
+        bad_attr(
+            node.tag_name().name(),
+            attr,
+            node.attribute(attr).unwrap_or_default(),
+            "Expected unsigned integer value",
+        )
+    })
+}
+
 fn address_part(node: Node<'_, '_>, attr: &str) -> Result<u64, Error> {
     match node.attribute(attr) {
         None => Ok(0),
@@ -457,21 +470,9 @@ fn device_kind(node: Node<'_, '_>) -> Result<Option<DeviceKind>, Error> {
 /// The controller of a `<address type='virtio-serial' controller='N'>`
 /// (0 when absent).
 fn vserial_controller(node: Node<'_, '_>) -> Result<u32, Error> {
-    match child(node, "address")
-        .filter(|a| a.attribute("type") == Some("virtio-serial"))
-        .and_then(|a| a.attribute("controller"))
-    {
+    match child(node, "address").filter(|a| a.attribute("type") == Some("virtio-serial")) {
         None => Ok(0),
-        Some(v) => parse_c_uint(v)
-            .and_then(|n| u32::try_from(n).ok())
-            .ok_or_else(|| {
-                bad_attr(
-                    "address",
-                    "controller",
-                    v,
-                    "Expected unsigned integer value",
-                )
-            }),
+        Some(a) => address_u32(a, "controller"),
     }
 }
 
@@ -500,22 +501,8 @@ fn disk(node: Node<'_, '_>) -> Result<DeviceKind, Error> {
         None => None,
         Some(div) => {
             match child(node, "address").filter(|a| a.attribute("type") == Some("drive")) {
-                Some(a) => match a.attribute("controller") {
-                    None => Some(0),
-                    Some(v) => Some(
-                        parse_c_uint(v)
-                            .and_then(|n| u32::try_from(n).ok())
-                            .ok_or_else(|| {
-                                bad_attr(
-                                    "address",
-                                    "controller",
-                                    v,
-                                    "Expected unsigned integer value",
-                                )
-                            })?,
-                    ),
-                },
-                None => disk_index(dev).map(|i| i / div),
+                Some(a) => Some(address_u32(a, "controller")?),
+                None => crate::plan::disk_name_index(dev).map(|i| i / div),
             }
         }
     };
@@ -557,24 +544,6 @@ fn bus_from_dev(dev: &str) -> DiskBus {
     } else {
         DiskBus::None
     }
-}
-
-/// libvirt's disk name to index: `sda` → 0, `sdz` → 25, `sdaa` → 26.
-pub(super) fn disk_index(dev: &str) -> Option<u32> {
-    let rest = ["xvd", "ubd", "hd", "sd", "vd", "fd"]
-        .iter()
-        .find_map(|p| dev.strip_prefix(p))?;
-    let letters: &str = rest.trim_end_matches(|c: char| c.is_ascii_digit());
-    if letters.is_empty() || !letters.bytes().all(|b| b.is_ascii_lowercase()) {
-        return None;
-    }
-    let mut n: u32 = 0;
-    for b in letters.bytes() {
-        n = n
-            .checked_mul(26)?
-            .checked_add(u32::from(b - b'a').checked_add(1)?)?;
-    }
-    n.checked_sub(1)
 }
 
 /// A non-negative integer attribute in libvirt's generic form (C-style
@@ -731,15 +700,10 @@ fn drive_address(node: Node<'_, '_>) -> Result<Option<(u32, u32)>, Error> {
     let Some(a) = child(node, "address").filter(|a| a.attribute("type") == Some("drive")) else {
         return Ok(None);
     };
-    let num = |attr: &str| -> Result<u32, Error> {
-        match a.attribute(attr) {
-            None => Ok(0),
-            Some(v) => parse_c_uint(v)
-                .and_then(|n| u32::try_from(n).ok())
-                .ok_or_else(|| bad_attr("address", attr, v, "Expected unsigned integer value")),
-        }
-    };
-    Ok(Some((num("controller")?, num("unit")?)))
+    Ok(Some((
+        address_u32(a, "controller")?,
+        address_u32(a, "unit")?,
+    )))
 }
 
 fn sound_model(s: &str) -> Option<SoundModel> {

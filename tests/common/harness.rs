@@ -112,3 +112,74 @@ pub fn write_expected_pass(
     }
     fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
+
+/// What one corpus run found, for [`finish`].
+pub struct Outcome<'a> {
+    /// Summary lines (already printed).
+    pub summary: String,
+    /// Per-case report lines.
+    pub report: String,
+    /// File name of the report under `target/`.
+    pub report_file: &'a str,
+    /// Every case of the corpus.
+    pub known: BTreeSet<&'a str>,
+    /// The expected-pass list as read.
+    pub must_pass: BTreeSet<String>,
+    /// Cases that passed in this run.
+    pub passing: BTreeSet<String>,
+    /// Failures of listed cases, one line each.
+    pub regressions: Vec<String>,
+    /// The expected-pass list's path.
+    pub pass_list: &'a Path,
+    /// The list's comment header (used when it is rewritten).
+    pub pass_list_header: &'a str,
+}
+
+/// Writes the report, grows the expected-pass list when asked
+/// ([`UPDATE_ENV`]), and fails when the list names unknown cases or a listed
+/// case failed.
+pub fn finish(o: Outcome<'_>) -> Result<(), String> {
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .map_or_else(|| std::path::PathBuf::from("target"), Path::to_path_buf);
+    let report_path = target.join(o.report_file);
+    if let Err(e) = fs::write(&report_path, format!("{}\n{}", o.summary, o.report)) {
+        eprintln!("cannot write {}: {e}", report_path.display());
+    } else {
+        eprintln!("per-case report: {}", report_path.display());
+    }
+    let stale: Vec<&String> = o
+        .must_pass
+        .iter()
+        .filter(|c| !o.known.contains(c.as_str()))
+        .collect();
+    if std::env::var_os(UPDATE_ENV).is_some_and(|v| v == "1") {
+        let mut grown = o.must_pass.clone();
+        grown.extend(o.passing.iter().cloned());
+        write_expected_pass(o.pass_list, o.pass_list_header, &grown)?;
+        eprintln!(
+            "{UPDATE_ENV}: {} now lists {} cases ({} new)",
+            o.pass_list.display(),
+            grown.len(),
+            grown.len().saturating_sub(o.must_pass.len())
+        );
+    }
+    let list = o.pass_list.display();
+    if !stale.is_empty() {
+        return Err(format!(
+            "{list} names cases that are not in the corpus: {stale:?}"
+        ));
+    }
+    if !o.regressions.is_empty() {
+        eprintln!("cases listed in {list} that failed:");
+        for r in &o.regressions {
+            eprintln!("  {r}");
+        }
+        return Err(format!(
+            "{} case(s) listed in {list} failed (see above and {})",
+            o.regressions.len(),
+            report_path.display()
+        ));
+    }
+    Ok(())
+}
