@@ -12,7 +12,7 @@ use crate::device::{
     UsbModel, VideoModel, VirtioModel,
 };
 use crate::error::{ConfigError, Error};
-use crate::machine::MachineFamily;
+use crate::machine::DefaultUsb;
 use crate::plan::Plan;
 
 fn cfg(reason: ConfigError, device: Option<&Device>) -> Error {
@@ -182,47 +182,26 @@ impl Plan {
     }
 
     /// §4.2: the default USB controller, the q35 SATA controller, the root
-    /// bus and the memballoon.
+    /// bus and the memballoon, as the machine's profile says.
     fn add_machine_devices(&mut self) -> Result<(), Error> {
-        let family = self.machine.family();
-        let add_usb = matches!(family, MachineFamily::I440fx | MachineFamily::OtherX86);
-        if add_usb && !self.has_controller("usb", 0) {
-            self.push_device(controller(ControllerKind::Usb(None), 0));
-        }
-        if family == MachineFamily::Q35 {
-            if !self.has_controller("usb", 0) {
-                if self.caps.has("qemu-xhci") {
-                    self.push_device(controller(ControllerKind::Usb(Some(UsbModel::QemuXhci)), 0));
-                } else if self.caps.has("nec-usb-xhci") {
-                    self.push_device(controller(ControllerKind::Usb(Some(UsbModel::NecXhci)), 0));
-                } else if self.caps.has("ich9-usb-ehci1") {
-                    self.push_device(controller(
-                        ControllerKind::Usb(Some(UsbModel::Ich9Ehci1)),
-                        0,
-                    ));
-                    for m in [
-                        UsbModel::Ich9Uhci1,
-                        UsbModel::Ich9Uhci2,
-                        UsbModel::Ich9Uhci3,
-                    ] {
-                        let mut d = controller(ControllerKind::Usb(Some(m)), 0);
-                        if let DeviceKind::Controller(c) = &mut d.kind {
-                            c.companion = true;
-                        }
-                        self.push_device(d);
-                    }
+        let profile = std::sync::Arc::clone(&self.profile);
+        match profile.default_usb {
+            DefaultUsb::None => {}
+            DefaultUsb::Unset => {
+                if !self.has_controller("usb", 0) {
+                    self.push_device(controller(ControllerKind::Usb(None), 0));
                 }
             }
-            if !self.has_controller("sata", 0) {
-                self.push_device(controller(ControllerKind::Sata, 0));
+            DefaultUsb::Q35 => {
+                if !self.has_controller("usb", 0) {
+                    self.add_q35_usb();
+                }
             }
         }
-        let root = match family {
-            MachineFamily::I440fx => Some(ControllerModel::PciRoot),
-            MachineFamily::Q35 => Some(ControllerModel::PcieRoot),
-            MachineFamily::Isapc | MachineFamily::OtherX86 => None,
-        };
-        if let Some(root) = root {
+        if profile.sata0 && !self.has_controller("sata", 0) {
+            self.push_device(controller(ControllerKind::Sata, 0));
+        }
+        if let Some(root) = profile.root {
             match self.pci_controller(0) {
                 Some(c) if c.pci_model() != Some(root) => {
                     return Err(ConfigError::RootModel {
@@ -241,14 +220,40 @@ impl Plan {
                 }
             }
         }
-        if !self
-            .devices
-            .iter()
-            .any(|d| matches!(d.kind, DeviceKind::Memballoon(_)))
+        if profile.memballoon
+            && !self
+                .devices
+                .iter()
+                .any(|d| matches!(d.kind, DeviceKind::Memballoon(_)))
         {
             self.push_device(Device::new(DeviceKind::Memballoon(BalloonModel::Virtio)));
         }
         Ok(())
+    }
+
+    /// q35's default USB: `qemu-xhci`, else `nec-xhci`, else the ich9 set.
+    fn add_q35_usb(&mut self) {
+        if self.caps.has("qemu-xhci") {
+            self.push_device(controller(ControllerKind::Usb(Some(UsbModel::QemuXhci)), 0));
+        } else if self.caps.has("nec-usb-xhci") {
+            self.push_device(controller(ControllerKind::Usb(Some(UsbModel::NecXhci)), 0));
+        } else if self.caps.has("ich9-usb-ehci1") {
+            self.push_device(controller(
+                ControllerKind::Usb(Some(UsbModel::Ich9Ehci1)),
+                0,
+            ));
+            for m in [
+                UsbModel::Ich9Uhci1,
+                UsbModel::Ich9Uhci2,
+                UsbModel::Ich9Uhci3,
+            ] {
+                let mut d = controller(ControllerKind::Usb(Some(m)), 0);
+                if let DeviceKind::Controller(c) = &mut d.kind {
+                    c.companion = true;
+                }
+                self.push_device(d);
+            }
+        }
     }
 
     /// Controllers implied by disks, virtio channels and consoles, and the
@@ -318,10 +323,15 @@ impl Plan {
         }
     }
 
-    /// Default models that decide flags (§4.2 table), and the spapr-vio
-    /// address type that some models take on any machine (§5.1 step 2).
+    /// Default models that decide flags (§4.2 table, per the machine's
+    /// profile), and the spapr-vio address type that some models take
+    /// (§5.1 step 2).
     fn set_default_models(&mut self) -> Result<(), Error> {
-        let caps = std::sync::Arc::clone(&self.caps);
+        let profile = std::sync::Arc::clone(&self.profile);
+        let usb_model = match profile.usb_model_new_definition {
+            Some(m) if self.new_definition => Some(m),
+            _ => profile.usb_model,
+        };
         for d in &mut self.devices {
             let spapr_vio = match &d.kind {
                 DeviceKind::Controller(Controller {
@@ -333,51 +343,52 @@ impl Plan {
                     hostdev: None,
                 } => m == "spapr-vlan",
                 DeviceKind::Serial(SerialTarget::SpaprVio) => true,
+                DeviceKind::Nvram => profile.spapr_vio_platform,
+                DeviceKind::Tpm { spapr_proxy } => profile.spapr_vio_platform && !spapr_proxy,
                 _ => false,
             };
             if spapr_vio && d.address == DeviceAddress::None {
                 d.address = DeviceAddress::Other("spapr-vio".into());
             }
+            let unaddressed = d.address == DeviceAddress::None;
             match &mut d.kind {
                 DeviceKind::Controller(c) => match &mut c.kind {
-                    ControllerKind::Usb(m @ None) if caps.has("piix3-usb-uhci") => {
-                        *m = Some(UsbModel::Piix3Uhci);
+                    ControllerKind::Usb(m @ None) => {
+                        if profile.usb_unaddressed_none && unaddressed {
+                            *m = Some(UsbModel::None);
+                        } else if let Some(u) = usb_model {
+                            *m = Some(u);
+                        }
                     }
-                    ControllerKind::Scsi(m @ None) => {
-                        if caps.has("lsi") {
-                            *m = Some(ScsiModel::Lsilogic);
-                        } else if caps.has("virtio-scsi-pci") {
-                            *m = Some(ScsiModel::VirtioScsi);
-                        } else {
+                    ControllerKind::Scsi(m @ None) => match profile.scsi_model {
+                        Some(s) => *m = Some(s),
+                        None => {
                             let index = c.index.unwrap_or(0);
                             return Err(ConfigError::ScsiNoModel { index }.into());
                         }
-                    }
+                    },
                     _ => {}
                 },
-                DeviceKind::Video(m @ VideoModel::Default) => {
-                    *m = if caps.has("cirrus-vga") {
-                        VideoModel::Cirrus
-                    } else {
-                        VideoModel::Vga
-                    };
-                }
+                DeviceKind::Video(m @ VideoModel::Default) => *m = profile.video_model,
                 DeviceKind::Interface {
                     model: m @ None,
                     hostdev: None,
-                } => {
-                    *m = Some(if caps.has("rtl8139") {
-                        NicModel::Known("rtl8139".into())
-                    } else if caps.has("e1000") {
-                        NicModel::Known("e1000".into())
-                    } else if caps.has("virtio-net") {
-                        NicModel::Virtio
-                    } else {
-                        NicModel::Known("rtl8139".into())
-                    });
-                }
+                } => *m = Some(profile.nic_model.clone()),
                 DeviceKind::Vsock(m @ VirtioModel::Default) => *m = VirtioModel::Virtio,
                 _ => {}
+            }
+        }
+        // The ibmvscsi default makes SCSI controllers spapr-vio devices.
+        for d in &mut self.devices {
+            if matches!(
+                d.kind,
+                DeviceKind::Controller(Controller {
+                    kind: ControllerKind::Scsi(Some(ScsiModel::Ibmvscsi)),
+                    ..
+                })
+            ) && d.address == DeviceAddress::None
+            {
+                d.address = DeviceAddress::Other("spapr-vio".into());
             }
         }
         Ok(())
@@ -385,6 +396,19 @@ impl Plan {
 
     /// §6.2: checks after post-processing, before assignment.
     pub(crate) fn check_before_assign(&self) -> Result<(), Error> {
+        // libvirt checks the address type of a vfio-ccw mdev while parsing.
+        if let Some(d) = self.devices.iter().find(|d| {
+            matches!(d.kind, DeviceKind::Hostdev(HostdevSource::MdevVfioCcw))
+                && matches!(d.address, DeviceAddress::Pci(_))
+        }) {
+            return Err(cfg(
+                ConfigError::MdevAddressType {
+                    address_type: "pci".into(),
+                    model: "vfio-ccw",
+                },
+                Some(d),
+            ));
+        }
         self.check_single_devices()?;
         for d in &self.devices {
             let Some(c) = d.kind.controller() else {
@@ -394,13 +418,14 @@ impl Plan {
                 continue;
             };
             let Some(model) = p.model else { continue };
-            if model.is_root() && c.idx() != 0 {
+            let phb = model == ControllerModel::PciRoot && self.profile.root_model_name.is_some();
+            if model.is_root() && c.idx() != 0 && !phb {
                 return Err(cfg(ConfigError::RootIndex, Some(d)));
             }
-            if model == ControllerModel::PciExpanderBus && !self.machine.is_i440fx() {
+            if model == ControllerModel::PciExpanderBus && !self.profile.pci_expander_bus {
                 return Err(cfg(ConfigError::PxbMachine, Some(d)));
             }
-            if model == ControllerModel::PcieExpanderBus && !self.machine.is_q35() {
+            if model == ControllerModel::PcieExpanderBus && !self.profile.pcie_expander_bus {
                 return Err(cfg(ConfigError::PxbPcieMachine, Some(d)));
             }
             if let Some(node) = p.target.node
@@ -572,7 +597,7 @@ impl Plan {
             self.validate_device_address(d)?;
         }
         self.validate_videos()?;
-        if self.machine.is_q35()
+        if !self.profile.ide
             && let Some(d) = self.devices.iter().find(|d| {
                 matches!(
                     d.kind,
@@ -586,14 +611,23 @@ impl Plan {
             return Err(cfg(ConfigError::IdeUnsupported, Some(d)));
         }
         if !self.caps.has("zpci")
-            && let Some(d) = self.devices.iter().find(|d| d.zpci)
+            && let Some(d) = self
+                .devices
+                .iter()
+                .find(|d| d.zpci.is_some_and(|z| z.is_given()))
         {
             return Err(cfg(ConfigError::ZpciUnsupported, Some(d)));
+        }
+        if let Some((d, uid)) = self.devices.iter().find_map(|d| {
+            let uid = d.zpci.and_then(|z| z.uid)?;
+            (uid == 0 || uid > 0xFFFF).then_some((d, uid))
+        }) {
+            return Err(cfg(ConfigError::ZpciUid { uid }, Some(d)));
         }
         // QEMU has no legacy USB controller on q35: a USB controller whose
         // model stayed unset cannot be started (libvirt reports it when
         // building the command line).
-        if self.machine.is_q35()
+        if self.profile.usb_model_required
             && let Some(d) = self.devices.iter().find(|d| {
                 matches!(
                     d.kind,
@@ -642,6 +676,20 @@ impl Plan {
         range("chassis", t.chassis, 0, 255, "0-255")?;
         range("port", t.port, 0, 255, "0-255")?;
         range("busNr", t.bus_nr, 1, 254, "1-254")?;
+        // A PHB: a pSeries pci-root, named or not yet named.
+        let phb = model == ControllerModel::PciRoot
+            && self.profile.root_model_name.is_some()
+            && p.model_name
+                .as_deref()
+                .is_none_or(|n| Some(n) == self.profile.root_model_name);
+        if phb && let Some(ti) = t.index {
+            if ti > 30 {
+                return err(ConfigError::TargetIndexRange { value: ti });
+            }
+            if (ti == 0) != (index == 0) {
+                return err(ConfigError::TargetIndexZero);
+            }
+        }
         if index == 0 && t.node.is_some() {
             return err(ConfigError::NodeOnIndexZero);
         }
@@ -672,7 +720,8 @@ impl Plan {
         };
         match (&p.model_name, model.is_root()) {
             (None, false) => return required("modelName"),
-            (Some(_), true) => return invalid("modelName"),
+            (None, true) if phb => return required("modelName"),
+            (Some(_), true) if !phb => return invalid("modelName"),
             (Some(n), false) if !model.accepts_model_name(n) => {
                 return err(ConfigError::ModelNameInvalid {
                     index,
@@ -685,18 +734,19 @@ impl Plan {
         if !model.is_root() && index == 0 {
             return err(ConfigError::IndexMustBePositive { model: m });
         }
-        if model.is_root() && index != 0 {
+        if model.is_root() && index != 0 && !phb {
             return err(ConfigError::IndexMustBeZero { model: m });
         }
-        if t.index.is_some() {
-            return invalid("targetIndex");
+        match (phb, t.index.is_some()) {
+            (true, false) => return required("targetIndex"),
+            (false, true) => return invalid("targetIndex"),
+            _ => {}
         }
         if p.pcihole64 {
-            let ok = match model {
-                ControllerModel::PciRoot => self.machine.is_i440fx(),
-                ControllerModel::PcieRoot => self.machine.is_q35(),
-                _ => return invalid("pcihole64"),
-            };
+            if !model.is_root() {
+                return invalid("pcihole64");
+            }
+            let ok = self.profile.pcihole64_root == Some(model);
             if !ok {
                 return err(ConfigError::Pcihole64Machine {
                     machine: self.machine.name().to_string(),
@@ -712,7 +762,7 @@ impl Plan {
             (false, true) => return invalid("busNr"),
             _ => {}
         }
-        if t.node.is_some() && !expander {
+        if t.node.is_some() && !expander && !phb {
             return invalid("numaNode");
         }
         let bridge = model == ControllerModel::PciBridge;

@@ -195,6 +195,26 @@ pub enum AllocError {
         /// The bus the expander sits on.
         bus: u32,
     },
+    /// No target index is left for a new PHB (pSeries).
+    #[error("No usable target index found for {index}")]
+    NoTargetIndex {
+        /// The PHB's controller index.
+        index: u32,
+    },
+    /// A zPCI uid or fid is already in use.
+    #[error("zPCI {id} {value:o} is already reserved")]
+    ZpciReserved {
+        /// `uid` or `fid`.
+        id: &'static str,
+        /// The value.
+        value: u32,
+    },
+    /// No zPCI uid or fid is left.
+    #[error("There is no more free {id}.")]
+    ZpciExhausted {
+        /// `uid` or `fid`.
+        id: &'static str,
+    },
     /// A pci-bridge whose index is not above its own bus.
     #[error(
         "PCI controller at index {index} (0x{index:02x}) has bus='0x{bus:02x}', but index must be larger than bus"
@@ -256,9 +276,12 @@ impl AllocError {
             | AllocError::PrimarySata
             | AllocError::ModelUnset
             | AllocError::IndexBeyondBuses { .. }
+            | AllocError::ZpciReserved { .. }
+            | AllocError::ZpciExhausted { .. }
             | AllocError::ControllerHotplug { .. } => ErrorClass::Internal,
             AllocError::VirtioDiskAddressType { .. }
             | AllocError::NoFreeBusNr { .. }
+            | AllocError::NoTargetIndex { .. }
             | AllocError::BridgeIndexNotAboveBus { .. }
             | AllocError::TooManyBuses { .. }
             | AllocError::HotplugFunctionNotZero
@@ -294,7 +317,7 @@ pub enum ConfigError {
         model: String,
     },
     /// Architecture not handled.
-    #[error("unsupported architecture '{arch}' (pciplan handles x86_64 and i686)")]
+    #[error("unsupported architecture '{arch}'")]
     UnsupportedArch {
         /// The arch.
         arch: String,
@@ -359,6 +382,21 @@ pub enum ConfigError {
         /// The allowed range, as libvirt writes it.
         range: &'static str,
     },
+    /// A zPCI uid of 0 or above 0xFFFF.
+    #[error("Invalid PCI address uid='0x{uid:04x}', must be > 0x0000 and <= 0xffff")]
+    ZpciUid {
+        /// The uid.
+        uid: u32,
+    },
+    /// A PHB target index above 30.
+    #[error("PCI controller target index '{value}' out of range - must be 0-30")]
+    TargetIndexRange {
+        /// The value.
+        value: u32,
+    },
+    /// Target index 0 on a PHB other than index 0, or the reverse.
+    #[error("Only the PCI controller with index 0 can have target index 0, and vice versa")]
+    TargetIndexZero,
     /// `<node>` on index 0.
     #[error("The PCI controller with index=0 can't be associated with a NUMA node")]
     NodeOnIndexZero,
@@ -547,6 +585,7 @@ impl ConfigError {
             | ConfigError::HostPci { .. }
             | ConfigError::MdevAddressType { .. }
             | ConfigError::HostdevDuplicate
+            | ConfigError::ZpciUid { .. }
             | ConfigError::DuplicateUsb { .. }
             | ConfigError::Limit { .. } => ErrorClass::Xml,
             ConfigError::OptionRequired { .. }
@@ -561,6 +600,8 @@ impl ConfigError {
             | ConfigError::IndexTooHigh { .. }
             | ConfigError::TargetRange { .. }
             | ConfigError::NodeOnIndexZero
+            | ConfigError::TargetIndexRange { .. }
+            | ConfigError::TargetIndexZero
             | ConfigError::OptionInvalid { .. }
             | ConfigError::ModelNameInvalid { .. }
             | ConfigError::IndexMustBePositive { .. }

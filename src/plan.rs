@@ -3,7 +3,7 @@
 
 use crate::caps::Capabilities;
 use crate::device::{Controller, ControllerKind, Device, DeviceKind, DiskBus};
-use crate::machine::{HostPci, Machine};
+use crate::machine::{HostPci, Machine, Profile};
 
 /// Limits that keep a plan bounded (documented resource limits).
 pub mod limits {
@@ -34,14 +34,19 @@ pub struct Plan {
     pub(crate) host: std::sync::Arc<HostPci>,
     pub(crate) numa_cells: u32,
     pub(crate) has_graphics: bool,
+    pub(crate) new_definition: bool,
+    pub(crate) profile: std::sync::Arc<Profile>,
     pub(crate) devices: Vec<Device>,
 }
 
 impl Plan {
     /// An empty plan for a machine and a capability set.
     pub fn new(machine: Machine, caps: Capabilities) -> Plan {
+        let profile = std::sync::Arc::new(machine.profile(&caps));
         Plan {
             machine,
+            profile,
+            new_definition: true,
             caps: std::sync::Arc::new(caps),
             host: std::sync::Arc::new(HostPci::default()),
             numa_cells: 0,
@@ -58,6 +63,19 @@ impl Plan {
     /// The capabilities.
     pub fn caps(&self) -> &Capabilities {
         &self.caps
+    }
+
+    /// The machine's profile for these capabilities (§4).
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// Whether the definition is parsed as a new one (libvirt's define,
+    /// which updates the guest ABI where it may: the default, `true`) or
+    /// as an existing one (`false`; libvirt's reload of a stored
+    /// definition). Only a ppc64 USB controller without a model differs.
+    pub fn set_new_definition(&mut self, new: bool) {
+        self.new_definition = new;
     }
 
     /// Host PCI facts used for passthrough devices.

@@ -1100,7 +1100,7 @@ fn dimm_nvdimm_sgx_memory_use_no_pci() {
 fn nvram_tpm_panic_hub_redirdev_smartcard_use_no_pci() {
     for k in [
         DeviceKind::Nvram,
-        DeviceKind::Tpm,
+        DeviceKind::Tpm { spapr_proxy: false },
         DeviceKind::Panic,
         DeviceKind::Hub,
         DeviceKind::Redirdev,

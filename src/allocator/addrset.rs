@@ -24,6 +24,10 @@ pub(crate) struct Bus {
     pub(crate) nonempty: u32,
     /// Slots with all eight functions used, one bit per slot.
     pub(crate) full: u32,
+    /// Isolation group (§5.15); 0 on every machine but pSeries.
+    pub(crate) group: u32,
+    /// The group never changes (the pSeries default PHB).
+    pub(crate) locked: bool,
 }
 
 impl Bus {
@@ -37,6 +41,8 @@ impl Bus {
             aggregate: 0,
             nonempty: 0,
             full: 0,
+            group: 0,
+            locked: false,
         }
     }
 
@@ -69,6 +75,15 @@ pub(crate) struct AddressSet {
     pub(crate) buses: Vec<Bus>,
     pub(crate) dry_run: bool,
     pub(crate) pcie_to_pci_available: bool,
+    /// New buses are PCI host bridges, not bridges (pSeries).
+    pub(crate) host_bridges: bool,
+    /// Isolation groups are in use: searches look at groups, and the
+    /// cursors (which assume bus properties never change) are off.
+    pub(crate) isolation: bool,
+    /// Isolation group of each device of the plan, by device index.
+    pub(crate) device_groups: Vec<u32>,
+    /// zPCI ids in use (§5.10).
+    pub(crate) zpci: super::zpci::ZpciUsed,
     /// Search cursors: for a (flags, function) search, no bus below the
     /// cursor can answer. libvirt rescans from bus 0 every time; the answer
     /// is the same because, within one pass, buses only fill up (a slot that
@@ -86,8 +101,17 @@ impl AddressSet {
             buses: vec![Bus::unset(); bus_count],
             dry_run,
             pcie_to_pci_available,
+            host_bridges: false,
+            isolation: false,
+            device_groups: Vec::new(),
+            zpci: super::zpci::ZpciUsed::default(),
             cursors: Vec::new(),
         }
+    }
+
+    /// The isolation group of device `i` (0 when not isolated).
+    pub(crate) fn group_of(&self, i: usize) -> u32 {
+        self.device_groups.get(i).copied().unwrap_or(0)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -157,6 +181,17 @@ impl AddressSet {
         flags: ConnectFlags,
         mode: CheckMode,
     ) -> Result<(), AllocError> {
+        self.reserve_in(addr, flags, mode, 0)
+    }
+
+    /// Reserve (§5.4) for a device of isolation group `group`.
+    pub(crate) fn reserve_in(
+        &mut self,
+        addr: &mut PciAddress,
+        flags: ConnectFlags,
+        mode: CheckMode,
+        group: u32,
+    ) -> Result<(), AllocError> {
         if self.dry_run && usize::from(addr.bus()) >= self.buses.len() {
             let mut bus = u32::from(addr.bus());
             self.grow(&mut bus, flags)?;
@@ -177,6 +212,11 @@ impl AddressSet {
             if *used == 0 && flags.contains(ConnectFlags::AGGREGATE_SLOT) {
                 bus.aggregate |= 1u32 << slot;
             }
+            if bus.nonempty == 0 && !bus.locked {
+                bus.group = group;
+            } else if bus.group != group && mode == CheckMode::Explicit {
+                bus.group = 0;
+            }
             *used |= 1u8 << func;
             bus.nonempty |= 1u32 << slot;
         }
@@ -192,7 +232,9 @@ impl AddressSet {
         }
         let mut add = bus.saturating_sub(have).saturating_add(1);
         let mut first_level: Option<ControllerModel> = None;
-        let model = if flags.contains(ConnectFlags::PCI_DEVICE) {
+        let model = if flags.contains(ConnectFlags::PCI_DEVICE) && self.host_bridges {
+            ControllerModel::PciRoot
+        } else if flags.contains(ConnectFlags::PCI_DEVICE) {
             let has_bridge_bus = self
                 .buses
                 .iter()
@@ -323,13 +365,50 @@ impl AddressSet {
     /// FindNext (§5.6): the first free compatible address, scanning from
     /// bus 0, lowest slot, as libvirt does (the cursor only skips buses that
     /// cannot answer). In the dry run a new bus is grown when nothing fits.
-    pub(crate) fn find_next(
+    /// FindNext with isolation groups (§5.6 passes 1 and 2): buses of the
+    /// device's group first, then empty unlocked buses.
+    fn find_isolated(
         &mut self,
         flags: ConnectFlags,
         function: Option<u8>,
+        group: u32,
+    ) -> Result<Found, AllocError> {
+        let pass1 = (0..self.buses.len())
+            .filter(|&b| self.bus(b).is_some_and(|bus| bus.group == group))
+            .find_map(|b| self.scan_bus(b, flags, function).map(|hit| (b, hit)));
+        let hit = pass1.or_else(|| {
+            (0..self.buses.len())
+                .filter(|&b| {
+                    self.bus(b)
+                        .is_some_and(|bus| bus.nonempty == 0 && !bus.locked)
+                })
+                .find_map(|b| self.scan_bus(b, flags, function).map(|hit| (b, hit)))
+        });
+        if let Some((bus_nr, (slot, f))) = hit {
+            return make_addr(bus_nr, slot, f);
+        }
+        if !self.dry_run {
+            return Err(AllocError::NoFreeSlot);
+        }
+        let mut bus = u32::try_from(self.buses.len()).unwrap_or(u32::MAX);
+        self.grow(&mut bus, flags)?;
+        let bus_nr = usize::try_from(bus).unwrap_or(usize::MAX);
+        let slot = self.bus(bus_nr).map_or(0, |b| b.min_slot);
+        make_addr(bus_nr, slot, function.unwrap_or(0))
+    }
+
+    /// FindNext for a device of isolation group `group`.
+    pub(crate) fn find_next_in(
+        &mut self,
+        flags: ConnectFlags,
+        function: Option<u8>,
+        group: u32,
     ) -> Result<Found, AllocError> {
         if self.buses.is_empty() {
             return Err(AllocError::NoBuses);
+        }
+        if self.isolation {
+            return self.find_isolated(flags, function, group);
         }
         let slot_in_cursors = self
             .cursors
@@ -370,8 +449,18 @@ impl AddressSet {
         flags: ConnectFlags,
         function: Option<u8>,
     ) -> Result<PciAddress, AllocError> {
-        let mut addr = self.find_next(flags, function)?;
-        self.reserve(&mut addr, flags, CheckMode::Auto)?;
+        self.reserve_next_in(flags, function, 0)
+    }
+
+    /// ReserveNext for a device of isolation group `group`.
+    pub(crate) fn reserve_next_in(
+        &mut self,
+        flags: ConnectFlags,
+        function: Option<u8>,
+        group: u32,
+    ) -> Result<PciAddress, AllocError> {
+        let mut addr = self.find_next_in(flags, function, group)?;
+        self.reserve_in(&mut addr, flags, CheckMode::Auto, group)?;
         Ok(addr)
     }
 }

@@ -9,6 +9,7 @@ use crate::controller::ControllerModel;
 use crate::device::{ControllerKind, DeviceAddress, DeviceKind, SoundModel, UsbModel, VideoModel};
 use crate::error::{AllocError, Error};
 use crate::flags::{CheckMode, ConnectFlags};
+use crate::machine::Chipset;
 use crate::plan::Plan;
 
 impl Plan {
@@ -19,12 +20,10 @@ impl Plan {
         flags: &[ConnectFlags],
         pass: Pass,
     ) -> Result<(), Error> {
-        if self.machine.is_i440fx() {
-            self.chipset_i440fx(set, flags, pass)
-        } else if self.machine.is_q35() {
-            self.chipset_q35(set, flags, pass)
-        } else {
-            Ok(())
+        match self.profile.chipset {
+            Chipset::I440fx => self.chipset_i440fx(set, flags, pass),
+            Chipset::Q35 => self.chipset_q35(set, flags, pass),
+            Chipset::None => Ok(()),
         }
     }
 

@@ -10,6 +10,8 @@
 mod addrset;
 mod chipset;
 mod hotplug;
+mod transport;
+mod zpci;
 
 use addrset::AddressSet;
 
@@ -22,6 +24,7 @@ use crate::device::{
 };
 use crate::error::{AllocError, Error};
 use crate::flags::{CheckMode, ConnectFlags};
+use crate::machine::Growth;
 use crate::plan::Plan;
 
 /// Where a USB2 controller goes within its set: the set's index, its
@@ -167,6 +170,22 @@ impl Plan {
             .collect()
     }
 
+    /// §5.15 set-up: host PCI devices get their host IOMMU group + 1;
+    /// everything else stays in group 0.
+    fn isolation_groups(&self) -> Vec<u32> {
+        self.devices
+            .iter()
+            .map(|d| match &d.kind {
+                DeviceKind::Hostdev(HostdevSource::Pci(Some(a)))
+                | DeviceKind::Interface {
+                    hostdev: Some(HostdevSource::Pci(Some(a))),
+                    ..
+                } => self.host.iommu_group(*a).map_or(0, |g| g.saturating_add(1)),
+                _ => 0,
+            })
+            .collect()
+    }
+
     fn max_pci_index(&self) -> i64 {
         self.devices
             .iter()
@@ -179,6 +198,7 @@ impl Plan {
 
     /// §5.2: dry run (when there is a PCI controller), then the real pass.
     fn assign_addresses(&mut self) -> Result<(), Error> {
+        self.assign_transports();
         let max_index = self.max_pci_index();
         let mut flags = self.compute_flags();
         let mut bus_count = usize::try_from(max_index.saturating_add(1)).unwrap_or(0);
@@ -186,11 +206,12 @@ impl Plan {
             bus_count = self.dry_run(bus_count, max_index, &mut flags)?;
         }
         let mut set = self.build_set(bus_count, Pass::Real, &flags)?;
-        if !self.machine.supports_pci() {
+        if !self.profile.supports_pci {
             return Ok(());
         }
         self.chipset(&mut set, &flags, Pass::Real)?;
         self.device_loop(&mut set, &flags, Pass::Real)?;
+        self.zpci_complete(&mut set, Pass::Real)?;
         self.mark_multifunction();
         self.controller_defaults()?;
         Ok(())
@@ -214,6 +235,7 @@ impl Plan {
                 .map_err(|e| fail(e, CheckMode::Auto, None))?;
         }
         self.device_loop(&mut set, flags, Pass::Dry)?;
+        self.zpci_complete(&mut set, Pass::Dry)?;
         // One-time spare root port for hot-plug.
         let initial = usize::try_from(max_index.saturating_add(1)).unwrap_or(0);
         if max_index <= 0 && set.len() > initial && root == Some(ControllerModel::PcieRoot) {
@@ -263,6 +285,12 @@ impl Plan {
             pass == Pass::Dry,
             self.caps.has("pcie-pci-bridge"),
         );
+        let host_bridges = self.profile.growth == Growth::HostBridges;
+        set.host_bridges = host_bridges;
+        if self.profile.isolation_groups {
+            set.isolation = true;
+            set.device_groups = self.isolation_groups();
+        }
         let mut any_pcie_root = false;
         for pos in self.controller_positions().collect::<Vec<_>>() {
             let Some(dev) = self.devices.get(pos) else {
@@ -287,13 +315,17 @@ impl Plan {
             };
             any_pcie_root |= model == ControllerModel::PcieRoot;
             bus.set_model(model, p.target.hotplug != Some(false));
+            // The default PHB never takes host devices automatically.
+            bus.locked = set_locked(index, host_bridges && self.profile.isolation_groups);
         }
         if let Some(b0) = set.bus_mut(0)
             && b0.model.is_none()
         {
             b0.set_model(ControllerModel::PciRoot, true);
         }
-        let gap_model = if any_pcie_root {
+        let gap_model = if host_bridges {
+            ControllerModel::PciRoot
+        } else if any_pcie_root {
             ControllerModel::PcieRootPort
         } else {
             ControllerModel::PciBridge
@@ -324,7 +356,8 @@ impl Plan {
                 continue;
             }
             let before = addr;
-            set.reserve(&mut addr, f, CheckMode::Explicit)
+            let group = set.group_of(i);
+            set.reserve_in(&mut addr, f, CheckMode::Explicit, group)
                 .map_err(|e| fail(e, CheckMode::Explicit, Some(dev)))?;
             if addr != before
                 && let Some(d) = self.devices.get_mut(i)
@@ -332,6 +365,7 @@ impl Plan {
                 d.address = DeviceAddress::Pci(addr);
             }
         }
+        self.zpci_given(&mut set)?;
         Ok(set)
     }
 
@@ -344,8 +378,9 @@ impl Plan {
         function: Option<u8>,
         pass: Pass,
     ) -> Result<(), Error> {
+        let group = set.group_of(i);
         let addr = set
-            .reserve_next(flags, function)
+            .reserve_next_in(flags, function, group)
             .map_err(|e| fail(e, CheckMode::Auto, self.devices.get(i)))?;
         if pass == Pass::Real
             && let Some(d) = self.devices.get_mut(i)
@@ -546,9 +581,11 @@ impl Plan {
             })
             .min()
             .unwrap_or(256);
-        let caps = &self.caps;
+        let caps = std::sync::Arc::clone(&self.caps);
+        let phb_name = self.profile.root_model_name;
         for pos in 0..self.devices.len() {
             let mut failure = None;
+            let phb_index = phb_name.and_then(|name| self.phb_target_index(pos, name));
             let Some(dev) = self.devices.get_mut(pos) else {
                 continue;
             };
@@ -562,7 +599,10 @@ impl Plan {
             };
             let Some(model) = p.model else { continue };
             if p.model_name.is_none() {
-                p.model_name = model.default_model_name(caps).map(str::to_string);
+                p.model_name = match (model, phb_name) {
+                    (ControllerModel::PciRoot, Some(name)) => Some(name.to_string()),
+                    _ => model.default_model_name(&caps).map(str::to_string),
+                };
             }
             let t = &mut p.target;
             match model {
@@ -594,8 +634,16 @@ impl Plan {
                         }
                     }
                 }
-                ControllerModel::PciRoot
-                | ControllerModel::PcieRoot
+                ControllerModel::PciRoot => {
+                    if t.index.is_none() {
+                        match phb_index {
+                            Some(Ok(v)) => t.index = Some(v),
+                            Some(Err(())) => failure = Some(AllocError::NoTargetIndex { index }),
+                            None => {}
+                        }
+                    }
+                }
+                ControllerModel::PcieRoot
                 | ControllerModel::DmiToPciBridge
                 | ControllerModel::PcieToPciBridge
                 | ControllerModel::PcieSwitchUpstreamPort => {}
@@ -612,6 +660,39 @@ impl Plan {
             }
         }
         Ok(())
+    }
+}
+
+impl Plan {
+    /// The target index the PHB at `pos` gets (§5.12 step 7.2): 0 for
+    /// index 0, else the lowest of 1..=31 no PHB (a pci-root already named
+    /// `name`) uses. `None` when `pos` is not a PHB without target index.
+    fn phb_target_index(&self, pos: usize, name: &str) -> Option<Result<u32, ()>> {
+        let c = self.devices.get(pos)?.kind.controller()?;
+        let ControllerKind::Pci(p) = &c.kind else {
+            return None;
+        };
+        if p.model != Some(ControllerModel::PciRoot) || p.target.index.is_some() {
+            return None;
+        }
+        if c.idx() == 0 {
+            return Some(Ok(0));
+        }
+        let used: std::collections::BTreeSet<u32> = self
+            .devices
+            .iter()
+            .filter_map(|d| d.kind.controller())
+            .filter_map(|o| match &o.kind {
+                ControllerKind::Pci(op)
+                    if op.model == Some(ControllerModel::PciRoot)
+                        && op.model_name.as_deref() == Some(name) =>
+                {
+                    op.target.index
+                }
+                _ => None,
+            })
+            .collect();
+        Some((1..=31).find(|v| !used.contains(v)).ok_or(()))
     }
 }
 
@@ -675,6 +756,11 @@ fn loop_step(kind: &DeviceKind) -> Option<usize> {
         DeviceKind::Memory(MemoryModel::VirtioPmem | MemoryModel::VirtioMem) => 17,
         _ => return None,
     })
+}
+
+/// Whether the bus of PCI controller `index` is locked (§5.15 set-up 1).
+fn set_locked(index: u32, isolation: bool) -> bool {
+    isolation && index == 0
 }
 
 /// The PIIX3 exemption of §5.3 step 6.

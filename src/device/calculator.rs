@@ -64,6 +64,7 @@ fn hostdev_flags(
         HostdevSource::Pci(_)
             | HostdevSource::ScsiHost(_)
             | HostdevSource::MdevVfioPci
+            | HostdevSource::MdevVfioCcw
             | HostdevSource::MdevOther
     );
     if !uses_pci {
@@ -76,7 +77,9 @@ fn hostdev_flags(
         return ctx.e();
     }
     match src {
-        HostdevSource::MdevVfioPci | HostdevSource::MdevOther => ctx.e(),
+        HostdevSource::MdevVfioPci | HostdevSource::MdevVfioCcw | HostdevSource::MdevOther => {
+            ctx.e()
+        }
         HostdevSource::ScsiHost(m) => ctx.virtio_rule(*m),
         HostdevSource::Pci(host) => match host.and_then(|h| ctx.host.is_pcie(h)) {
             Some(false) => ctx.p(),
@@ -253,7 +256,7 @@ pub fn connect_flags(
         DeviceKind::Smartcard
         | DeviceKind::Nvram
         | DeviceKind::Hub
-        | DeviceKind::Tpm
+        | DeviceKind::Tpm { .. }
         | DeviceKind::Panic
         | DeviceKind::Redirdev => none,
     }

@@ -176,7 +176,10 @@ pub enum DeviceKind {
     /// `<shmem>`.
     Shmem,
     /// `<tpm>`.
-    Tpm,
+    Tpm {
+        /// `model='spapr-tpm-proxy'` (pSeries; not a spapr-vio device).
+        spapr_proxy: bool,
+    },
     /// `<panic>`.
     Panic,
     /// `<memory>` device.
@@ -212,7 +215,7 @@ impl DeviceKind {
             DeviceKind::Nvram => 16,
             DeviceKind::Hub => 17,
             DeviceKind::Shmem => 18,
-            DeviceKind::Tpm => 19,
+            DeviceKind::Tpm { .. } => 19,
             DeviceKind::Panic => 20,
             DeviceKind::Memory(_) => 21,
             DeviceKind::Redirdev => 22,
@@ -243,7 +246,7 @@ impl DeviceKind {
             DeviceKind::Nvram => "nvram",
             DeviceKind::Hub => "hub",
             DeviceKind::Shmem => "shmem",
-            DeviceKind::Tpm => "tpm",
+            DeviceKind::Tpm { .. } => "tpm",
             DeviceKind::Panic => "panic",
             DeviceKind::Memory(_) => "memory",
             DeviceKind::Redirdev => "redirdev",
@@ -322,8 +325,29 @@ pub struct Device {
     /// A token of the front end that created the device (e.g. the position
     /// of its XML element); `None` for devices pciplan added itself.
     pub origin: Option<usize>,
-    /// The address carries a zPCI extension (`<zpci>`), an s390 feature.
-    pub zpci: bool,
+    /// The zPCI extension of its PCI address (`<zpci>`), an s390 feature.
+    pub zpci: Option<Zpci>,
+}
+
+/// zPCI identifiers of a PCI address (§1.2); each may be unset.
+///
+/// ```
+/// let z = pciplan::device::Zpci { uid: Some(1), fid: None };
+/// assert!(z.is_given());
+/// ```
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Zpci {
+    /// `uid`, 1..=0xFFFF when valid.
+    pub uid: Option<u32>,
+    /// `fid`.
+    pub fid: Option<u32>,
+}
+
+impl Zpci {
+    /// Whether a uid or a fid is given.
+    pub fn is_given(&self) -> bool {
+        self.uid.is_some() || self.fid.is_some()
+    }
 }
 
 impl Device {
@@ -334,7 +358,7 @@ impl Device {
             address: DeviceAddress::None,
             label: String::new(),
             origin: None,
-            zpci: false,
+            zpci: None,
         }
     }
 

@@ -330,7 +330,9 @@ pub enum HostdevSource {
     ScsiHost(VirtioModel),
     /// `mode='subsystem' type='mdev'` with model `vfio-pci`.
     MdevVfioPci,
-    /// An mdev of another model (`vfio-ccw`, `vfio-ap`).
+    /// `mode='subsystem' type='mdev'` with model `vfio-ccw` (s390).
+    MdevVfioCcw,
+    /// An mdev of another model (`vfio-ap`, …).
     MdevOther,
     /// `mode='subsystem' type='scsi'`: a host SCSI device on a guest SCSI
     /// controller, with its drive address (controller, unit) when known.

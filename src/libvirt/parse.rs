@@ -10,7 +10,7 @@ use crate::device::{
     BalloonModel, ChannelTarget, ConsoleTarget, Controller, ControllerKind, Device, DeviceAddress,
     DeviceKind, DiskBus, FsDriver, HostdevSource, InputBus, IommuModel, MemoryModel, NicModel,
     PciController, ScsiModel, SerialTarget, SoundModel, UsbModel, VideoModel, VirtioModel,
-    WatchdogModel,
+    WatchdogModel, Zpci,
 };
 use crate::error::{AddressError, ConfigError, Error, XmlError};
 use crate::machine::{HostPci, Machine};
@@ -91,7 +91,19 @@ pub(super) fn parse_domain(
             .with_address(address)
             .with_label(label(node))
             .with_origin(elems.len());
-        device.zpci = child(node, "address").is_some_and(|a| child(a, "zpci").is_some());
+        device.zpci = match child(node, "address").and_then(|a| child(a, "zpci")) {
+            Some(z) => Some(Zpci {
+                uid: z
+                    .attribute("uid")
+                    .map(|_| address_u32(z, "uid"))
+                    .transpose()?,
+                fid: z
+                    .attribute("fid")
+                    .map(|_| address_u32(z, "fid"))
+                    .transpose()?,
+            }),
+            None => None,
+        };
         elems.push(elem);
         found.push((device, primary));
     }
@@ -459,7 +471,9 @@ fn device_kind(node: Node<'_, '_>) -> Result<Option<DeviceKind>, Error> {
         "parallel" => DeviceKind::Parallel,
         "nvram" => DeviceKind::Nvram,
         "hub" => DeviceKind::Hub,
-        "tpm" => DeviceKind::Tpm,
+        "tpm" => DeviceKind::Tpm {
+            spapr_proxy: node.attribute("model") == Some("spapr-tpm-proxy"),
+        },
         "panic" => DeviceKind::Panic,
         "redirdev" => DeviceKind::Redirdev,
         _ => return Ok(None),
@@ -689,6 +703,7 @@ fn hostdev(node: Node<'_, '_>) -> Result<HostdevSource, Error> {
         Some("pci") => HostdevSource::Pci(host_address(node)?),
         Some("scsi_host") => HostdevSource::ScsiHost(virtio_model(node)?),
         Some("mdev") if node.attribute("model") == Some("vfio-pci") => HostdevSource::MdevVfioPci,
+        Some("mdev") if node.attribute("model") == Some("vfio-ccw") => HostdevSource::MdevVfioCcw,
         Some("mdev") => HostdevSource::MdevOther,
         Some("scsi") => HostdevSource::Scsi(drive_address(node)?),
         _ => HostdevSource::Other,

@@ -8,7 +8,7 @@ use crate::address::{Multifunction, PciAddress};
 use crate::controller::PciTarget;
 use crate::device::{
     BalloonModel, Controller, ControllerKind, Device, DeviceAddress, DeviceKind, PciController,
-    SoundModel, UsbModel, VirtioModel,
+    SoundModel, UsbModel, VirtioModel, Zpci,
 };
 use crate::error::{Error, XmlError};
 use crate::plan::Plan;
@@ -296,6 +296,27 @@ fn render_address(a: &PciAddress) -> String {
     s
 }
 
+/// Address types the plan gives devices that had none, written back so
+/// that the device is never placed on PCI by a later run.
+const NON_PCI_WRITTEN: [&str; 3] = ["ccw", "virtio-mmio", "spapr-vio"];
+
+/// A device's PCI address with its zPCI ids when it has them.
+fn render_device_address(a: &PciAddress, d: &Device, indent: &str, unit: &str) -> String {
+    let plain = render_address(a);
+    match d.zpci {
+        Some(Zpci {
+            uid: Some(uid),
+            fid: Some(fid),
+        }) => {
+            let open = plain.trim_end_matches("/>");
+            format!(
+                "{open}>\n{indent}{unit}<zpci uid='0x{uid:04x}' fid='0x{fid:08x}'/>\n{indent}</address>"
+            )
+        }
+        _ => plain,
+    }
+}
+
 /// `<target>` attributes in libvirt's order.
 fn target_attrs(t: &PciTarget) -> Vec<(&'static str, String)> {
     let mut v = Vec::new();
@@ -360,11 +381,31 @@ fn edit_device(doc: &Document, e: &Elem, d: &Device, edits: &mut Edits<'_>) {
     if let DeviceAddress::Pci(a) = &d.address
         && !a.is_empty()
     {
+        let zpci_written = e.child("address").is_some_and(|x| {
+            x.child("zpci")
+                .is_some_and(|z| z.attr("uid").is_some() && z.attr("fid").is_some())
+        });
         match &e.address {
-            Some((_, DeviceAddress::Pci(old))) if old == a => {}
-            Some((range, _)) => edits.replace(range.start, range.end, render_address(a)),
-            None => append.push(render_address(a)),
+            Some((_, DeviceAddress::Pci(old)))
+                if old == a && (d.zpci.is_none() || zpci_written) => {}
+            Some((range, _)) => edits.replace(
+                range.start,
+                range.end,
+                render_device_address(a, d, &e.child_indent, &doc.indent_unit),
+            ),
+            None => append.push(render_device_address(
+                a,
+                d,
+                &e.child_indent,
+                &doc.indent_unit,
+            )),
         }
+    }
+    if let DeviceAddress::Other(t) = &d.address
+        && e.address.is_none()
+        && NON_PCI_WRITTEN.contains(&t.as_str())
+    {
+        append.push(format!("<address type='{}'/>", escape(t)));
     }
     edits.append_children(e, &append);
 }
@@ -519,7 +560,18 @@ fn element(name: &str, attrs: &str, children: &[String], indent: &str, unit: &st
 /// A device pciplan added, written in full; `None` for devices that carry
 /// nothing for the XML (no PCI address and no known rendering).
 fn render_new(d: &Device, indent: &str, unit: &str) -> Option<String> {
-    let address = d.address.present().map(|a| render_address(&a));
+    let address = match &d.address {
+        DeviceAddress::Pci(a) if !a.is_empty() => Some(render_device_address(
+            a,
+            d,
+            &format!("{indent}{unit}"),
+            unit,
+        )),
+        DeviceAddress::Other(t) if NON_PCI_WRITTEN.contains(&t.as_str()) => {
+            Some(format!("<address type='{}'/>", escape(t)))
+        }
+        _ => None,
+    };
     let mut children: Vec<String> = Vec::new();
     let attrs = match &d.kind {
         DeviceKind::Controller(c) => controller_attrs(c, &mut children, indent, unit),

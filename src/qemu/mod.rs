@@ -550,7 +550,9 @@ impl<'p> Builder<'p> {
             }
             HostdevSource::Pci(None) => Err("the host PCI address"),
             HostdevSource::ScsiHost(_) => Err("a vhost-scsi WWPN"),
-            HostdevSource::MdevVfioPci | HostdevSource::MdevOther => Err("an mdev sysfs path"),
+            HostdevSource::MdevVfioPci | HostdevSource::MdevVfioCcw | HostdevSource::MdevOther => {
+                Err("an mdev sysfs path")
+            }
             HostdevSource::Scsi(_) | HostdevSource::Other => Err("a non-PCI host device"),
         }
     }
