@@ -8,7 +8,10 @@
 //! * In `<address type='pci'>`, a missing domain/bus/slot/function means 0.
 //! * Devices are keyed `<tag>#<n>` (n = position among elements with that tag,
 //!   in document order); controllers are keyed `controller:<type>:<index>`,
-//!   with `#k` added when several share type and index (USB2 companions).
+//!   with `#k` added when several share type and index; USB controllers
+//!   sharing an index are keyed `controller:usb:<index>:<model>`, so EHCI
+//!   companions compare as model → address pairs (libvirt's own output is
+//!   not a fixed point of its parser there).
 //! * PCI controllers are compared by index: model, `<model name>`, every
 //!   `<target>` attribute plus `<target><node>`, and their address.
 //! * Only address differences that involve a PCI address count.
@@ -221,11 +224,31 @@ pub fn view(xml: &str) -> Result<View, String> {
     for el in devs.children().filter(roxmltree::Node::is_element) {
         let tag = el.tag_name().name();
         let key = if tag == "controller" {
-            let base = format!(
-                "controller:{}:{}",
-                el.attribute("type").unwrap_or("None"),
-                el.attribute("index").unwrap_or("?")
-            );
+            // USB controllers sharing an index (EHCI companions) are keyed
+            // by model as well: libvirt's own output does not keep their
+            // document order on a re-read, so model → address is what counts.
+            let shared = el.attribute("type") == Some("usb")
+                && devs
+                    .children()
+                    .filter(|o| {
+                        o.is_element()
+                            && o.tag_name().name() == "controller"
+                            && o.attribute("type") == Some("usb")
+                            && o.attribute("index") == el.attribute("index")
+                    })
+                    .count()
+                    > 1;
+            let base = match (el.attribute("type"), el.attribute("model")) {
+                (Some("usb"), Some(model)) if shared => format!(
+                    "controller:usb:{}:{model}",
+                    el.attribute("index").unwrap_or("?")
+                ),
+                _ => format!(
+                    "controller:{}:{}",
+                    el.attribute("type").unwrap_or("None"),
+                    el.attribute("index").unwrap_or("?")
+                ),
+            };
             let n = counts.entry(base.clone()).or_insert(0);
             let seen = *n;
             *n = seen.saturating_add(1);
@@ -384,5 +407,18 @@ mod tests {
         .unwrap();
         assert!(v.addresses.contains_key("controller:usb:0"));
         assert!(v.addresses.contains_key("controller:usb:0#1"));
+    }
+
+    #[test]
+    fn companions_are_keyed_by_model() {
+        let v = view(
+            "<domain><devices>\
+             <controller type='usb' index='0' model='ich9-uhci1'><address type='pci' slot='7'/></controller>\
+             <controller type='usb' index='0' model='ich9-ehci1'><address type='pci' slot='7' function='7'/></controller>\
+             </devices></domain>",
+        )
+        .unwrap();
+        assert!(v.addresses.contains_key("controller:usb:0:ich9-ehci1"));
+        assert!(v.addresses.contains_key("controller:usb:0:ich9-uhci1"));
     }
 }
