@@ -8,6 +8,36 @@ use std::collections::BTreeSet;
 
 const QEMU_8_0_X86_64: &str = include_str!("data/qemu-8.0.0-x86_64.flags.txt");
 
+/// The built-in capability sets: libvirt 9.0's "latest" probe of each
+/// architecture's QEMU (name, the architectures it serves, its flags).
+const BUILTIN: [(&str, &[&str], &str); 5] = [
+    ("qemu-8.0.0-x86_64", &["x86_64", "i686"], QEMU_8_0_X86_64),
+    (
+        "qemu-7.0.0-aarch64",
+        &["aarch64", "armv7l", "armv6l"],
+        include_str!("data/qemu-7.0.0-aarch64.flags.txt"),
+    ),
+    (
+        "qemu-5.2.0-riscv64",
+        &["riscv64", "riscv32"],
+        include_str!("data/qemu-5.2.0-riscv64.flags.txt"),
+    ),
+    (
+        "qemu-7.1.0-ppc64",
+        &["ppc64", "ppc64le"],
+        include_str!("data/qemu-7.1.0-ppc64.flags.txt"),
+    ),
+    (
+        "qemu-6.0.0-s390x",
+        &["s390x", "s390"],
+        include_str!("data/qemu-6.0.0-s390x.flags.txt"),
+    ),
+];
+
+fn flag_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.lines().map(str::trim).filter(|l| !l.is_empty())
+}
+
 /// A machine type a QEMU binary offers, with its alias (`pc` → `pc-i440fx-8.0`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct MachineType {
@@ -92,12 +122,32 @@ impl Capabilities {
     /// libvirt 9.0's probe of QEMU 8.0.0 on x86_64 (its "latest" test set),
     /// machine aliases not expanded.
     pub fn qemu_8_0_x86_64() -> Capabilities {
-        Capabilities::from_names(
-            QEMU_8_0_X86_64
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty()),
-        )
+        Capabilities::from_names(flag_lines(QEMU_8_0_X86_64))
+    }
+
+    /// The built-in set for a guest architecture (libvirt's spelling), used
+    /// when no capabilities file is given; architectures without their own
+    /// set get the x86_64 one.
+    ///
+    /// ```
+    /// let c = pciplan::Capabilities::builtin("aarch64");
+    /// assert!(c.has("gpex-pcihost"));
+    /// ```
+    pub fn builtin(arch: &str) -> Capabilities {
+        let text = BUILTIN
+            .iter()
+            .find(|(_, arches, _)| arches.contains(&arch))
+            .map_or(QEMU_8_0_X86_64, |(_, _, text)| text);
+        Capabilities::from_names(flag_lines(text))
+    }
+
+    /// The built-in sets: name and the architectures each serves.
+    ///
+    /// ```
+    /// assert!(pciplan::Capabilities::builtin_sets().any(|(n, _)| n == "qemu-7.1.0-ppc64"));
+    /// ```
+    pub fn builtin_sets() -> impl Iterator<Item = (&'static str, &'static [&'static str])> {
+        BUILTIN.iter().map(|(name, arches, _)| (*name, *arches))
     }
 
     /// Whether the capability is present.

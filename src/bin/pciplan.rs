@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use pciplan::libvirt::{parse_caps_xml, parse_domain, write_domain};
+use pciplan::libvirt::{parse_caps_xml, parse_domain, parse_domain_builtin, write_domain};
 use pciplan::machine::HostPci;
 use pciplan::qemu::{self, QemuError};
 use pciplan::{Capabilities, Plan, Topology};
@@ -48,10 +48,16 @@ enum Command {
     QemuArgs {
         #[command(flatten)]
         input: InputArgs,
-        /// Print one shell-quoted command line (starting with
-        /// `qemu-system-x86_64`) instead of one argument per line.
+        /// Print one shell-quoted command line (starting with the
+        /// `qemu-system-<arch>` binary) instead of one argument per line.
         #[arg(long)]
         shell: bool,
+    },
+    /// The built-in QEMU capability sets used without `--caps`.
+    Caps {
+        /// List them: name and the guest architectures each serves.
+        #[arg(long)]
+        list: bool,
     },
 }
 
@@ -59,7 +65,8 @@ enum Command {
 #[derive(Debug, Args)]
 struct InputArgs {
     /// A QEMU capabilities file (libvirt's `caps_<ver>.<arch>.xml` format).
-    /// Default: QEMU 8.0.0 on x86_64.
+    /// Default: the built-in set for the domain's architecture
+    /// (`pciplan caps --list`).
     #[arg(long, value_name = "QEMU_CAPS.xml")]
     caps: Option<PathBuf>,
     /// Host PCI devices, tab-separated with the columns `address` and
@@ -164,7 +171,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let (_, _, plan) = load_and_assign(&input)?;
             let args = qemu::command_line(&plan).map_err(Failure::NoQemu)?;
             let text = if shell {
-                let mut words = vec!["qemu-system-x86_64".to_string()];
+                let mut words = vec![qemu_binary(plan.machine().arch()).to_string()];
                 words.extend(args.iter().map(|a| shell_quote(a)));
                 words.join(" ") + "\n"
             } else {
@@ -172,7 +179,28 @@ fn run(cli: Cli) -> Result<(), Failure> {
             };
             emit(None, &text)
         }
+        Command::Caps { list: _ } => {
+            let mut text = String::new();
+            for (name, arches) in Capabilities::builtin_sets() {
+                text.push_str(&format!("{name}\t{}\n", arches.join(",")));
+            }
+            emit(None, &text)
+        }
     }
+}
+
+/// The QEMU system emulator for a guest architecture.
+fn qemu_binary(arch: &pciplan::machine::Arch) -> String {
+    use pciplan::machine::Arch;
+    let name = match arch {
+        Arch::X86_64 | Arch::I686 => "x86_64",
+        Arch::Armv7l | Arch::Armv6l => "arm",
+        Arch::Ppc64 | Arch::Ppc64le => "ppc64",
+        Arch::Mipsel => "mipsel",
+        Arch::Mips64el => "mips64el",
+        other => other.as_str(),
+    };
+    format!("qemu-system-{name}")
 }
 
 /// Quotes a word for a POSIX shell when it needs it.
@@ -192,9 +220,11 @@ fn shell_quote(word: &str) -> String {
 /// the plan before assignment and the plan after.
 fn load_and_assign(input: &InputArgs) -> Result<(pciplan::libvirt::Document, Plan, Plan), Failure> {
     let caps = match &input.caps {
-        Some(path) => parse_caps_xml(&read_text(path)?)
-            .map_err(|e| Failure::Io(format!("{}: {e}", path.display())))?,
-        None => Capabilities::qemu_8_0_x86_64(),
+        Some(path) => Some(
+            parse_caps_xml(&read_text(path)?)
+                .map_err(|e| Failure::Io(format!("{}: {e}", path.display())))?,
+        ),
+        None => None,
     };
     let host = match &input.host_pci {
         Some(path) => HostPci::from_tsv(&read_text(path)?)
@@ -202,7 +232,10 @@ fn load_and_assign(input: &InputArgs) -> Result<(pciplan::libvirt::Document, Pla
         None => HostPci::default(),
     };
     let xml = read_text(&input.domain)?;
-    let (doc, mut plan) = parse_domain(&xml, &caps, &host)?;
+    let (doc, mut plan) = match &caps {
+        Some(caps) => parse_domain(&xml, caps, &host)?,
+        None => parse_domain_builtin(&xml, &host)?,
+    };
     let before = plan.clone();
     plan.assign()?;
     Ok((doc, before, plan))

@@ -146,13 +146,30 @@ impl Elem {
 /// accepted, as libvirt does);
 /// [`crate::AddressError`] for an out-of-range PCI address;
 /// [`crate::ConfigError::UnknownModel`] for an unknown controller model;
-/// [`crate::ConfigError::UnsupportedArch`] for a non-x86 architecture.
+/// [`crate::ConfigError::UnsupportedArch`] for an architecture libvirt does not know.
 pub fn parse_domain(
     xml: &str,
     caps: &Capabilities,
     host: &HostPci,
 ) -> Result<(Document, Plan), Error> {
-    parse::parse_domain(xml, caps, host)
+    parse::parse_domain(xml, Some(caps), host)
+}
+
+/// [`parse_domain`] with the built-in capability set of the domain's own
+/// architecture ([`Capabilities::builtin`]).
+///
+/// ```
+/// use pciplan::machine::HostPci;
+/// let xml = "<domain><os><type arch='aarch64' machine='virt'/></os><devices/></domain>";
+/// let (_, plan) = pciplan::libvirt::parse_domain_builtin(xml, &HostPci::default())?;
+/// assert!(plan.caps().has("gpex-pcihost"));
+/// # Ok::<(), pciplan::Error>(())
+/// ```
+///
+/// # Errors
+/// As [`parse_domain`].
+pub fn parse_domain_builtin(xml: &str, host: &HostPci) -> Result<(Document, Plan), Error> {
+    parse::parse_domain(xml, None, host)
 }
 
 /// Writes the plan back into the document text.

@@ -13,13 +13,13 @@ use crate::device::{
     WatchdogModel, Zpci,
 };
 use crate::error::{AddressError, ConfigError, Error, XmlError};
-use crate::machine::{HostPci, Machine};
+use crate::machine::{Arch, HostPci, Machine};
 use crate::plan::{Plan, limits};
 
 /// See [`super::parse_domain`].
 pub(super) fn parse_domain(
     xml: &str,
-    caps: &Capabilities,
+    caps: Option<&Capabilities>,
     host: &HostPci,
 ) -> Result<(Document, Plan), Error> {
     limit(xml.len(), super::MAX_INPUT_BYTES, "input size in bytes")?;
@@ -52,7 +52,16 @@ pub(super) fn parse_domain(
         .and_then(|t| t.attribute("arch"))
         .unwrap_or("x86_64");
     let given = os_type.and_then(|t| t.attribute("machine"));
-    let name = given.or_else(|| caps.default_machine()).unwrap_or("pc");
+    let builtin;
+    let caps = match caps {
+        Some(c) => c,
+        None => {
+            builtin = Capabilities::builtin(arch);
+            &builtin
+        }
+    };
+    let fallback = Arch::parse(arch)?.default_machine();
+    let name = given.or_else(|| caps.default_machine()).unwrap_or(fallback);
     let machine = Machine::new(arch, caps.canonical_machine(name))?;
 
     let mut plan = Plan::new(machine, caps.clone());

@@ -130,6 +130,28 @@ impl Arch {
             .map_or("x86_64", |(_, name)| name)
     }
 
+    /// The machine a domain of this architecture gets when it names none
+    /// and the QEMU binary declares no default (`pc`, `virt`, `pseries`,
+    /// `s390-ccw-virtio`, …).
+    ///
+    /// ```
+    /// assert_eq!(pciplan::machine::Arch::Ppc64.default_machine(), "pseries");
+    /// ```
+    pub const fn default_machine(self) -> &'static str {
+        match self {
+            Arch::X86_64 | Arch::I686 => "pc",
+            Arch::Aarch64 | Arch::Armv7l | Arch::Armv6l | Arch::Riscv32 | Arch::Riscv64 => "virt",
+            Arch::Ppc64 | Arch::Ppc64le => "pseries",
+            Arch::S390 | Arch::S390x => "s390-ccw-virtio",
+            Arch::Ppc | Arch::Ppcemb => "g3beige",
+            Arch::Sparc => "SS-5",
+            Arch::Sparc64 => "sun4u",
+            Arch::Alpha => "clipper",
+            Arch::Mips | Arch::Mipsel | Arch::Mips64 | Arch::Mips64el => "malta",
+            Arch::Sh4 | Arch::Sh4eb => "r2d",
+        }
+    }
+
     /// x86_64 or i686.
     pub const fn is_x86(self) -> bool {
         matches!(self, Arch::X86_64 | Arch::I686)
