@@ -34,6 +34,20 @@ impl Plan {
     /// The post-parse steps, in libvirt's order.
     pub(crate) fn apply_defaults(&mut self) -> Result<(), Error> {
         self.check_usb_disabled()?;
+        // A disabled USB controller has no device: libvirt drops its
+        // address, so the slot stays free.
+        for d in &mut self.devices {
+            if matches!(
+                d.kind,
+                DeviceKind::Controller(Controller {
+                    kind: ControllerKind::Usb(Some(UsbModel::None)),
+                    ..
+                })
+            ) && matches!(d.address, DeviceAddress::Pci(_))
+            {
+                d.address = DeviceAddress::None;
+            }
+        }
         // While parsing: SCSI controllers for SCSI host devices (those
         // without a drive address count as controller 0), then indexes.
         self.add_hostdev_scsi_controllers();
@@ -593,9 +607,13 @@ impl Plan {
                 self.validate_pci_controller(d, c)?;
             }
         }
-        for d in &self.devices {
-            self.validate_device_address(d)?;
+        for i in self.iteration_order() {
+            if let Some(d) = self.devices.get(i) {
+                self.validate_device_address(d)?;
+                self.validate_device_model(d)?;
+            }
         }
+        self.check_duplicate_drives()?;
         self.validate_videos()?;
         if !self.profile.ide
             && let Some(d) = self.devices.iter().find(|d| {
@@ -808,6 +826,70 @@ impl Plan {
         Ok(())
     }
 
+    /// Device checks outside PCI that decide whether libvirt accepts the
+    /// domain: CCW addresses off s390, IDE drive addresses, a second IDE
+    /// controller and SCSI models QEMU has no device for (see
+    /// `docs/libvirt-rules.md`).
+    fn validate_device_model(&self, d: &Device) -> Result<(), Error> {
+        let err = |r| Err(cfg(r, Some(d)));
+        if matches!(&d.address, DeviceAddress::Other(t) if t == "ccw")
+            && !self.machine.is_s390_ccw()
+        {
+            return err(ConfigError::CcwMachine {
+                machine: self.machine.name().to_string(),
+            });
+        }
+        match &d.kind {
+            DeviceKind::Disk {
+                bus: DiskBus::Ide, ..
+            } if self.profile.ide => match d.drive {
+                Some(drive) if drive.controller >= 1 => err(ConfigError::IdeSecondController),
+                Some(drive) if drive.target != 0 => err(ConfigError::DriveTarget { bus: "ide" }),
+                _ => Ok(()),
+            },
+            DeviceKind::Controller(Controller {
+                kind: ControllerKind::Ide,
+                index: Some(i),
+                ..
+            }) if self.profile.ide && *i >= 1 => err(ConfigError::IdeSingleController),
+            DeviceKind::Controller(Controller {
+                kind: ControllerKind::Scsi(Some(ScsiModel::Buslogic)),
+                ..
+            }) => err(ConfigError::ControllerModelUnsupported { model: "buslogic" }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Two disks on one drive address (domain validation, after the
+    /// device checks).
+    fn check_duplicate_drives(&self) -> Result<(), Error> {
+        let disks: Vec<(&Device, DiskBus, crate::device::Drive)> = self
+            .devices
+            .iter()
+            .filter_map(|d| match (&d.kind, d.drive) {
+                (DeviceKind::Disk { bus, .. }, Some(drive)) => Some((d, *bus, drive)),
+                _ => None,
+            })
+            .collect();
+        for (k, (d, bus, drive)) in disks.iter().enumerate() {
+            let clash = disks
+                .get(k.saturating_add(1)..)
+                .unwrap_or_default()
+                .iter()
+                .any(|(_, b, o)| drive_bus_kind(*b) == drive_bus_kind(*bus) && o == drive);
+            if clash {
+                return Err(cfg(
+                    ConfigError::DuplicateDrive {
+                        dev: d.label.clone(),
+                        drive: drive.to_string(),
+                    },
+                    Some(d),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// §6.5: address types a device may not have.
     fn validate_device_address(&self, d: &Device) -> Result<(), Error> {
         let pci = matches!(d.address, DeviceAddress::Pci(_));
@@ -853,5 +935,17 @@ impl Plan {
             }),
             _ => Ok(()),
         }
+    }
+}
+
+/// Disks on these buses share drive addresses when their controller type
+/// is the same (SCSI disks and SCSI host devices aside).
+fn drive_bus_kind(bus: DiskBus) -> u8 {
+    match bus {
+        DiskBus::Ide => 0,
+        DiskBus::Scsi => 1,
+        DiskBus::Sata => 2,
+        DiskBus::Fdc => 3,
+        _ => 4,
     }
 }

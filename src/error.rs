@@ -382,6 +382,38 @@ pub enum ConfigError {
         /// The allowed range, as libvirt writes it.
         range: &'static str,
     },
+    /// A CCW address on a machine other than s390-ccw.
+    #[error("cannot use CCW address type for device '<null>' using machine type '{machine}'")]
+    CcwMachine {
+        /// The machine type.
+        machine: String,
+    },
+    /// An IDE disk on a drive controller above 0.
+    #[error("Only 1 IDE controller is supported")]
+    IdeSecondController,
+    /// A drive address with a target other than 0.
+    #[error("target must be 0 for {bus} controller")]
+    DriveTarget {
+        /// The bus (`ide`).
+        bus: &'static str,
+    },
+    /// An IDE controller index above 0 on a machine with one built in.
+    #[error("Only a single IDE controller is supported for this machine type")]
+    IdeSingleController,
+    /// A controller model QEMU has no device for.
+    #[error("Unsupported controller model: {model}")]
+    ControllerModelUnsupported {
+        /// The model.
+        model: &'static str,
+    },
+    /// Two disks on one drive address.
+    #[error("Found duplicate drive address for disk with target name '{dev}' {drive}")]
+    DuplicateDrive {
+        /// The first disk's target name.
+        dev: String,
+        /// The address.
+        drive: String,
+    },
     /// A zPCI uid of 0 or above 0xFFFF.
     #[error("Invalid PCI address uid='0x{uid:04x}', must be > 0x0000 and <= 0xffff")]
     ZpciUid {
@@ -591,6 +623,7 @@ impl ConfigError {
             ConfigError::OptionRequired { .. }
             | ConfigError::SingleWatchdog
             | ConfigError::UsbDiskAddress
+            | ConfigError::IdeSecondController
             | ConfigError::ScsiNoModel { .. } => ErrorClass::Internal,
             ConfigError::UnknownModel { .. }
             | ConfigError::UnsupportedArch { .. }
@@ -602,6 +635,11 @@ impl ConfigError {
             | ConfigError::NodeOnIndexZero
             | ConfigError::TargetIndexRange { .. }
             | ConfigError::TargetIndexZero
+            | ConfigError::CcwMachine { .. }
+            | ConfigError::DriveTarget { .. }
+            | ConfigError::IdeSingleController
+            | ConfigError::ControllerModelUnsupported { .. }
+            | ConfigError::DuplicateDrive { .. }
             | ConfigError::OptionInvalid { .. }
             | ConfigError::ModelNameInvalid { .. }
             | ConfigError::IndexMustBePositive { .. }

@@ -327,6 +327,37 @@ pub struct Device {
     pub origin: Option<usize>,
     /// The zPCI extension of its PCI address (`<zpci>`), an s390 feature.
     pub zpci: Option<Zpci>,
+    /// The drive address of an IDE/SCSI/SATA/FDC disk (given, or derived
+    /// from its target name as libvirt does).
+    pub drive: Option<Drive>,
+}
+
+/// A drive address (`<address type='drive'>`).
+///
+/// ```
+/// let d = pciplan::device::Drive { controller: 0, bus: 1, target: 0, unit: 0 };
+/// assert_eq!(d.to_string(), "controller='0' bus='1' target='0' unit='0'");
+/// ```
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Drive {
+    /// Controller index.
+    pub controller: u32,
+    /// Bus.
+    pub bus: u32,
+    /// Target.
+    pub target: u32,
+    /// Unit.
+    pub unit: u32,
+}
+
+impl std::fmt::Display for Drive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "controller='{}' bus='{}' target='{}' unit='{}'",
+            self.controller, self.bus, self.target, self.unit
+        )
+    }
 }
 
 /// zPCI identifiers of a PCI address (§1.2); each may be unset.
@@ -359,6 +390,7 @@ impl Device {
             label: String::new(),
             origin: None,
             zpci: None,
+            drive: None,
         }
     }
 

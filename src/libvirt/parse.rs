@@ -8,9 +8,9 @@ use crate::caps::Capabilities;
 use crate::controller::{ControllerModel, PciTarget};
 use crate::device::{
     BalloonModel, ChannelTarget, ConsoleTarget, Controller, ControllerKind, Device, DeviceAddress,
-    DeviceKind, DiskBus, FsDriver, HostdevSource, InputBus, IommuModel, MemoryModel, NicModel,
-    PciController, ScsiModel, SerialTarget, SoundModel, UsbModel, VideoModel, VirtioModel,
-    WatchdogModel, Zpci,
+    DeviceKind, DiskBus, Drive, FsDriver, HostdevSource, InputBus, IommuModel, MemoryModel,
+    NicModel, PciController, ScsiModel, SerialTarget, SoundModel, UsbModel, VideoModel,
+    VirtioModel, WatchdogModel, Zpci,
 };
 use crate::error::{AddressError, ConfigError, Error, XmlError};
 use crate::machine::{Arch, HostPci, Machine};
@@ -100,6 +100,9 @@ pub(super) fn parse_domain(
             .with_address(address)
             .with_label(label(node))
             .with_origin(elems.len());
+        if name == "disk" {
+            device.drive = disk_drive(node)?;
+        }
         device.zpci = match child(node, "address").and_then(|a| child(a, "zpci")) {
             Some(z) => Some(Zpci {
                 uid: z
@@ -533,6 +536,47 @@ fn disk(node: Node<'_, '_>) -> Result<DeviceKind, Error> {
         bus,
         model: virtio_model(node)?,
         drive_controller,
+    })
+}
+
+/// The drive address of a disk on a drive bus: the given one, or the one
+/// libvirt derives from the target name (IDE: 2 buses × 2 units per
+/// controller; SCSI: 7 units; SATA: 6 units; FDC: 2 units).
+fn disk_drive(node: Node<'_, '_>) -> Result<Option<Drive>, Error> {
+    let target = child(node, "target");
+    let dev = target.and_then(|t| t.attribute("dev")).unwrap_or_default();
+    let bus = match target.and_then(|t| t.attribute("bus")) {
+        Some(b) => disk_bus(b),
+        None => bus_from_dev(dev),
+    };
+    if let Some(a) = child(node, "address").filter(|a| a.attribute("type") == Some("drive")) {
+        return Ok(Some(Drive {
+            controller: address_u32(a, "controller")?,
+            bus: address_u32(a, "bus")?,
+            target: address_u32(a, "target")?,
+            unit: address_u32(a, "unit")?,
+        }));
+    }
+    if child(node, "address").is_some() {
+        return Ok(None);
+    }
+    let Some(i) = crate::plan::disk_name_index(dev) else {
+        return Ok(None);
+    };
+    let drive = |controller, bus, unit| {
+        Some(Drive {
+            controller,
+            bus,
+            target: 0,
+            unit,
+        })
+    };
+    Ok(match bus {
+        DiskBus::Ide => drive(i / 4, (i % 4) / 2, i % 2),
+        DiskBus::Scsi => drive(i / 7, 0, i % 7),
+        DiskBus::Sata => drive(i / 6, 0, i % 6),
+        DiskBus::Fdc => drive(i / 2, 0, i % 2),
+        _ => None,
     })
 }
 

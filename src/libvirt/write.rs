@@ -401,6 +401,22 @@ fn edit_device(doc: &Document, e: &Elem, d: &Device, edits: &mut Edits<'_>) {
             )),
         }
     }
+    if d.address == DeviceAddress::None
+        && let Some((range, DeviceAddress::Pci(_))) = &e.address
+    {
+        // The plan dropped the address (a disabled USB controller): remove
+        // the element with the whitespace before it.
+        let text = doc.text.as_str();
+        let mut start = range.start;
+        while start > e.range.start
+            && text
+                .get(start.saturating_sub(1)..start)
+                .is_some_and(|c| c.trim().is_empty())
+        {
+            start = start.saturating_sub(1);
+        }
+        edits.replace(start, range.end, String::new());
+    }
     if let DeviceAddress::Other(t) = &d.address
         && e.address.is_none()
         && NON_PCI_WRITTEN.contains(&t.as_str())

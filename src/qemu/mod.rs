@@ -3,7 +3,9 @@
 //! [`device_args`] turns every PCI controller and every device with a PCI
 //! address into the value of one `-device` argument: the QEMU driver for the
 //! model, `id=`, `bus=` and `addr=`, as libvirt's QEMU driver writes them.
-//! [`command_line`] adds `-machine`, `-nodefaults` and a *null* back end for
+//! [`command_line`] adds `-machine` (and `-cpu` where the machine's default
+//! CPU does not run under TCG), `-nodefaults` (so QEMU adds none of the
+//! machine's default devices: no NIC, VGA, USB or CD-ROM) and a *null* back end for
 //! each device that needs one (`null-co` block nodes, an `rng-random` object
 //! on `/dev/urandom`, `null` character devices, a `none` audio back end, a
 //! `synth` 9p file system, RAM memory back ends), so the result runs as is:
@@ -20,9 +22,21 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! Machines: x86 `pc` and `q35`, arm and riscv `virt`, ppc64 `pseries`
+//! and s390x `s390-ccw-virtio` ([`emulator`] names the QEMU program; the
+//! table of bus names is in `src/qemu/machine.rs`). Only PCI is written:
+//! devices with another address (virtio-mmio, CCW, spapr-vio, ISA, USB, …)
+//! are left out of the command line, so a guest's non-PCI devices are
+//! missing from it.
+//!
 //! Naming (libvirt's): the PCI controller with index N has `id=pci.N`; bus 0
-//! is `pcie.0` on q35 and `pci.0` on i440fx; a device on bus N > 0 has
-//! `bus=pci.N`; `addr=0xS` for function 0 and `addr=0xS.0xF` otherwise;
+//! is `pcie.0` on q35, arm and riscv `virt`, and `pci.0` on i440fx,
+//! pSeries and s390; a device on bus N > 0 has `bus=pci.N`, except on a
+//! pSeries PHB with index N, whose bus is `pci.N.0` (the PHB itself is
+//! `-device spapr-pci-host-bridge,index=<target index>,id=pci.N`, the one
+//! with target index 0 is built in); on s390 every PCI device with zPCI
+//! identifiers is preceded by `-device zpci,uid=U,fid=F,target=<its
+//! id>,id=zpciU`; `addr=0xS` for function 0 and `addr=0xS.0xF` otherwise;
 //! `multifunction=on|off` where the plan says so. The roots (`pci-root`,
 //! `pcie-root`) and the devices the machine itself provides (the i440fx IDE
 //! controller at 00:01.1, the q35 SATA controller at 00:1f.2) get no
@@ -48,6 +62,8 @@ use crate::device::{
     UsbModel, VideoModel, VirtioModel, WatchdogModel,
 };
 use crate::plan::Plan;
+
+mod machine;
 
 /// Why a plan cannot be written as QEMU arguments.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
@@ -93,6 +109,14 @@ pub enum QemuError {
     /// The plan has no PCI root controller at index 0.
     #[error("the plan has no pci-root or pcie-root controller")]
     NoRoot,
+    /// The machine has no QEMU PCI command line here.
+    #[error("no QEMU command line for machine {machine} on {arch}")]
+    UnsupportedMachine {
+        /// The architecture.
+        arch: &'static str,
+        /// The machine type.
+        machine: String,
+    },
 }
 
 /// The `-device` values of every PCI controller and PCI device of an
@@ -108,13 +132,31 @@ pub fn device_args(plan: &Plan) -> Result<Vec<String>, QemuError> {
     Ok(Builder::build(plan)?.devices)
 }
 
-/// A complete QEMU argument list (without the program name) for an
-/// assigned plan: `-machine pc|q35 -nodefaults`, memory and NUMA nodes when
+/// The QEMU program that runs the plan's machine (`qemu-system-x86_64`,
+/// `qemu-system-aarch64`, `qemu-system-ppc64`, `qemu-system-s390x`, …).
+///
+/// ```
+/// use pciplan::{Capabilities, Machine, Plan};
+/// let plan = Plan::new(Machine::new("ppc64", "pseries")?, Capabilities::empty());
+/// assert_eq!(pciplan::qemu::emulator(&plan)?, "qemu-system-ppc64");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// [`QemuError::UnsupportedMachine`] for machines without a command line.
+pub fn emulator(plan: &Plan) -> Result<&'static str, QemuError> {
+    Ok(machine::target(plan)?.emulator)
+}
+
+/// A complete QEMU argument list (without the program name, which is
+/// [`emulator`]) for an assigned plan: `-machine <family> [-cpu <model>]
+/// -nodefaults`, memory and NUMA nodes when
 /// the plan has guest NUMA cells or memory devices, the null back ends, then
 /// one `-device` pair per entry of [`device_args`].
 ///
-/// The machine is the family's generic name (`pc` or `q35`), not the plan's
-/// versioned machine type, so the line runs on the QEMU at hand.
+/// The machine is the family's generic name (`pc`, `q35`, `virt`,
+/// `pseries`, `s390-ccw-virtio`), not the plan's versioned machine type, so
+/// the line runs on the QEMU at hand.
 ///
 /// ```
 /// use pciplan::{Capabilities, Device, DeviceKind, Machine, Plan, VirtioModel};
@@ -132,8 +174,12 @@ pub fn device_args(plan: &Plan) -> Result<Vec<String>, QemuError> {
 /// As [`device_args`].
 pub fn command_line(plan: &Plan) -> Result<Vec<String>, QemuError> {
     let built = Builder::build(plan)?;
-    let machine = if plan.machine().is_q35() { "q35" } else { "pc" };
-    let mut out: Vec<String> = vec!["-machine".into(), machine.into(), "-nodefaults".into()];
+    let target = built.target;
+    let mut out: Vec<String> = vec!["-machine".into(), target.machine.into()];
+    if let Some(cpu) = target.cpu {
+        out.extend(["-cpu".into(), cpu.into()]);
+    }
+    out.push("-nodefaults".into());
     const NODE_MIB: u32 = 128;
     let cells = plan.numa_cells;
     let base_mib = if cells > 0 {
@@ -173,6 +219,8 @@ const MEMORY_DEVICE_MIB: u32 = 128;
 /// The arguments being built.
 struct Builder<'p> {
     plan: &'p Plan,
+    /// The machine part.
+    target: machine::Target,
     /// `-device` values.
     devices: Vec<String>,
     /// Back-end arguments, in pairs (`-blockdev`, value).
@@ -191,7 +239,8 @@ impl<'p> Builder<'p> {
     fn build(plan: &'p Plan) -> Result<Builder<'p>, QemuError> {
         let mut b = Builder {
             plan,
-            devices: Vec::new(),
+            target: machine::target(plan)?,
+            devices: machine::phb_devices(plan),
             backends: Vec::new(),
             memory_devices: 0,
             primary_video_seen: false,
@@ -232,21 +281,13 @@ impl<'p> Builder<'p> {
 
     /// `bus=...,[multifunction=on,]addr=...` for an address.
     fn placement(&self, d: &Device, a: PciAddress) -> Result<String, QemuError> {
-        let bus = if a.bus() == 0 {
-            if self.plan.machine().is_q35() {
-                "pcie.0".to_string()
-            } else {
-                "pci.0".to_string()
-            }
-        } else if self.plan.pci_controller(u32::from(a.bus())).is_some() {
-            format!("pci.{}", a.bus())
-        } else {
-            return Err(QemuError::MissingBus {
+        let bus = machine::bus_name(self.plan, &self.target, a.bus()).ok_or_else(|| {
+            QemuError::MissingBus {
                 device: d.to_string(),
                 addr: a,
                 bus: a.bus(),
-            });
-        };
+            }
+        })?;
         let mut s = format!("bus={bus}");
         match a.multifunction() {
             Multifunction::On => s.push_str(",multifunction=on"),
@@ -262,8 +303,29 @@ impl<'p> Builder<'p> {
 
     fn push(&mut self, d: &Device, a: PciAddress, head: String) -> Result<(), QemuError> {
         let at = self.placement(d, a)?;
+        self.zpci(d, &head);
         self.devices.push(format!("{head},{at}"));
         Ok(())
+    }
+
+    /// The `zpci` device of an s390 PCI device with zPCI identifiers; it
+    /// comes first, or QEMU makes one of its own for the device.
+    fn zpci(&mut self, d: &Device, head: &str) {
+        let Some(z) = d.zpci.filter(|_| self.target.zpci) else {
+            return;
+        };
+        let (Some(uid), Some(fid)) = (z.uid, z.fid) else {
+            return;
+        };
+        let Some(id) = head
+            .split(',')
+            .find_map(|p| p.strip_prefix("id="))
+            .map(str::to_string)
+        else {
+            return;
+        };
+        self.devices
+            .push(format!("zpci,uid={uid},fid={fid},target={id},id=zpci{uid}"));
     }
 
     fn backend(&mut self, option: &str, value: String) {
@@ -577,10 +639,8 @@ impl<'p> Builder<'p> {
         } else {
             format!("{driver},audiodev=audio0,id={id}")
         };
-        let at = self
-            .placement(d, a)
+        self.push(d, a, head)
             .map_err(|_| "bus without PCI controller")?;
-        self.devices.push(format!("{head},{at}"));
         if hda {
             self.devices.push(format!(
                 "hda-duplex,id={id}-codec0,bus={id}.0,cad=0,audiodev=audio0"
@@ -683,7 +743,12 @@ fn controller_order(plan: &Plan) -> Result<Vec<usize>, QemuError> {
             pending.push((i, c.idx(), a));
         }
     }
+    // Root buses: bus 0 and the pSeries PHBs.
     let mut placed: BTreeSet<u32> = BTreeSet::from([0]);
+    placed.extend(plan.devices().iter().filter_map(|d| {
+        let c = d.kind.controller()?;
+        is_root(d, c.idx()).then_some(c.idx())
+    }));
     let mut order = Vec::with_capacity(pending.len());
     while !pending.is_empty() {
         let ready = pending
