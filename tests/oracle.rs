@@ -3,8 +3,9 @@
 //! `min-*` ones) with the answer a live libvirt 9.0 + QEMU 7.2 (Debian
 //! bookworm) gave for each. The oracle itself is never needed here.
 //!
-//! Every case is assigned with the QEMU 7.2 capabilities libvirt probed
-//! (`tests/data/oracle/caps-qemu-7.2.xml`) and no host PCI devices.
+//! Every case is assigned with the QEMU 7.2 capabilities libvirt probed for
+//! the case's architecture (`tests/data/oracle/caps-qemu-7.2-<arch>.xml`, or
+//! `caps-qemu-7.2.xml` for x86) and no host PCI devices.
 //!
 //! * `expected.xml` cases: `assign_xml(input.xml)` must succeed, its PCI view
 //!   must equal the view of `expected.xml` (see `common/pci_view.rs`), every
@@ -160,12 +161,47 @@ const PASS_LIST_HEADER: &str = "# Oracle cases (directories under tests/data/ora
          # `PCIPLAN_UPDATE_EXPECTED_PASS=1 cargo test --release --test oracle`\n\
          # adds the cases that pass now and keeps the old entries.\n";
 
+/// The `<os><type arch>` of a case's input (x86_64 when absent or unreadable).
+fn case_arch(name: &str) -> String {
+    let path = oracle_dir().join("cases").join(name).join("input.xml");
+    let text = read(&path).unwrap_or_default();
+    roxmltree::Document::parse(&text)
+        .ok()
+        .and_then(|d| {
+            d.descendants()
+                .find(|n| {
+                    n.has_tag_name("type")
+                        && n.parent_element().is_some_and(|p| p.has_tag_name("os"))
+                })
+                .and_then(|t| t.attribute("arch").map(str::to_string))
+        })
+        .unwrap_or_else(|| "x86_64".to_string())
+}
+
+/// The capabilities for an architecture, parsed once.
+fn caps_for(
+    arch: &str,
+    cache: &mut BTreeMap<String, Capabilities>,
+) -> Result<Capabilities, String> {
+    let file = match arch {
+        "x86_64" | "i686" => "caps-qemu-7.2.xml".to_string(),
+        other => format!("caps-qemu-7.2-{other}.xml"),
+    };
+    if let Some(c) = cache.get(&file) {
+        return Ok(c.clone());
+    }
+    let path = oracle_dir().join(&file);
+    let caps = parse_caps_xml(&read(&path)?)
+        .map_err(|e| format!("parse_caps_xml({}): {e}", path.display()))?;
+    cache.insert(file, caps.clone());
+    Ok(caps)
+}
+
 #[test]
 fn libvirt_9_0_qemu_7_2_oracle() -> Result<(), String> {
     let names = case_names()?;
-    let caps_path = oracle_dir().join("caps-qemu-7.2.xml");
-    let caps = parse_caps_xml(&read(&caps_path)?)
-        .map_err(|e| format!("parse_caps_xml({}): {e}", caps_path.display()))?;
+    let mut caps_cache = BTreeMap::new();
+    let mut per_arch: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let host = HostPci::default();
     let pass_list_path = oracle_dir().join("expected-pass.txt");
     let must_pass = read_expected_pass(&pass_list_path)?;
@@ -177,8 +213,14 @@ fn libvirt_9_0_qemu_7_2_oracle() -> Result<(), String> {
     let mut report = String::new();
     let mut regressions = Vec::new();
     for name in &names {
-        match run_guarded(name, &caps, &host) {
+        let arch = case_arch(name);
+        let tally = per_arch.entry(arch.clone()).or_default();
+        tally.1 = tally.1.saturating_add(1);
+        let result =
+            caps_for(&arch, &mut caps_cache).and_then(|caps| run_guarded(name, &caps, &host));
+        match result {
             Ok(()) => {
+                tally.0 = tally.0.saturating_add(1);
                 passing.insert(name.clone());
                 let _ = writeln!(report, "PASS {name}");
             }
@@ -196,7 +238,10 @@ fn libvirt_9_0_qemu_7_2_oracle() -> Result<(), String> {
         }
     }
 
-    let summary = format!("oracle: {}/{}\n", passing.len(), names.len());
+    let mut summary = format!("oracle: {}/{}\n", passing.len(), names.len());
+    for (arch, (pass, total)) in &per_arch {
+        let _ = writeln!(summary, "oracle {arch}: {pass}/{total}");
+    }
     print!("{summary}");
     eprint!("{summary}");
 
