@@ -2,8 +2,9 @@
 //!
 //! Nodes are PCI controllers; an edge goes from the controller that provides
 //! a bus to each controller plugged into that bus. The tree rules are enforced
-//! on insertion: one root at index 0, unique indexes, every other controller
-//! on an existing bus that accepts it, no cycles.
+//! on insertion: one root at index 0 (pSeries adds further PCI host bridges,
+//! each a root of its own), unique indexes, every other controller on an
+//! existing bus that accepts it, no cycles.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -75,6 +76,40 @@ impl Topology {
         });
         t.by_index.insert(0, n);
         Ok(t)
+    }
+
+    /// Adds another root bus: a pSeries PCI host bridge (a `pci-root` with
+    /// an index above 0), the root of its own tree.
+    ///
+    /// ```
+    /// use pciplan::{ControllerModel, Topology};
+    /// use pciplan::topology::TreeController;
+    /// let mut t = Topology::new(ControllerModel::PciRoot)?;
+    /// t.add_host_bridge(TreeController {
+    ///     index: 1, model: ControllerModel::PciRoot, model_name: None,
+    ///     target: Default::default(), address: None,
+    /// })?;
+    /// assert_eq!(t.len(), 2);
+    /// # Ok::<(), pciplan::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`TopologyError`] when the index is above 255 or taken, or the
+    /// controller is not a pci-root.
+    pub fn add_host_bridge(&mut self, c: TreeController) -> Result<ControllerId, Error> {
+        if c.index > 255 {
+            return Err(TopologyError::IndexTooHigh { index: c.index }.into());
+        }
+        if self.by_index.contains_key(&c.index) {
+            return Err(TopologyError::DuplicateIndex { index: c.index }.into());
+        }
+        if c.model != ControllerModel::PciRoot {
+            return Err(TopologyError::NoRoot.into());
+        }
+        let index = c.index;
+        let n = self.graph.add_node(c);
+        self.by_index.insert(index, n);
+        Ok(ControllerId(n))
     }
 
     /// Adds a controller below the controller whose bus its address names.
@@ -172,7 +207,12 @@ impl Topology {
                     first
                 }
             };
-            t.add_controller(next)?;
+            if next.model.is_root() && plan.profile().growth == crate::machine::Growth::HostBridges
+            {
+                t.add_host_bridge(next)?;
+            } else {
+                t.add_controller(next)?;
+            }
         }
         Ok(t)
     }
@@ -230,8 +270,20 @@ impl Topology {
     /// devices and controllers in its slots.
     pub fn render_tree(&self, plan: &Plan) -> String {
         let mut out = String::new();
-        if let Some(root) = self.find(0) {
-            self.render(plan, root, 0, &mut out);
+        for (&index, &n) in &self.by_index {
+            let root = self
+                .graph
+                .neighbors_directed(n, Direction::Incoming)
+                .next()
+                .is_none();
+            if root
+                && (index == 0
+                    || self
+                        .controller(ControllerId(n))
+                        .is_some_and(|c| c.model.is_root()))
+            {
+                self.render(plan, ControllerId(n), 0, &mut out);
+            }
         }
         out
     }

@@ -5,7 +5,9 @@
 //! the device (`[01.0, 00.0]` is slot 0 behind the bridge at 00:01.0), so
 //! bus numbers (libvirt's controller indexes, the firmware's numbering) never
 //! enter the comparison. Devices behind an expander bus start with the hop of
-//! the expander device on bus 0.
+//! the expander device on bus 0. On pSeries a path also names its PHB by the
+//! PHB's target index (QEMU's `index` property), since every PHB has a root
+//! bus numbered 0.
 //!
 //! The expected vendor and device ids come from this file's own table of
 //! QEMU devices, not from `pciplan::qemu`, so a wrong driver choice shows.
@@ -17,24 +19,40 @@ use pciplan::device::{
     BalloonModel, ControllerKind, DeviceKind, FsDriver, HostdevSource, IommuModel, MemoryModel,
     ScsiModel, SerialTarget, SoundModel, UsbModel, VideoModel, WatchdogModel,
 };
-use pciplan::{ControllerModel, Device, NicModel, Plan, VirtioModel};
+use pciplan::{ControllerModel, Device, MachineFamily, NicModel, Plan, VirtioModel};
 use serde_json::Value;
 
 /// A slot.function hop.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Hop(pub u8, pub u8);
 
-/// A bus path.
+/// A bus path: the root bus (a pSeries PHB's target index; 0 elsewhere)
+/// and the hops from it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Path(pub Vec<Hop>);
+pub struct Path {
+    /// The PHB's target index (pSeries), else 0.
+    pub root: u32,
+    /// The hops.
+    pub hops: Vec<Hop>,
+}
+
+impl Path {
+    /// A path on root bus 0.
+    pub fn on_root(hops: Vec<Hop>) -> Path {
+        Path { root: 0, hops }
+    }
+}
 
 impl fmt::Display for Path {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_empty() {
+        if self.root != 0 {
+            write!(f, "phb{}:", self.root)?;
+        }
+        if self.hops.is_empty() {
             return f.write_str("(root)");
         }
         let hops: Vec<String> = self
-            .0
+            .hops
             .iter()
             .map(|h| format!("{:02x}.{}", h.0, h.1))
             .collect();
@@ -99,29 +117,33 @@ fn virtio(v: Virtio, m: VirtioModel, modern_bus: bool) -> (u16, u16) {
     (VIRTIO, if modern { v.1 } else { v.0 })
 }
 
-/// The machine's own devices.
-pub fn builtins(q35: bool) -> Topo {
-    let list: &[(u8, u8, u16, &str)] = if q35 {
-        &[
-            (0x00, 0, 0x29c0, "q35 host bridge"),
-            (0x1f, 0, 0x2918, "ICH9 LPC"),
-            (0x1f, 2, 0x2922, "ICH9 SATA (built in)"),
-            (0x1f, 3, 0x2930, "ICH9 SMBus"),
-        ]
-    } else {
-        &[
-            (0x00, 0, 0x1237, "i440fx host bridge"),
-            (0x01, 0, 0x7000, "PIIX3 ISA"),
-            (0x01, 1, 0x7010, "PIIX3 IDE (built in)"),
-            (0x01, 3, 0x7113, "PIIX4 ACPI"),
-        ]
+/// The machine's own PCI devices under `-nodefaults`: the x86 chipset, the
+/// GPEX host bridge of arm and riscv `virt`; none on pSeries and s390.
+pub fn builtins(family: MachineFamily) -> Topo {
+    let list: &[(u8, u8, u16, u16, &str)] = match family {
+        MachineFamily::Q35 => &[
+            (0x00, 0, INTEL, 0x29c0, "q35 host bridge"),
+            (0x1f, 0, INTEL, 0x2918, "ICH9 LPC"),
+            (0x1f, 2, INTEL, 0x2922, "ICH9 SATA (built in)"),
+            (0x1f, 3, INTEL, 0x2930, "ICH9 SMBus"),
+        ],
+        MachineFamily::I440fx => &[
+            (0x00, 0, INTEL, 0x1237, "i440fx host bridge"),
+            (0x01, 0, INTEL, 0x7000, "PIIX3 ISA"),
+            (0x01, 1, INTEL, 0x7010, "PIIX3 IDE (built in)"),
+            (0x01, 3, INTEL, 0x7113, "PIIX4 ACPI"),
+        ],
+        MachineFamily::ArmVirt | MachineFamily::RiscvVirt => {
+            &[(0x00, 0, REDHAT, 0x0008, "GPEX host bridge")]
+        }
+        _ => &[],
     };
     list.iter()
-        .map(|&(s, f, device, what)| {
+        .map(|&(s, f, vendor, device, what)| {
             (
-                Path(vec![Hop(s, f)]),
+                Path::on_root(vec![Hop(s, f)]),
                 Occupant {
-                    vendor: INTEL,
+                    vendor,
                     device,
                     what: what.to_string(),
                 },
@@ -139,9 +161,10 @@ fn bus_path(plan: &Plan, bus: u8) -> Result<Path, String> {
     let mut hops = Vec::new();
     let mut cur = bus;
     for _ in 0..=256 {
-        if cur == 0 {
+        let root = if cur == 0 { Some(0) } else { phb(plan, cur) };
+        if let Some(root) = root {
             hops.reverse();
-            return Ok(Path(hops));
+            return Ok(Path { root, hops });
         }
         let d = plan
             .devices()
@@ -163,6 +186,19 @@ fn bus_path(plan: &Plan, bus: u8) -> Result<Path, String> {
         cur = a.bus();
     }
     Err(format!("bus {bus}: controller chain has a cycle"))
+}
+
+/// The target index of the pSeries PHB that is controller `index`.
+fn phb(plan: &Plan, index: u8) -> Option<u32> {
+    if !plan.machine().is_pseries() {
+        return None;
+    }
+    let c = plan.pci_controller(u32::from(index))?;
+    let ControllerKind::Pci(p) = &c.kind else {
+        return None;
+    };
+    (p.model == Some(ControllerModel::PciRoot))
+        .then_some(p.target.index.unwrap_or(u32::from(index)))
 }
 
 /// Where QEMU puts the internal bridge of a `pxb`, on the expander's bus.
@@ -292,8 +328,7 @@ fn ids(plan: &Plan, d: &Device, modern_bus: bool) -> Result<(u16, u16), String> 
 /// The topology the plan should give on QEMU: the machine's devices plus
 /// every PCI controller and device with an address.
 pub fn expected(plan: &Plan) -> Result<Topo, String> {
-    let q35 = plan.machine().is_q35();
-    let mut topo = builtins(q35);
+    let mut topo = builtins(plan.machine().family());
     for d in plan.devices() {
         let Some(a) = d.address.present() else {
             continue;
@@ -308,7 +343,7 @@ pub fn expected(plan: &Plan) -> Result<Topo, String> {
             continue;
         }
         let mut path = bus_path(plan, a.bus())?;
-        path.0.push(Hop(a.slot().as_u8(), a.function().as_u8()));
+        path.hops.push(Hop(a.slot().as_u8(), a.function().as_u8()));
         let bus_model = plan
             .pci_controller(u32::from(a.bus()))
             .and_then(|c| c.pci_model());
@@ -340,7 +375,7 @@ pub fn expected(plan: &Plan) -> Result<Topo, String> {
             }
         }
         if is_pxb(d) {
-            path.0.push(PXB_BRIDGE);
+            path.hops.push(PXB_BRIDGE);
             topo.insert(
                 path,
                 Occupant {
@@ -354,22 +389,17 @@ pub fn expected(plan: &Plan) -> Result<Topo, String> {
     Ok(topo)
 }
 
-/// Devices QEMU reports in `query-pci`, by bus path. `pxb_roots` maps the
-/// bus number of an expander's root bus to the path of the expander device.
-pub fn observed(query_pci: &Value, pxb_roots: &BTreeMap<i64, Path>) -> Result<Topo, String> {
+/// Devices QEMU reports in `query-pci`, by bus path. `prefixes` holds the
+/// path of each root bus of the list, in its order (bus 0, the expander
+/// device for an expander's root bus, the PHB for a pSeries root bus).
+pub fn observed(query_pci: &Value, prefixes: &[Path]) -> Result<Topo, String> {
     let mut topo = Topo::new();
     let buses = query_pci.as_array().ok_or("query-pci: not a list")?;
-    for bus in buses {
-        let nr = bus.get("bus").and_then(Value::as_i64).unwrap_or(0);
-        let prefix = if nr == 0 {
-            Path::default()
-        } else {
-            pxb_roots
-                .get(&nr)
-                .cloned()
-                .ok_or(format!("root bus {nr} belongs to no expander"))?
-        };
-        walk(bus.get("devices"), &prefix, &mut topo)?;
+    if buses.len() != prefixes.len() {
+        return Err("query-pci: a root bus without a path".into());
+    }
+    for (bus, prefix) in buses.iter().zip(prefixes) {
+        walk(bus.get("devices"), prefix, &mut topo)?;
     }
     Ok(topo)
 }
@@ -393,7 +423,7 @@ fn walk(devices: Option<&Value>, prefix: &Path, topo: &mut Topo) -> Result<(), S
             u8::try_from(function).map_err(|_| "bad function")?,
         );
         let mut path = prefix.clone();
-        path.0.push(hop);
+        path.hops.push(hop);
         let qdev = d.get("qdev_id").and_then(Value::as_str).unwrap_or("");
         topo.insert(
             path.clone(),
@@ -444,7 +474,7 @@ pub fn expanders(query_pci: &Value) -> Vec<(String, Path)> {
             if is_pxb && !qdev.is_empty() {
                 out.push((
                     qdev.to_string(),
-                    Path(vec![Hop(
+                    Path::on_root(vec![Hop(
                         u8::try_from(slot).unwrap_or(0xff),
                         u8::try_from(function).unwrap_or(0xff),
                     )]),

@@ -85,7 +85,11 @@ pub fn corpus_case(dir: &str) -> Result<Job, String> {
 /// Replaces devices that need host resources (PCI passthrough, vhost-scsi,
 /// vhost-vsock, evdev passthrough, virtiofs) by emulated devices at the same
 /// address, so the topology can be booted anywhere. Returns what it did.
+///
+/// A passed-through host device becomes an emulated e1000 NIC, or a
+/// virtio RNG on s390x, whose QEMU has no e1000.
 pub fn stand_in(plan: &mut Plan) -> Vec<String> {
+    let s390 = plan.machine().is_s390_ccw();
     let mut done = Vec::new();
     for i in 0..plan.devices().len() {
         let Some(d) = plan.device_mut(i) else {
@@ -103,6 +107,7 @@ pub fn stand_in(plan: &mut Plan) -> Vec<String> {
                 // Host passthrough: an emulated conventional NIC stands in.
                 HostdevSource::ScsiHost(m) => Some(DeviceKind::Rng(*m)),
                 HostdevSource::Other => None,
+                _ if s390 => Some(DeviceKind::Rng(VirtioModel::Default)),
                 _ => Some(DeviceKind::Interface {
                     model: Some(NicModel::Known("e1000".into())),
                     hostdev: None,
@@ -129,6 +134,49 @@ pub fn stand_in(plan: &mut Plan) -> Vec<String> {
         }
     }
     done
+}
+
+/// The `ok` cases of the corpus for these architectures (MANIFEST.tsv
+/// columns `kind`, `arch`, `selection`), whose input or output has PCI
+/// devices or controllers (`selection` is `pci`).
+pub fn pci_cases(arches: &[&str]) -> Vec<String> {
+    let manifest = fs::read_to_string(corpus_dir().join("MANIFEST.tsv")).unwrap_or_default();
+    let mut lines = manifest.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name);
+    let (Some(dir), Some(kind), Some(arch), Some(selection)) =
+        (col("dir"), col("kind"), col("arch"), col("selection"))
+    else {
+        return Vec::new();
+    };
+    lines
+        .filter_map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            let ok = c.get(kind) == Some(&"ok")
+                && c.get(selection) == Some(&"pci")
+                && c.get(arch).is_some_and(|a| arches.contains(a));
+            ok.then(|| c.get(dir).map(|d| d.to_string())).flatten()
+        })
+        .collect()
+}
+
+/// Whether the plan has a PCI device or controller QEMU would show (an
+/// addressed device, or a pSeries PHB besides the built-in one).
+pub fn has_pci(plan: &Plan) -> bool {
+    plan.devices().iter().any(|d| {
+        d.address.present().is_some()
+            || d.kind.controller().is_some_and(|c| {
+                c.idx() > 0 && c.pci_model() == Some(ControllerModel::PciRoot)
+            })
+    })
+}
+
+/// Whether the plan has a PCI controller with an address (a bridge or a
+/// port), whose bus only firmware numbers.
+pub fn has_bridges(plan: &Plan) -> bool {
+    plan.devices().iter().any(|d| {
+        d.address.present().is_some() && d.kind.controller().is_some_and(|c| c.pci_model().is_some())
+    })
 }
 
 /// A small seeded generator (xorshift64*), so the random plans are the same

@@ -12,9 +12,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-/// The QEMU binary the suite runs.
-pub const QEMU: &str = "qemu-system-x86_64";
-
 /// Why a QEMU session failed.
 #[derive(Debug)]
 pub enum VmError {
@@ -34,17 +31,17 @@ pub struct Vm {
 }
 
 impl Vm {
-    /// Starts QEMU with these arguments plus `-qmp stdio`, and negotiates
-    /// QMP capabilities.
-    pub fn start(args: &[String], timeout: Duration) -> Result<Vm, VmError> {
-        let mut child = Command::new(QEMU)
+    /// Starts the QEMU `program` with these arguments plus `-qmp stdio`,
+    /// and negotiates QMP capabilities.
+    pub fn start(program: &str, args: &[String], timeout: Duration) -> Result<Vm, VmError> {
+        let mut child = Command::new(program)
             .args(args)
             .args(["-qmp", "stdio"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| VmError::Rejected(format!("cannot start {QEMU}: {e}")))?;
+            .map_err(|e| VmError::Rejected(format!("cannot start {program}: {e}")))?;
         let (Some(stdin), Some(stdout), Some(mut err)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
@@ -150,10 +147,9 @@ impl Drop for Vm {
     }
 }
 
-/// `qemu-system-x86_64 --version`'s first line, or `None` when QEMU is
-/// missing.
-pub fn version() -> Option<String> {
-    let out = Command::new(QEMU).arg("--version").output().ok()?;
+/// `<program> --version`'s first line, or `None` when that QEMU is missing.
+pub fn version(program: &str) -> Option<String> {
+    let out = Command::new(program).arg("--version").output().ok()?;
     if !out.status.success() {
         return None;
     }
