@@ -389,6 +389,13 @@ impl Plan {
                     hostdev: None,
                 } => *m = Some(profile.nic_model.clone()),
                 DeviceKind::Vsock(m @ VirtioModel::Default) => *m = VirtioModel::Virtio,
+                DeviceKind::Serial(t @ SerialTarget::None) if profile.spapr_vio_platform => {
+                    // pSeries serial ports default to spapr-vty.
+                    *t = SerialTarget::SpaprVio;
+                    if unaddressed {
+                        d.address = DeviceAddress::Other("spapr-vio".into());
+                    }
+                }
                 _ => {}
             }
         }

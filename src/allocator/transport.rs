@@ -1,10 +1,14 @@
 //! The address kinds decided before PCI (§5.1 steps 3–4): CCW on s390-ccw
 //! machines (§4.8) and virtio-mmio on arm/riscv `virt` and `vexpress-*`
 //! (§4.5). Devices given one of these addresses are no longer wanted on PCI.
+//! CCW device numbers and spapr-vio registers are numbered as the live
+//! libvirt numbers them (`docs/libvirt-rules.md`, rule 24).
+
+use std::collections::BTreeSet;
 
 use crate::controller::ControllerModel;
 use crate::device::{
-    BalloonModel, ControllerKind, Device, DeviceAddress, DeviceKind, DiskBus, HostdevSource,
+    BalloonModel, BusId, ControllerKind, Device, DeviceAddress, DeviceKind, DiskBus, HostdevSource,
     InputBus, MemoryModel, NicModel, VideoModel,
 };
 use crate::machine::VirtioTransport;
@@ -18,8 +22,92 @@ enum Step {
 }
 
 impl Plan {
+    /// CCW devnos (s390-ccw): given ones are kept; every other CCW device,
+    /// in device iteration order, gets the lowest free devno of subchannel
+    /// set 0xfe.0, from 0x0000.
+    fn number_ccw(&mut self) {
+        let mut used: BTreeSet<(u32, u32, u32)> = self
+            .devices
+            .iter()
+            .filter_map(|d| match d.bus_id {
+                Some(BusId::Ccw { cssid, ssid, devno }) => Some((cssid, ssid, devno)),
+                _ => None,
+            })
+            .collect();
+        for i in self.iteration_order() {
+            let Some(d) = self.devices.get_mut(i) else {
+                continue;
+            };
+            if !matches!(&d.address, DeviceAddress::Other(t) if t == "ccw") || d.bus_id.is_some() {
+                continue;
+            }
+            let Some(devno) = (0..=0xFFFF).find(|n| !used.contains(&(0xfe, 0, *n))) else {
+                continue;
+            };
+            used.insert((0xfe, 0, devno));
+            d.bus_id = Some(BusId::Ccw {
+                cssid: 0xfe,
+                ssid: 0,
+                devno,
+            });
+        }
+    }
+
+    /// spapr-vio registers: NICs from 0x1000, SCSI controllers from 0x2000,
+    /// serial ports from 0x30000000, NVRAM from 0x3000, TPMs from 0x4000,
+    /// each the first free value upward in steps of 0x1000, in that order
+    /// of kinds and array order within a kind.
+    pub(super) fn number_spapr_vio(&mut self) {
+        let mut used: BTreeSet<u64> = self
+            .devices
+            .iter()
+            .filter_map(|d| match d.bus_id {
+                Some(BusId::SpaprVio { reg }) => Some(reg),
+                _ => None,
+            })
+            .collect();
+        let base = |k: &DeviceKind| -> Option<(u8, u64)> {
+            Some(match k {
+                DeviceKind::Interface { .. } => (0, 0x1000),
+                DeviceKind::Controller(_) => (1, 0x2000),
+                DeviceKind::Serial(_) => (2, 0x3000_0000),
+                DeviceKind::Nvram => (3, 0x3000),
+                DeviceKind::Tpm { .. } => (4, 0x4000),
+                _ => return None,
+            })
+        };
+        let mut order: Vec<(u8, usize, u64)> = self
+            .devices
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| {
+                matches!(&d.address, DeviceAddress::Other(t) if t == "spapr-vio") && d.bus_id.is_none()
+            })
+            .filter_map(|(i, d)| base(&d.kind).map(|(rank, b)| (rank, i, b)))
+            .collect();
+        order.sort_by_key(|(rank, i, _)| (*rank, *i));
+        for (_, i, start) in order {
+            let mut reg = start;
+            while used.contains(&reg) {
+                reg = reg.saturating_add(0x1000);
+            }
+            used.insert(reg);
+            if let Some(d) = self.devices.get_mut(i) {
+                d.bus_id = Some(BusId::SpaprVio { reg });
+            }
+        }
+    }
+
     /// Gives CCW or virtio-mmio addresses to the devices that take them.
     pub(super) fn assign_transports(&mut self) {
+        self.number_spapr_vio();
+        self.assign_transport_type();
+        if self.profile.virtio_transport == VirtioTransport::Ccw {
+            self.number_ccw();
+        }
+    }
+
+    fn assign_transport_type(&mut self) {
         let step = match self.profile.virtio_transport {
             VirtioTransport::Pci => return,
             VirtioTransport::Ccw => Step::Ccw,

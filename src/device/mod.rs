@@ -330,6 +330,44 @@ pub struct Device {
     /// The drive address of an IDE/SCSI/SATA/FDC disk (given, or derived
     /// from its target name as libvirt does).
     pub drive: Option<Drive>,
+    /// The numbers of a CCW or spapr-vio address (given, or assigned).
+    pub bus_id: Option<BusId>,
+}
+
+/// The numbers of a non-PCI address that libvirt assigns.
+///
+/// ```
+/// let c = pciplan::device::BusId::Ccw { cssid: 0xfe, ssid: 0, devno: 1 };
+/// assert_eq!(c.to_string(), "<address type='ccw' cssid='0xfe' ssid='0x0' devno='0x0001'/>");
+/// ```
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum BusId {
+    /// `<address type='ccw' cssid ssid devno>` (s390).
+    Ccw {
+        /// Channel subsystem id.
+        cssid: u32,
+        /// Subchannel set id.
+        ssid: u32,
+        /// Device number.
+        devno: u32,
+    },
+    /// `<address type='spapr-vio' reg>` (pSeries).
+    SpaprVio {
+        /// Register.
+        reg: u64,
+    },
+}
+
+impl std::fmt::Display for BusId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BusId::Ccw { cssid, ssid, devno } => write!(
+                f,
+                "<address type='ccw' cssid='0x{cssid:x}' ssid='0x{ssid:x}' devno='0x{devno:04x}'/>"
+            ),
+            BusId::SpaprVio { reg } => write!(f, "<address type='spapr-vio' reg='0x{reg:08x}'/>"),
+        }
+    }
 }
 
 /// A drive address (`<address type='drive'>`).
@@ -391,6 +429,7 @@ impl Device {
             origin: None,
             zpci: None,
             drive: None,
+            bus_id: None,
         }
     }
 

@@ -7,7 +7,7 @@ use crate::address::{Function, Multifunction, PciAddress, Slot, parse_c_uint};
 use crate::caps::Capabilities;
 use crate::controller::{ControllerModel, PciTarget};
 use crate::device::{
-    BalloonModel, ChannelTarget, ConsoleTarget, Controller, ControllerKind, Device, DeviceAddress,
+    BalloonModel, BusId, ChannelTarget, ConsoleTarget, Controller, ControllerKind, Device, DeviceAddress,
     DeviceKind, DiskBus, Drive, FsDriver, HostdevSource, InputBus, IommuModel, MemoryModel,
     NicModel, PciController, ScsiModel, SerialTarget, SoundModel, UsbModel, VideoModel,
     VirtioModel, WatchdogModel, Zpci,
@@ -103,6 +103,7 @@ pub(super) fn parse_domain(
         if name == "disk" {
             device.drive = disk_drive(node)?;
         }
+        device.bus_id = bus_id(child(node, "address"))?;
         device.zpci = match child(node, "address").and_then(|a| child(a, "zpci")) {
             Some(z) => Some(Zpci {
                 uid: z
@@ -578,6 +579,23 @@ fn disk_drive(node: Node<'_, '_>) -> Result<Option<Drive>, Error> {
         DiskBus::Fdc => drive(i / 2, 0, i % 2),
         _ => None,
     })
+}
+
+/// The numbers of a given CCW or spapr-vio address (`None` when it has
+/// none: libvirt then assigns them).
+fn bus_id(address: Option<Node<'_, '_>>) -> Result<Option<BusId>, Error> {
+    let Some(a) = address else { return Ok(None) };
+    match a.attribute("type") {
+        Some("ccw") if a.attribute("devno").is_some() => Ok(Some(BusId::Ccw {
+            cssid: address_u32(a, "cssid")?,
+            ssid: address_u32(a, "ssid")?,
+            devno: address_u32(a, "devno")?,
+        })),
+        Some("spapr-vio") if a.attribute("reg").is_some() => Ok(Some(BusId::SpaprVio {
+            reg: address_part(a, "reg")?,
+        })),
+        _ => Ok(None),
+    }
 }
 
 fn disk_bus(s: &str) -> DiskBus {

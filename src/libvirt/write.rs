@@ -417,11 +417,21 @@ fn edit_device(doc: &Document, e: &Elem, d: &Device, edits: &mut Edits<'_>) {
         }
         edits.replace(start, range.end, String::new());
     }
+    if let (DeviceAddress::Other(t), Some(id), Some((range, DeviceAddress::Other(_)))) =
+        (&d.address, d.bus_id, &e.address)
+        && NON_PCI_WRITTEN.contains(&t.as_str())
+        && e.child("address").is_some_and(|a| a.attr("devno").is_none() && a.attr("reg").is_none())
+    {
+        edits.replace(range.start, range.end, id.to_string());
+    }
     if let DeviceAddress::Other(t) = &d.address
         && e.address.is_none()
         && NON_PCI_WRITTEN.contains(&t.as_str())
     {
-        append.push(format!("<address type='{}'/>", escape(t)));
+        append.push(match d.bus_id {
+            Some(id) => id.to_string(),
+            None => format!("<address type='{}'/>", escape(t)),
+        });
     }
     edits.append_children(e, &append);
 }
@@ -584,7 +594,10 @@ fn render_new(d: &Device, indent: &str, unit: &str) -> Option<String> {
             unit,
         )),
         DeviceAddress::Other(t) if NON_PCI_WRITTEN.contains(&t.as_str()) => {
-            Some(format!("<address type='{}'/>", escape(t)))
+            Some(match d.bus_id {
+                Some(id) => id.to_string(),
+                None => format!("<address type='{}'/>", escape(t)),
+            })
         }
         _ => None,
     };

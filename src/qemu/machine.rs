@@ -36,6 +36,8 @@ pub(super) struct Target {
     pub root_bus: &'static str,
     /// PCI devices get a `zpci` companion device (s390 with zPCI).
     pub zpci: bool,
+    /// RAM per guest NUMA node (pSeries wants 256 MiB alignment).
+    pub numa_node_mib: u32,
 }
 
 /// The machine part of the command line of this plan.
@@ -59,6 +61,7 @@ pub(super) fn target(plan: &Plan) -> Result<Target, QemuError> {
         cpu,
         root_bus,
         zpci: false,
+        numa_node_mib: 128,
     };
     Ok(match plan.machine().family() {
         MachineFamily::I440fx => t(x86(), "pc", None, "pci.0"),
@@ -75,7 +78,10 @@ pub(super) fn target(plan: &Plan) -> Result<Target, QemuError> {
             Arch::Riscv32 => t("qemu-system-riscv32", "virt", None, "pcie.0"),
             _ => return Err(unsupported()),
         },
-        MachineFamily::Pseries => t("qemu-system-ppc64", "pseries", None, "pci.0"),
+        MachineFamily::Pseries => Target {
+            numa_node_mib: 256,
+            ..t("qemu-system-ppc64", "pseries", None, "pci.0")
+        },
         MachineFamily::S390Ccw => Target {
             zpci: true,
             ..t("qemu-system-s390x", "s390-ccw-virtio", None, "pci.0")

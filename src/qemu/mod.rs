@@ -180,10 +180,10 @@ pub fn command_line(plan: &Plan) -> Result<Vec<String>, QemuError> {
         out.extend(["-cpu".into(), cpu.into()]);
     }
     out.push("-nodefaults".into());
-    const NODE_MIB: u32 = 128;
+    let node_mib = target.numa_node_mib;
     let cells = plan.numa_cells;
     let base_mib = if cells > 0 {
-        NODE_MIB.saturating_mul(cells)
+        node_mib.saturating_mul(cells)
     } else {
         256
     };
@@ -200,7 +200,7 @@ pub fn command_line(plan: &Plan) -> Result<Vec<String>, QemuError> {
     for n in 0..cells {
         out.extend([
             "-object".into(),
-            format!("memory-backend-ram,id=ram-node{n},size={NODE_MIB}M"),
+            format!("memory-backend-ram,id=ram-node{n},size={node_mib}M"),
             "-numa".into(),
             format!("node,nodeid={n},memdev=ram-node{n}"),
         ]);

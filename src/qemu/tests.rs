@@ -99,3 +99,99 @@ fn passthrough_without_host_address_needs_a_host_resource() {
 }
 
 use crate::device::DeviceAddress;
+
+#[test]
+fn aarch64_virt_runs_qemu_system_aarch64_with_cpu_max_and_root_bus_pcie_0() {
+    let caps = Capabilities::from_names(["gpex-pcihost", "pcie-root-port", "virtio-rng"]);
+    let mut plan = Plan::new(Machine::new("aarch64", "virt-7.2").unwrap(), caps);
+    plan.add_device(
+        Device::new(DeviceKind::Rng(VirtioModel::Default))
+            .with_address(DeviceAddress::Pci(PciAddress::from_parts(0, 2, 0).unwrap())),
+    );
+    plan.assign().unwrap();
+    let line = command_line(&plan).unwrap();
+    assert_eq!(emulator(&plan).unwrap(), "qemu-system-aarch64");
+    assert_eq!(line[..5], ["-machine", "virt", "-cpu", "max", "-nodefaults"]);
+    assert!(
+        line.iter().any(|a| a.ends_with(",bus=pcie.0,addr=0x2")),
+        "{line:?}"
+    );
+}
+
+#[test]
+fn pseries_phb_is_a_host_bridge_device_and_its_bus_is_pci_n_0() {
+    let mut plan = Plan::new(
+        Machine::new("ppc64", "pseries").unwrap(),
+        Capabilities::from_names(["spapr-pci-host-bridge", "virtio-rng"]),
+    );
+    let mut phb = Controller::pci(ControllerModel::PciRoot, 1);
+    if let ControllerKind::Pci(p) = &mut phb.kind {
+        p.model_name = Some("spapr-pci-host-bridge".into());
+        p.target.index = Some(1);
+    }
+    plan.add_device(Device::new(DeviceKind::Controller(phb)));
+    plan.add_device(
+        Device::new(DeviceKind::Rng(VirtioModel::Default))
+            .with_address(DeviceAddress::Pci(PciAddress::from_parts(1, 1, 0).unwrap())),
+    );
+    plan.assign().unwrap();
+    let args = device_args(&plan).unwrap();
+    assert_eq!(args[0], "spapr-pci-host-bridge,index=1,id=pci.1");
+    assert!(
+        args.iter().any(|a| a.ends_with(",bus=pci.1.0,addr=0x1")),
+        "{args:?}"
+    );
+}
+
+#[test]
+fn s390_zpci_device_comes_before_its_target() {
+    let mut plan = Plan::new(
+        Machine::new("s390x", "s390-ccw-virtio").unwrap(),
+        Capabilities::from_names(["zpci", "virtio-rng"]),
+    );
+    let mut rng = Device::new(DeviceKind::Rng(VirtioModel::Default))
+        .with_address(DeviceAddress::Pci(PciAddress::from_parts(0, 1, 0).unwrap()));
+    rng.zpci = Some(crate::device::Zpci {
+        uid: Some(7),
+        fid: Some(3),
+    });
+    plan.add_device(rng);
+    plan.assign().unwrap();
+    let args = device_args(&plan).unwrap();
+    let zpci = args
+        .iter()
+        .position(|a| a == "zpci,uid=7,fid=3,target=rng0,id=zpci7");
+    let target = args.iter().position(|a| a.starts_with("virtio-rng-pci,"));
+    assert!(
+        zpci.is_some() && target.is_some() && zpci < target,
+        "{args:?}"
+    );
+}
+
+#[test]
+fn ccw_devices_are_left_out_of_the_s390_command_line() {
+    let plan = {
+        let mut p = Plan::new(
+            Machine::new("s390x", "s390-ccw-virtio").unwrap(),
+            Capabilities::from_names(["virtio-ccw", "virtio-rng"]),
+        );
+        p.add_device(Device::new(DeviceKind::Rng(VirtioModel::Default)));
+        p.assign().unwrap();
+        p
+    };
+    let line = command_line(&plan).unwrap();
+    assert_eq!(line[..2], ["-machine", "s390-ccw-virtio"]);
+    assert!(!line.iter().any(|a| a.contains("rng")), "{line:?}");
+}
+
+#[test]
+fn isapc_has_no_command_line() {
+    let plan = Plan::new(
+        Machine::new("x86_64", "isapc").unwrap(),
+        Capabilities::qemu_8_0_x86_64(),
+    );
+    assert!(matches!(
+        emulator(&plan),
+        Err(QemuError::UnsupportedMachine { .. })
+    ));
+}
