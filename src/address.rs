@@ -11,7 +11,28 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::AddressError;
+use thiserror::Error;
+
+/// An address that cannot be parsed or is out of range (spec §6.1).
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum AddressError {
+    /// Not of the form `DDDD:BB:SS.F`.
+    #[error("malformed PCI address '{0}'")]
+    Syntax(String),
+    /// Domain above 0xFFFF.
+    #[error("Invalid PCI address domain='0x{0:x}', must be <= 0xFFFF")]
+    Domain(u32),
+    /// Bus above 0xFF.
+    #[error("Invalid PCI address bus='0x{0:x}', must be <= 0xFF")]
+    Bus(u32),
+    /// Slot above 0x1F.
+    #[error("Invalid PCI address slot='0x{0:x}', must be <= 0x1F")]
+    Slot(u32),
+    /// Function above 7.
+    #[error("Invalid PCI address function=0x{0:x}, must be <= 7")]
+    Function(u32),
+}
 
 /// A PCI slot number, `0..=31`.
 ///

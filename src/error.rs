@@ -1,4 +1,7 @@
-//! Errors, one enum per layer, wrapped by the crate [`Error`](enum@Error).
+//! Errors: each layer owns its error type beside its code
+//! ([`AddressError`] in `address`, [`TopologyError`] in `topology`,
+//! [`XmlError`] in `libvirt`); this module holds the assignment and
+//! configuration errors and wraps them all in the crate [`Error`](enum@Error).
 //!
 //! Messages reproduce libvirt's wording (including its capitalisation and the
 //! class prefix such as `XML error: `), because VM managers match on them and
@@ -7,7 +10,11 @@
 
 use thiserror::Error;
 
+pub use crate::address::AddressError;
 use crate::address::PciAddress;
+#[cfg(feature = "libvirt")]
+pub use crate::libvirt::XmlError;
+pub use crate::topology::TopologyError;
 
 /// libvirt's error classes; each gives a message prefix.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -29,27 +36,6 @@ impl ErrorClass {
             ErrorClass::Unsupported => "unsupported configuration: ",
         }
     }
-}
-
-/// An address that cannot be parsed or is out of range (spec §6.1).
-#[derive(Clone, Debug, PartialEq, Eq, Error)]
-#[non_exhaustive]
-pub enum AddressError {
-    /// Not of the form `DDDD:BB:SS.F`.
-    #[error("malformed PCI address '{0}'")]
-    Syntax(String),
-    /// Domain above 0xFFFF.
-    #[error("Invalid PCI address domain='0x{0:x}', must be <= 0xFFFF")]
-    Domain(u32),
-    /// Bus above 0xFF.
-    #[error("Invalid PCI address bus='0x{0:x}', must be <= 0xFF")]
-    Bus(u32),
-    /// Slot above 0x1F.
-    #[error("Invalid PCI address slot='0x{0:x}', must be <= 0x1F")]
-    Slot(u32),
-    /// Function above 7.
-    #[error("Invalid PCI address function=0x{0:x}, must be <= 7")]
-    Function(u32),
 }
 
 /// A failure of address assignment (spec §6.3).
@@ -664,91 +650,6 @@ impl ConfigError {
     }
 }
 
-/// A domain XML that cannot be read (front-end errors).
-#[derive(Clone, Debug, PartialEq, Eq, Error)]
-#[non_exhaustive]
-pub enum XmlError {
-    /// Not well-formed XML, or a forbidden construct (DTD).
-    #[error("{0}")]
-    Syntax(String),
-    /// The root element is not `<domain>`.
-    #[error("expected root element <domain>, found <{0}>")]
-    WrongRoot(String),
-    /// A required element is missing.
-    #[error("missing element {0}")]
-    Missing(&'static str),
-    /// An attribute value is malformed.
-    #[error("Invalid value for attribute '{attr}' in element '{element}': '{value}'. {reason}")]
-    Attribute {
-        /// Element name.
-        element: String,
-        /// Attribute name.
-        attr: String,
-        /// The value.
-        value: String,
-        /// What was expected.
-        reason: String,
-    },
-    /// A definition libvirt's parser rejects, in libvirt's words (e.g.
-    /// `invalid NUMA node in target`).
-    #[error("{0}")]
-    Rejected(String),
-    /// Anything else, with the element it concerns.
-    #[error("{element}: {message}")]
-    Invalid {
-        /// Element path or name.
-        element: String,
-        /// What is wrong.
-        message: String,
-    },
-}
-
-/// A controller tree that breaks the tree rules.
-#[derive(Clone, Debug, PartialEq, Eq, Error)]
-#[non_exhaustive]
-pub enum TopologyError {
-    /// Two controllers share an index.
-    #[error("Multiple 'pci' controllers with index '{index}'")]
-    DuplicateIndex {
-        /// The index.
-        index: u32,
-    },
-    /// An index above 255 (a bus number has 8 bits).
-    #[error("PCI controller index {index} too high, maximum is 255")]
-    IndexTooHigh {
-        /// The index.
-        index: u32,
-    },
-    /// The root is missing or not at index 0.
-    #[error("the PCI controller tree needs a pci-root or pcie-root at index 0")]
-    NoRoot,
-    /// A controller plugs into a bus no controller provides.
-    #[error("PCI controller index {index} sits on bus {bus}, which no controller provides")]
-    NoParent {
-        /// The controller's index.
-        index: u32,
-        /// The bus it names.
-        bus: u32,
-    },
-    /// A non-root controller without an address.
-    #[error("PCI controller index {index} has no PCI address")]
-    NoAddress {
-        /// The controller's index.
-        index: u32,
-    },
-    /// A controller would sit below itself (directly or through others).
-    #[error(
-        "PCI controller index {index} would be its own ancestor (its bus chain never reaches the root)"
-    )]
-    Cycle {
-        /// The controller's index.
-        index: u32,
-    },
-    /// The parent bus does not accept the controller.
-    #[error("{0}")]
-    Incompatible(AllocError),
-}
-
 /// Every error pciplan returns.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 #[non_exhaustive]
@@ -775,14 +676,12 @@ pub enum Error {
         reason: ConfigError,
     },
     /// The XML could not be read.
+    #[cfg(feature = "libvirt")]
     #[error("XML error: {0}")]
     Xml(#[from] XmlError),
     /// The controller tree is not a tree.
     #[error("XML error: {0}")]
     Topology(#[from] TopologyError),
-    /// The plan cannot be written as a QEMU command line.
-    #[error("{0}")]
-    Qemu(#[from] crate::qemu::QemuError),
 }
 
 impl From<ConfigError> for Error {

@@ -11,13 +11,60 @@ use std::fmt::Write as _;
 
 use petgraph::Direction;
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
+use thiserror::Error as ThisError;
 
 use crate::address::PciAddress;
 use crate::controller::{ControllerModel, PciTarget};
 use crate::device::{ControllerKind, DeviceKind};
-use crate::error::{Error, TopologyError};
+use crate::error::{AllocError, Error};
 use crate::flags::{CheckMode, check_compatible};
 use crate::plan::Plan;
+
+/// A controller tree that breaks the tree rules.
+#[derive(Clone, Debug, PartialEq, Eq, ThisError)]
+#[non_exhaustive]
+pub enum TopologyError {
+    /// Two controllers share an index.
+    #[error("Multiple 'pci' controllers with index '{index}'")]
+    DuplicateIndex {
+        /// The index.
+        index: u32,
+    },
+    /// An index above 255 (a bus number has 8 bits).
+    #[error("PCI controller index {index} too high, maximum is 255")]
+    IndexTooHigh {
+        /// The index.
+        index: u32,
+    },
+    /// The root is missing or not at index 0.
+    #[error("the PCI controller tree needs a pci-root or pcie-root at index 0")]
+    NoRoot,
+    /// A controller plugs into a bus no controller provides.
+    #[error("PCI controller index {index} sits on bus {bus}, which no controller provides")]
+    NoParent {
+        /// The controller's index.
+        index: u32,
+        /// The bus it names.
+        bus: u32,
+    },
+    /// A non-root controller without an address.
+    #[error("PCI controller index {index} has no PCI address")]
+    NoAddress {
+        /// The controller's index.
+        index: u32,
+    },
+    /// A controller would sit below itself (directly or through others).
+    #[error(
+        "PCI controller index {index} would be its own ancestor (its bus chain never reaches the root)"
+    )]
+    Cycle {
+        /// The controller's index.
+        index: u32,
+    },
+    /// The parent bus does not accept the controller.
+    #[error("{0}")]
+    Incompatible(AllocError),
+}
 
 /// One controller in the tree.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -38,6 +38,7 @@
 //! points at is ever read.
 
 mod caps;
+mod error;
 mod parse;
 mod write;
 
@@ -48,6 +49,7 @@ use crate::device::DeviceAddress;
 use crate::error::Error;
 use crate::machine::HostPci;
 use crate::plan::Plan;
+pub use error::XmlError;
 
 pub use caps::parse_caps_xml;
 

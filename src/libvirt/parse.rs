@@ -7,10 +7,10 @@ use crate::address::{Function, Multifunction, PciAddress, Slot, parse_c_uint};
 use crate::caps::Capabilities;
 use crate::controller::{ControllerModel, PciTarget};
 use crate::device::{
-    BalloonModel, BusId, ChannelTarget, ConsoleTarget, Controller, ControllerKind, Device, DeviceAddress,
-    DeviceKind, DiskBus, Drive, FsDriver, HostdevSource, InputBus, IommuModel, MemoryModel,
-    NicModel, PciController, ScsiModel, SerialTarget, SoundModel, UsbModel, VideoModel,
-    VirtioModel, WatchdogModel, Zpci,
+    BalloonModel, BusId, ChannelTarget, ConsoleTarget, Controller, ControllerKind, Device,
+    DeviceAddress, DeviceKind, DiskBus, Drive, FsDriver, HostdevSource, InputBus, IommuModel,
+    MemoryModel, NicModel, PciController, ScsiModel, SerialTarget, SoundModel, UsbModel,
+    VideoModel, VirtioModel, WatchdogModel, Zpci,
 };
 use crate::error::{AddressError, ConfigError, Error, XmlError};
 use crate::machine::{Arch, HostPci, Machine};

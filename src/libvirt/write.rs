@@ -420,7 +420,8 @@ fn edit_device(doc: &Document, e: &Elem, d: &Device, edits: &mut Edits<'_>) {
     if let (DeviceAddress::Other(t), Some(id), Some((range, DeviceAddress::Other(_)))) =
         (&d.address, d.bus_id, &e.address)
         && NON_PCI_WRITTEN.contains(&t.as_str())
-        && e.child("address").is_some_and(|a| a.attr("devno").is_none() && a.attr("reg").is_none())
+        && e.child("address")
+            .is_some_and(|a| a.attr("devno").is_none() && a.attr("reg").is_none())
     {
         edits.replace(range.start, range.end, id.to_string());
     }
@@ -593,12 +594,10 @@ fn render_new(d: &Device, indent: &str, unit: &str) -> Option<String> {
             &format!("{indent}{unit}"),
             unit,
         )),
-        DeviceAddress::Other(t) if NON_PCI_WRITTEN.contains(&t.as_str()) => {
-            Some(match d.bus_id {
-                Some(id) => id.to_string(),
-                None => format!("<address type='{}'/>", escape(t)),
-            })
-        }
+        DeviceAddress::Other(t) if NON_PCI_WRITTEN.contains(&t.as_str()) => Some(match d.bus_id {
+            Some(id) => id.to_string(),
+            None => format!("<address type='{}'/>", escape(t)),
+        }),
         _ => None,
     };
     let mut children: Vec<String> = Vec::new();
