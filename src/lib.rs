@@ -55,9 +55,9 @@ pub use device::{
     Controller, ControllerKind, Device, DeviceAddress, DeviceKind, NicModel, PciController,
     VirtioModel,
 };
-pub use error::{AddressError, AllocError, ConfigError, Error, ErrorClass};
 #[cfg(feature = "libvirt")]
 pub use error::XmlError;
+pub use error::{AddressError, AllocError, ConfigError, Error, ErrorClass};
 pub use flags::ConnectFlags;
 pub use machine::{Machine, MachineFamily};
 pub use plan::{Plan, disk_name_index, limits};

@@ -169,9 +169,8 @@ fn run_case(case: &Case, host: &HostPci, cache: &mut CapsCache) -> Result<(), St
             // get none from pciplan).
             let mut d = d;
             for (key, want) in &expected.addresses {
-                let numbered = |a: &pci_view::Address| {
-                    a.0.contains_key("devno") || a.0.contains_key("reg")
-                };
+                let numbered =
+                    |a: &pci_view::Address| a.0.contains_key("devno") || a.0.contains_key("reg");
                 let got = actual.addresses.get(key);
                 if numbered(want) && got.is_some_and(numbered) && got != Some(want) {
                     d.push(format!(

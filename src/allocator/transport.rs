@@ -81,7 +81,8 @@ impl Plan {
             .iter()
             .enumerate()
             .filter(|(_, d)| {
-                matches!(&d.address, DeviceAddress::Other(t) if t == "spapr-vio") && d.bus_id.is_none()
+                matches!(&d.address, DeviceAddress::Other(t) if t == "spapr-vio")
+                    && d.bus_id.is_none()
             })
             .filter_map(|(i, d)| base(&d.kind).map(|(rank, b)| (rank, i, b)))
             .collect();

@@ -171,7 +171,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let (_, _, plan) = load_and_assign(&input)?;
             let args = qemu::command_line(&plan).map_err(Failure::NoQemu)?;
             let text = if shell {
-                let mut words = vec![qemu_binary(plan.machine().arch()).to_string()];
+                let program = qemu::emulator(&plan).map_err(Failure::NoQemu)?;
+                let mut words = vec![program.to_string()];
                 words.extend(args.iter().map(|a| shell_quote(a)));
                 words.join(" ") + "\n"
             } else {
@@ -187,20 +188,6 @@ fn run(cli: Cli) -> Result<(), Failure> {
             emit(None, &text)
         }
     }
-}
-
-/// The QEMU system emulator for a guest architecture.
-fn qemu_binary(arch: &pciplan::machine::Arch) -> String {
-    use pciplan::machine::Arch;
-    let name = match arch {
-        Arch::X86_64 | Arch::I686 => "x86_64",
-        Arch::Armv7l | Arch::Armv6l => "arm",
-        Arch::Ppc64 | Arch::Ppc64le => "ppc64",
-        Arch::Mipsel => "mipsel",
-        Arch::Mips64el => "mips64el",
-        other => other.as_str(),
-    };
-    format!("qemu-system-{name}")
 }
 
 /// Quotes a word for a POSIX shell when it needs it.

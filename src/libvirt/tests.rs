@@ -102,9 +102,16 @@ fn unknown_pci_model_is_unknown_model() {
 }
 
 #[test]
-fn non_x86_arch_is_rejected() {
-    let xml = "<domain><os><type arch='s390x'>hvm</type></os><devices/></domain>";
+fn unknown_arch_is_rejected() {
+    let xml = "<domain><os><type arch='pdp11'>hvm</type></os><devices/></domain>";
     assert!(matches!(parse(xml).unwrap_err(), Error::Config { .. }));
+}
+
+#[test]
+fn s390x_without_machine_gets_s390_ccw_virtio() {
+    let xml = "<domain><os><type arch='s390x'>hvm</type></os><devices/></domain>";
+    let (_, plan) = parse(xml).unwrap();
+    assert!(plan.machine().is_s390_ccw());
 }
 
 #[test]

@@ -106,7 +106,7 @@ pub enum QemuError {
         /// The controller index.
         index: u32,
     },
-    /// The plan has no PCI root controller at index 0.
+    /// The plan has PCI addresses but no PCI root controller at index 0.
     #[error("the plan has no pci-root or pcie-root controller")]
     NoRoot,
     /// The machine has no QEMU PCI command line here.
@@ -123,10 +123,12 @@ pub enum QemuError {
 /// assigned plan.
 ///
 /// # Errors
-/// [`QemuError::NoRoot`] and [`QemuError::NoModel`] for a plan that was not
-/// assigned; [`QemuError::MissingBus`] for a device on a bus no controller
-/// provides; [`QemuError::Unsupported`] for a device QEMU cannot emulate on
-/// PCI (a Xen channel, a `vbox` video, …); [`QemuError::HostResource`] for a
+/// [`QemuError::UnsupportedMachine`] for a machine without a command line
+/// here; [`QemuError::NoRoot`] (PCI addresses but no root controller) and
+/// [`QemuError::NoModel`] for a plan that was not assigned;
+/// [`QemuError::MissingBus`] for a device on a bus no controller provides;
+/// [`QemuError::Unsupported`] for a device QEMU cannot emulate on PCI (a
+/// Xen channel, a `vbox` video, …); [`QemuError::HostResource`] for a
 /// passthrough device whose host side the plan does not name.
 pub fn device_args(plan: &Plan) -> Result<Vec<String>, QemuError> {
     Ok(Builder::build(plan)?.devices)
@@ -248,7 +250,11 @@ impl<'p> Builder<'p> {
             counters: Vec::new(),
         };
         if !plan.devices().iter().any(|d| is_root(d, 0)) {
-            return Err(QemuError::NoRoot);
+            // A machine without PCI (s390 without zPCI): nothing to write.
+            if plan.devices().iter().any(|d| d.address.present().is_some()) {
+                return Err(QemuError::NoRoot);
+            }
+            return Ok(b);
         }
         for i in controller_order(plan)? {
             if let Some(d) = plan.devices().get(i) {

@@ -111,7 +111,10 @@ fn aarch64_virt_runs_qemu_system_aarch64_with_cpu_max_and_root_bus_pcie_0() {
     plan.assign().unwrap();
     let line = command_line(&plan).unwrap();
     assert_eq!(emulator(&plan).unwrap(), "qemu-system-aarch64");
-    assert_eq!(line[..5], ["-machine", "virt", "-cpu", "max", "-nodefaults"]);
+    assert_eq!(
+        line[..5],
+        ["-machine", "virt", "-cpu", "max", "-nodefaults"]
+    );
     assert!(
         line.iter().any(|a| a.ends_with(",bus=pcie.0,addr=0x2")),
         "{line:?}"

@@ -165,9 +165,9 @@ pub fn pci_cases(arches: &[&str]) -> Vec<String> {
 pub fn has_pci(plan: &Plan) -> bool {
     plan.devices().iter().any(|d| {
         d.address.present().is_some()
-            || d.kind.controller().is_some_and(|c| {
-                c.idx() > 0 && c.pci_model() == Some(ControllerModel::PciRoot)
-            })
+            || d.kind
+                .controller()
+                .is_some_and(|c| c.idx() > 0 && c.pci_model() == Some(ControllerModel::PciRoot))
     })
 }
 
@@ -175,7 +175,8 @@ pub fn has_pci(plan: &Plan) -> bool {
 /// port), whose bus only firmware numbers.
 pub fn has_bridges(plan: &Plan) -> bool {
     plan.devices().iter().any(|d| {
-        d.address.present().is_some() && d.kind.controller().is_some_and(|c| c.pci_model().is_some())
+        d.address.present().is_some()
+            && d.kind.controller().is_some_and(|c| c.pci_model().is_some())
     })
 }
 

@@ -14,6 +14,7 @@ Debian bookworm); it is only needed for `gen` and `oracle`, never by tests.
 import concurrent.futures as cf
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,28 @@ CAPS = os.path.join(DATA, "caps-qemu-7.2.xml")
 
 sys.path.insert(0, HERE)
 import gen  # noqa: E402
+import gen_arch  # noqa: E402
+
+# caps file per emulator (the x86 one is CAPS)
+ARCH_CAPS = {
+    "/usr/bin/qemu-system-aarch64": "caps-qemu-7.2-aarch64.xml",
+    "/usr/bin/qemu-system-arm": "caps-qemu-7.2-armv7l.xml",
+    "/usr/bin/qemu-system-riscv64": "caps-qemu-7.2-riscv64.xml",
+    "/usr/bin/qemu-system-ppc64": "caps-qemu-7.2-ppc64.xml",
+    "/usr/bin/qemu-system-s390x": "caps-qemu-7.2-s390x.xml",
+}
+
+
+def generator(profile):
+    """gen_arch for the non-x86 profiles, gen for the x86 ones."""
+    return gen_arch if profile in gen_arch.PROFILES else gen
+
+
+def caps_for(inp):
+    m = re.search(r"<emulator>([^<]*)</emulator>", open(inp).read())
+    if m and m.group(1).strip() in ARCH_CAPS:
+        return os.path.join(DATA, ARCH_CAPS[m.group(1).strip()])
+    return CAPS
 
 
 def _load_pci_view():
@@ -66,13 +89,13 @@ def gen_one(profile, seed):
     d = os.path.join(CASES, name)
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, "input.xml"), "w") as f:
-        f.write(gen.generate(profile, seed))
+        f.write(generator(profile).generate(profile, seed))
     return name, ask_oracle(d)
 
 
 def compare(case_dir, pv):
     inp = os.path.join(case_dir, "input.xml")
-    p = subprocess.run([PCIPLAN, "assign", "--caps", CAPS, inp], capture_output=True, text=True)
+    p = subprocess.run([PCIPLAN, "assign", "--caps", caps_for(inp), inp], capture_output=True, text=True)
     err = os.path.join(case_dir, "expected-error.txt")
     if os.path.exists(err):
         want = open(err).read().strip()
