@@ -317,3 +317,67 @@ fn libvirt_9_0_conformance() -> Result<(), String> {
         pass_list_header: PASS_LIST_HEADER,
     })
 }
+
+/// How many elements of each device kind carry a model (`model='…'` or a
+/// `<model>` child) in a domain XML.
+fn models_by_tag(xml: &str) -> Result<BTreeMap<String, usize>, String> {
+    const TAGS: [&str; 10] = [
+        "disk", "interface", "rng", "input", "filesystem", "vsock", "memory", "serial", "channel",
+        "console",
+    ];
+    let opts = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..roxmltree::ParsingOptions::default()
+    };
+    let doc = roxmltree::Document::parse_with_options(xml, opts).map_err(|e| e.to_string())?;
+    let mut out = BTreeMap::new();
+    let devices = doc.descendants().filter(|n| n.has_tag_name("devices"));
+    for el in devices.flat_map(|d| d.children().filter(roxmltree::Node::is_element)) {
+        let tag = el.tag_name().name();
+        if !TAGS.contains(&tag) {
+            continue;
+        }
+        let has_model = el.attribute("model").is_some()
+            || el
+                .children()
+                .any(|c| c.is_element() && c.tag_name().name() == "model");
+        if has_model {
+            *out.entry(tag.to_string()).or_insert(0usize) += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// The seed rule on every architecture: pciplan writes no default model
+/// into a device the input has (libvirt's own output does, for example
+/// `<model type='virtio'/>` on interfaces; that is not new information).
+#[test]
+fn no_default_model_is_written_on_any_arch() -> Result<(), String> {
+    let cases = manifest()?;
+    let host = HostPci::from_tsv(&read(&corpus_dir().join("env/virpcimock-devices.tsv"))?)
+        .map_err(|e| format!("virpcimock-devices.tsv: {e}"))?;
+    let mut cache = CapsCache::new();
+    let mut checked: BTreeMap<String, usize> = BTreeMap::new();
+    let mut bad = Vec::new();
+    for case in cases.iter().filter(|c| c.kind == "ok") {
+        let dir = corpus_dir().join("cases").join(&case.dir);
+        let meta: toml::Table = read(&dir.join("meta.toml"))?
+            .parse()
+            .map_err(|e| format!("meta.toml: {e}"))?;
+        let caps = capabilities(&meta, &mut cache)?;
+        let input = read(&dir.join("input.xml"))?;
+        let Ok(out) = assign(&input, &caps, &host, new_definition(&meta)) else {
+            continue;
+        };
+        if models_by_tag(&out)? != models_by_tag(&input)? {
+            bad.push(case.dir.clone());
+        }
+        *checked.entry(case.arch.clone()).or_insert(0) += 1;
+    }
+    println!("seed rule checked per arch: {checked:?}");
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("models added to devices in: {}", bad.join(", ")))
+    }
+}
