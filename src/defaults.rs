@@ -234,6 +234,17 @@ impl Plan {
                 }
             }
         }
+        if profile.usb_inputs_for_graphics && self.has_graphics {
+            let usb_input = |d: &Device, wanted: &str| {
+                matches!(d.kind, DeviceKind::Input { bus: InputBus::Usb, .. }) && d.label == wanted
+            };
+            if !self.devices.iter().any(|d| usb_input(d, "keyboard")) {
+                self.push_device(usb_input_device("keyboard"));
+            }
+            if !self.devices.iter().any(|d| usb_input(d, "mouse") || usb_input(d, "tablet")) {
+                self.push_device(usb_input_device("mouse"));
+            }
+        }
         if profile.memballoon
             && !self
                 .devices
@@ -430,6 +441,7 @@ impl Plan {
                 Some(d),
             ));
         }
+        self.check_usb_devices_need_usb()?;
         self.check_single_devices()?;
         for d in &self.devices {
             let Some(c) = d.kind.controller() else {
@@ -496,6 +508,28 @@ impl Plan {
             }
         }
         Ok(())
+    }
+
+    /// USB devices need a USB controller that is not `none` (arm and riscv
+    /// add none by default; pSeries adds USB input devices for graphics).
+    fn check_usb_devices_need_usb(&self) -> Result<(), Error> {
+        let usable = self.usb_controllers().iter().any(|(_, _, m)| *m != Some(UsbModel::None));
+        if usable {
+            return Ok(());
+        }
+        let usb_device = self.devices.iter().find(|d| match &d.kind {
+            DeviceKind::Disk { bus, .. } => *bus == DiskBus::Usb,
+            DeviceKind::Input { bus, .. } => *bus == InputBus::Usb,
+            DeviceKind::Sound(m) => *m == crate::device::SoundModel::Usb,
+            DeviceKind::Interface { model, .. } => *model == Some(NicModel::UsbNet),
+            DeviceKind::Serial(t) => *t == SerialTarget::Usb,
+            DeviceKind::Hub | DeviceKind::Redirdev => true,
+            _ => false,
+        });
+        match usb_device {
+            Some(d) => Err(cfg(ConfigError::UsbDisabledDevices, Some(d))),
+            None => Ok(()),
+        }
     }
 
     /// Devices a domain may have only one of.
@@ -955,4 +989,13 @@ fn drive_bus_kind(bus: DiskBus) -> u8 {
         DiskBus::Fdc => 3,
         _ => 4,
     }
+}
+
+/// A USB input device libvirt adds (pSeries with graphics).
+fn usb_input_device(input_type: &str) -> Device {
+    Device::new(DeviceKind::Input {
+        bus: InputBus::Usb,
+        model: VirtioModel::Default,
+    })
+    .with_label(input_type)
 }

@@ -541,6 +541,9 @@ pub enum ConfigError {
     /// `model='none'` together with another USB controller.
     #[error("Can't add another USB controller: USB is disabled for this domain")]
     UsbDisabledController,
+    /// USB devices without a usable USB controller.
+    #[error("USB is disabled for this domain, but USB devices are present in the domain XML")]
+    UsbDisabledDevices,
     /// A USB input while USB is disabled.
     #[error("Can't add USB input device. USB bus is disabled")]
     UsbDisabledInput,
@@ -640,6 +643,7 @@ impl ConfigError {
             | ConfigError::InputVirtioModel { .. }
             | ConfigError::UsbNoModel
             | ConfigError::UsbDisabledController
+            | ConfigError::UsbDisabledDevices
             | ConfigError::UsbDisabledInput
             | ConfigError::UsbNoMaster
             | ConfigError::IdeUnsupported

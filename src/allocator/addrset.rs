@@ -84,6 +84,9 @@ pub(crate) struct AddressSet {
     pub(crate) device_groups: Vec<u32>,
     /// zPCI ids in use (§5.10).
     pub(crate) zpci: super::zpci::ZpciUsed,
+    /// Devices at positions from here on (controllers the dry run added)
+    /// carry no zPCI flag.
+    pub(crate) zpci_upto: usize,
     /// Search cursors: for a (flags, function) search, no bus below the
     /// cursor can answer. libvirt rescans from bus 0 every time; the answer
     /// is the same because, within one pass, buses only fill up (a slot that
@@ -105,6 +108,7 @@ impl AddressSet {
             isolation: false,
             device_groups: Vec::new(),
             zpci: super::zpci::ZpciUsed::default(),
+            zpci_upto: usize::MAX,
             cursors: Vec::new(),
         }
     }

@@ -56,7 +56,8 @@ impl Plan {
         let bus_count = usize::try_from(self.max_pci_index().saturating_add(1)).unwrap_or(0);
         let mut work = self.clone();
         let all_flags = work.compute_flags();
-        let mut set = work.build_set(bus_count, Pass::Real, &all_flags)?;
+        let flagged = work.devices.len();
+        let mut set = work.build_set(bus_count, Pass::Real, &all_flags, flagged)?;
         work.chipset(&mut set, &all_flags, Pass::Real)?;
         let mut device = device;
         if let Some(mut addr) = device.address.present() {

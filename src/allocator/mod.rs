@@ -201,11 +201,14 @@ impl Plan {
         self.assign_transports();
         let max_index = self.max_pci_index();
         let mut flags = self.compute_flags();
+        // The zPCI flag is decided here (§5.2 step 3): controllers the dry
+        // run appends carry none.
+        let zpci_upto = self.devices.len();
         let mut bus_count = usize::try_from(max_index.saturating_add(1)).unwrap_or(0);
         if bus_count > 0 {
-            bus_count = self.dry_run(bus_count, max_index, &mut flags)?;
+            bus_count = self.dry_run(bus_count, max_index, &mut flags, zpci_upto)?;
         }
-        let mut set = self.build_set(bus_count, Pass::Real, &flags)?;
+        let mut set = self.build_set(bus_count, Pass::Real, &flags, zpci_upto)?;
         if !self.profile.supports_pci {
             return Ok(());
         }
@@ -223,8 +226,9 @@ impl Plan {
         bus_count: usize,
         max_index: i64,
         flags: &mut Vec<ConnectFlags>,
+        zpci_upto: usize,
     ) -> Result<usize, Error> {
-        let mut set = self.build_set(bus_count, Pass::Dry, flags)?;
+        let mut set = self.build_set(bus_count, Pass::Dry, flags, zpci_upto)?;
         self.chipset(&mut set, flags, Pass::Dry)?;
         let root = self.root_model();
         // Held-back slot: keeps room for the first bridge on pci-root machines.
@@ -274,17 +278,20 @@ impl Plan {
     }
 
     /// §5.3: buses from the PCI controllers, then the present addresses.
+    /// `zpci_upto`: the devices before this position carry the zPCI flag.
     fn build_set(
         &mut self,
         bus_count: usize,
         pass: Pass,
         flags: &[ConnectFlags],
+        zpci_upto: usize,
     ) -> Result<AddressSet, Error> {
         let mut set = AddressSet::new(
             bus_count,
             pass == Pass::Dry,
             self.caps.has("pcie-pci-bridge"),
         );
+        set.zpci_upto = zpci_upto;
         let host_bridges = self.profile.growth == Growth::HostBridges;
         set.host_bridges = host_bridges;
         if self.profile.isolation_groups {

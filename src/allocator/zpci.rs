@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use super::addrset::AddressSet;
 use super::{Pass, fail};
-use crate::device::{ControllerKind, Device, DeviceAddress, DeviceKind, Zpci};
+use crate::device::{Device, DeviceAddress, DeviceKind, Zpci};
 use crate::error::{AllocError, Error};
 use crate::flags::CheckMode;
 use crate::plan::Plan;
@@ -65,21 +65,16 @@ fn lowest_free(used: &BTreeSet<u32>) -> Option<u32> {
 }
 
 /// Whether a device carries the "zPCI wanted" flag (§1.2).
-/// PCI controllers (bridges) carry none: they are not zPCI functions.
+/// The flag is decided before the dry run, so PCI controllers the dry run
+/// adds carry none (the caller skips them by position).
 fn wants_zpci(d: &Device) -> bool {
-    let pci_controller = d
-        .kind
-        .controller()
-        .is_some_and(|c| matches!(c.kind, ControllerKind::Pci(_)));
-    !pci_controller
-        && !matches!(
-            d.kind,
-            DeviceKind::Serial(_)
-                | DeviceKind::Parallel
-                | DeviceKind::Channel(_)
-                | DeviceKind::Console(_)
-        )
-        && matches!(d.address, DeviceAddress::Pci(_))
+    !matches!(
+        d.kind,
+        DeviceKind::Serial(_)
+            | DeviceKind::Parallel
+            | DeviceKind::Channel(_)
+            | DeviceKind::Console(_)
+    ) && matches!(d.address, DeviceAddress::Pci(_))
 }
 
 impl Plan {
@@ -89,6 +84,9 @@ impl Plan {
             return Ok(());
         }
         for i in self.iteration_order() {
+            if i >= set.zpci_upto {
+                continue;
+            }
             let Some(d) = self.devices.get_mut(i) else {
                 continue;
             };
@@ -113,6 +111,9 @@ impl Plan {
             return Ok(());
         }
         for i in self.iteration_order() {
+            if i >= set.zpci_upto {
+                continue;
+            }
             let Some(d) = self.devices.get_mut(i) else {
                 continue;
             };

@@ -446,6 +446,8 @@ pub struct Profile {
     pub scsi_model: Option<ScsiModel>,
     /// spapr-vio devices on this machine also include NVRAM and TPMs.
     pub spapr_vio_platform: bool,
+    /// With graphics, a USB keyboard and mouse are added (ppc64).
+    pub usb_inputs_for_graphics: bool,
 }
 
 impl Profile {
@@ -479,6 +481,7 @@ impl Profile {
             },
             scsi_model: default_scsi(caps),
             spapr_vio_platform: false,
+            usb_inputs_for_graphics: false,
         }
     }
 }

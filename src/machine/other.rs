@@ -6,8 +6,9 @@ use crate::caps::Capabilities;
 use crate::controller::ControllerModel;
 
 pub(super) fn profile(arch: Arch, name: &str, caps: &Capabilities) -> Profile {
+    // A USB controller without model becomes piix3-uhci, as on x86 (seen
+    // on alpha `clipper`, ppc `g3beige`, sh4 `r2d` with the live libvirt).
     let mut p = Profile::base(caps);
-    p.usb_model = None;
     match arch {
         Arch::Sparc => {
             p.memballoon = false;

@@ -22,6 +22,7 @@ pub(super) fn profile(family: MachineFamily, caps: &Capabilities) -> Profile {
     p.usb_model = caps.has("pci-ohci").then_some(UsbModel::PciOhci);
     p.usb_model_new_definition = xhci(caps);
     p.video_model = VideoModel::Vga;
+    p.usb_inputs_for_graphics = true;
     if family == MachineFamily::Pseries {
         p.root_model_name = Some("spapr-pci-host-bridge");
         p.growth = Growth::HostBridges;

@@ -7,8 +7,9 @@ use crate::controller::ControllerModel;
 use crate::device::{NicModel, VideoModel};
 
 pub(super) fn profile(family: MachineFamily, caps: &Capabilities) -> Profile {
+    // A USB controller without model becomes piix3-uhci, as on x86 (live
+    // libvirt).
     let mut p = Profile::base(caps);
-    p.usb_model = None;
     if family == MachineFamily::RiscvVirt {
         let gpex = caps.has("gpex-pcihost");
         p.root = gpex.then_some(ControllerModel::PcieRoot);

@@ -91,7 +91,8 @@ class Gen:
     def zpci(self):
         if not self.chance(self.zpci_rate):
             return ""
-        kind = self.r.choice(["uid", "fid", "both", "both", "both", "zero", "dupuid", "dupfid"])
+        kind = self.r.choice(["uid", "fid", "both", "both", "both", "both", "uid", "fid"] * 2
+                             + ["zero", "dupuid", "dupfid"])
         if kind == "zero":
             return "<zpci uid='0x0000' fid='0x%08x'/>" % self.r.randint(0, 5)
         if kind == "dupuid" and self.uids:
@@ -150,7 +151,7 @@ class Gen:
                 if self.chance(0.05):
                     slot = self.r.randint(1, 3)  # not a valid root port slot
             else:
-                slot = self.r.randint(0 if self.ppc else 1, 31)
+                slot = self.r.randint(0 if self.chance(0.03) else 1, 31)
             return self.pci_addr(bus, slot)
         return self.pci_addr(0, self.r.randint(1, 31))
 
@@ -178,7 +179,13 @@ class Gen:
                  "<source file='/var/lib/libvirt/images/%s.img'/><target dev='%s' bus='scsi'/></disk>"
                  % (name, name))
 
+    def usb_device(self):
+        self.needs_usb = True
+
     def usb_disk(self):
+        if self.s390:
+            return self.virtio_disk()
+        self.usb_device()
         name = disk_name("sd", self.nsd)
         self.nsd += 1
         self.add("disk", "<disk type='file' device='disk'><driver name='qemu' type='raw'/>"
@@ -217,7 +224,12 @@ class Gen:
             models = ["virtio-scsi", "virtio-scsi", None, "virtio-non-transitional"]
         model = self.r.choice(models)
         m = " model='%s'" % model if model else ""
-        idx = " index='%d'" % self.r.randint(0, 3) if self.chance(0.3) else ""
+        idx = ""
+        if self.chance(0.3):
+            i = self.r.randint(0, 3)
+            if i not in getattr(self, "scsi_idx", set()) or self.chance(0.1):
+                self.scsi_idx = getattr(self, "scsi_idx", set()) | {i}
+                idx = " index='%d'" % i
         if model == "ibmvscsi" or (model is None and self.ppc):
             a = "<address type='spapr-vio' reg='0x%x'/>" % self.r.choice([0x2000, 0x4000, 0x7000]) \
                 if self.chance(0.2) else ""
@@ -246,6 +258,10 @@ class Gen:
         if self.ppc:
             models += ["pci-ohci"]
         model = self.r.choice(models)
+        if getattr(self, "needs_usb", False) and model == "none" and self.chance(0.8):
+            model = "qemu-xhci"
+        if self.s390 and model is None and getattr(self, "needs_usb", False):
+            model = "qemu-xhci"
         m = " model='%s'" % model if model else ""
         a = self.plain_addr() if model != "none" else ""
         self.add("controller", "<controller type='usb' index='0'%s>%s</controller>" % (m, a))
@@ -255,6 +271,10 @@ class Gen:
     def vinput(self):
         t = self.r.choice(["tablet", "keyboard", "mouse"])
         bus = self.r.choice(["virtio", "virtio", "usb"])
+        if self.s390:
+            bus = "virtio"
+        if bus == "usb":
+            self.usb_device()
         a = self.maybe_addr() if bus == "virtio" else ""
         self.add("input", "<input type='%s' bus='%s'>%s</input>" % (t, bus, a))
 
@@ -266,10 +286,14 @@ class Gen:
         else:
             models = ["virtio", "virtio", None, "none"]
         n = 1 if self.chance(0.8) else 2
+        prev = None
         for i in range(n):
             m = self.r.choice(models)
-            if i > 0 and m in ("none",):
+            if i > 0 and (m != "virtio" or prev == "none") and self.chance(0.9):
                 m = "virtio"
+                if prev == "none":
+                    continue
+            prev = m
             a = "" if m in ("none", "ramfb") else (self.maybe_addr() if m in ("virtio", None) else self.plain_addr())
             model = "<model type='%s'/>" % m if m else ""
             self.add("video", "<video>%s%s</video>" % (model, a))
@@ -303,7 +327,11 @@ class Gen:
                 break
         self.host_slots.add((hb, hs))
         self.nhostdev += 1
-        a = self.plain_addr() if addr is None else addr
+        if addr is None:
+            addr = self.plain_addr()
+            if "ccw" in addr and self.chance(0.9):
+                addr = ""
+        a = addr
         self.add("hostdev", "<hostdev mode='subsystem' type='pci' managed='yes'><source>"
                  "<address domain='0x0000' bus='0x%02x' slot='0x%02x' function='0x0'/></source>%s</hostdev>"
                  % (hb, hs, a))
@@ -324,6 +352,8 @@ class Gen:
                  "<target dir='tag%d'/>%s</filesystem>" % (n, n, self.maybe_addr()))
 
     def vsock(self):
+        if any(t == "vsock" for t, _ in self.devs):
+            return
         self.add("vsock", "<vsock model='virtio'><cid auto='yes'/>%s</vsock>" % self.maybe_addr())
 
     # -- PCI controllers -------------------------------------------------
@@ -335,16 +365,23 @@ class Gen:
         out = []
         give_index = self.r.choice(["all", "none", "some"])
         next_idx = 1
-        if self.chance(0.3 if give_index == "all" else 0.85):
+        if self.chance(0.3 if give_index == "all" else 0.95):
             out.append("<controller type='pci' index='0' model='pcie-root'/>")
+        have_p2p = False
         for _ in range(n):
             model = self.r.choice(["pcie-root-port"] * 5 + [
-                "pcie-to-pci-bridge", "pci-bridge", "pcie-expander-bus", "dmi-to-pci-bridge",
-                "switch"])
-            if model == "pcie-expander-bus" and self.riscv and self.chance(0.6):
+                "pcie-to-pci-bridge", "pcie-to-pci-bridge", "pci-bridge", "pcie-expander-bus",
+                "dmi-to-pci-bridge", "switch"])
+            if model == "pcie-expander-bus" and self.riscv and self.chance(0.8):
                 model = "pcie-root-port"  # mostly avoid the riscv error
+            if model == "pci-bridge" and not have_p2p and self.chance(0.85):
+                model = "pcie-to-pci-bridge"
+            if model in ("pcie-to-pci-bridge", "dmi-to-pci-bridge"):
+                have_p2p = True
             chunk = ["pcie-switch-upstream-port"] + ["pcie-switch-downstream-port"] * self.r.randint(1, 3) \
                 if model == "switch" else [model]
+            if model in ("pcie-to-pci-bridge", "switch") and self.chance(0.85):
+                chunk = ["pcie-root-port"] + chunk
             for m in chunk:
                 idx = ""
                 if give_index == "all" or (give_index == "some" and self.chance(0.5)):
@@ -367,7 +404,7 @@ class Gen:
                             "pcie-expander-bus": "pxb"}.get(m)
                     if kind:
                         self.buses.append((int(idx.split("'")[1]), kind))
-        if self.chance(0.3):
+        if self.chance(0.1):
             self.r.shuffle(out)
         for c in out:
             self.add("controller", c)
@@ -375,13 +412,13 @@ class Gen:
     def phbs(self, n):
         """Extra pci-root PHBs on pSeries (with/without target index, gaps), and bridges."""
         out = []
-        if self.chance(0.5):
-            out.append("<controller type='pci' index='0' model='pci-root'/>")
         style = self.r.choice(["all", "none", "some", "gaps"])
+        if self.chance(0.5 if style in ("all", "gaps") else 0.9):
+            out.append("<controller type='pci' index='0' model='pci-root'/>")
         next_idx = 1
         used_t = set()
         for _ in range(n):
-            if self.chance(0.15):
+            if self.chance(0.12) and (out or style in ("all", "gaps")):
                 m = "pci-bridge"
             else:
                 m = "pci-root"
@@ -412,7 +449,7 @@ class Gen:
             self.add("controller", c)
 
     def s390_ctrl(self, n):
-        if self.chance(0.7):
+        if self.chance(0.95):
             self.add("controller", "<controller type='pci' index='0' model='pci-root'/>")
         for i in range(min(n, 2)):
             idx = " index='%d'" % (i + 1) if self.chance(0.5) else ""
@@ -436,7 +473,7 @@ class Gen:
             self.r.choice(fns)()
 
     def singletons(self):
-        if self.chance(0.5):
+        if self.chance(0.97 if getattr(self, "needs_usb", False) else 0.5):
             self.usb_controller()
         if self.chance(0.45):
             self.video()
