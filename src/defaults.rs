@@ -236,12 +236,22 @@ impl Plan {
         }
         if profile.usb_inputs_for_graphics && self.has_graphics {
             let usb_input = |d: &Device, wanted: &str| {
-                matches!(d.kind, DeviceKind::Input { bus: InputBus::Usb, .. }) && d.label == wanted
+                matches!(
+                    d.kind,
+                    DeviceKind::Input {
+                        bus: InputBus::Usb,
+                        ..
+                    }
+                ) && d.label == wanted
             };
             if !self.devices.iter().any(|d| usb_input(d, "keyboard")) {
                 self.push_device(usb_input_device("keyboard"));
             }
-            if !self.devices.iter().any(|d| usb_input(d, "mouse") || usb_input(d, "tablet")) {
+            if !self
+                .devices
+                .iter()
+                .any(|d| usb_input(d, "mouse") || usb_input(d, "tablet"))
+            {
                 self.push_device(usb_input_device("mouse"));
             }
         }
@@ -372,8 +382,8 @@ impl Plan {
                 DeviceKind::Tpm { spapr_proxy } => profile.spapr_vio_platform && !spapr_proxy,
                 _ => false,
             };
-            if spapr_vio && d.address == DeviceAddress::None {
-                d.address = DeviceAddress::Other("spapr-vio".into());
+            if spapr_vio {
+                to_spapr_vio(d);
             }
             let unaddressed = d.address == DeviceAddress::None;
             match &mut d.kind {
@@ -418,9 +428,8 @@ impl Plan {
                     kind: ControllerKind::Scsi(Some(ScsiModel::Ibmvscsi)),
                     ..
                 })
-            ) && d.address == DeviceAddress::None
-            {
-                d.address = DeviceAddress::Other("spapr-vio".into());
+            ) {
+                to_spapr_vio(d);
             }
         }
         Ok(())
@@ -441,7 +450,6 @@ impl Plan {
                 Some(d),
             ));
         }
-        self.check_usb_devices_need_usb()?;
         self.check_single_devices()?;
         for d in &self.devices {
             let Some(c) = d.kind.controller() else {
@@ -513,7 +521,10 @@ impl Plan {
     /// USB devices need a USB controller that is not `none` (arm and riscv
     /// add none by default; pSeries adds USB input devices for graphics).
     fn check_usb_devices_need_usb(&self) -> Result<(), Error> {
-        let usable = self.usb_controllers().iter().any(|(_, _, m)| *m != Some(UsbModel::None));
+        let usable = self
+            .usb_controllers()
+            .iter()
+            .any(|(_, _, m)| *m != Some(UsbModel::None));
         if usable {
             return Ok(());
         }
@@ -641,6 +652,7 @@ impl Plan {
 
     /// §6.4–6.5: validation after assignment.
     pub(crate) fn validate_after_assign(&self) -> Result<(), Error> {
+        self.check_usb_devices_need_usb()?;
         for d in &self.devices {
             if let Some(c) = d.kind.controller()
                 && let ControllerKind::Pci(_) = &c.kind
@@ -873,6 +885,11 @@ impl Plan {
     /// `docs/libvirt-rules.md`).
     fn validate_device_model(&self, d: &Device) -> Result<(), Error> {
         let err = |r| Err(cfg(r, Some(d)));
+        if let Some(crate::device::BusId::SpaprVio { reg }) = d.bus_id
+            && reg > 0xFFFF_FFFF
+        {
+            return err(ConfigError::SpaprVioRegRange { reg });
+        }
         if matches!(&d.address, DeviceAddress::Other(t) if t == "ccw")
             && !self.machine.is_s390_ccw()
         {
@@ -998,4 +1015,23 @@ fn usb_input_device(input_type: &str) -> Device {
         model: VirtioModel::Default,
     })
     .with_label(input_type)
+}
+
+/// A device that libvirt puts on the spapr-vio bus (§5.1 step 2). libvirt
+/// switches the address type without converting a PCI address the device
+/// had: the PCI fields are read as the spapr-vio ones (rule 26), so
+/// `reg = domain | bus << 32`, present when the slot is not 0.
+fn to_spapr_vio(d: &mut Device) {
+    match d.address {
+        DeviceAddress::None => d.address = DeviceAddress::Other("spapr-vio".into()),
+        DeviceAddress::Pci(a) => {
+            d.address = DeviceAddress::Other("spapr-vio".into());
+            if a.slot().as_u8() != 0 {
+                d.bus_id = Some(crate::device::BusId::SpaprVio {
+                    reg: u64::from(a.domain()) | (u64::from(a.bus()) << 32),
+                });
+            }
+        }
+        DeviceAddress::Other(_) => {}
+    }
 }

@@ -541,6 +541,24 @@ pub enum ConfigError {
     /// `model='none'` together with another USB controller.
     #[error("Can't add another USB controller: USB is disabled for this domain")]
     UsbDisabledController,
+    /// Two devices with one CCW device number.
+    #[error("The CCW devno '{devno}' is in use already")]
+    CcwInUse {
+        /// `cssid.ssid.devno` in hex.
+        devno: String,
+    },
+    /// Two devices with one spapr-vio register.
+    #[error("spapr-vio address {reg} already in use")]
+    SpaprVioInUse {
+        /// The register in hex.
+        reg: String,
+    },
+    /// A spapr-vio register above 32 bits.
+    #[error("spapr-vio reg='{reg:#x}' exceeds maximum possible value (0xffffffff)")]
+    SpaprVioRegRange {
+        /// The register.
+        reg: u64,
+    },
     /// USB devices without a usable USB controller.
     #[error("USB is disabled for this domain, but USB devices are present in the domain XML")]
     UsbDisabledDevices,
@@ -607,6 +625,8 @@ impl ConfigError {
             | ConfigError::MdevAddressType { .. }
             | ConfigError::HostdevDuplicate
             | ConfigError::ZpciUid { .. }
+            | ConfigError::CcwInUse { .. }
+            | ConfigError::SpaprVioInUse { .. }
             | ConfigError::DuplicateUsb { .. }
             | ConfigError::Limit { .. } => ErrorClass::Xml,
             ConfigError::OptionRequired { .. }
@@ -644,6 +664,7 @@ impl ConfigError {
             | ConfigError::UsbNoModel
             | ConfigError::UsbDisabledController
             | ConfigError::UsbDisabledDevices
+            | ConfigError::SpaprVioRegRange { .. }
             | ConfigError::UsbDisabledInput
             | ConfigError::UsbNoMaster
             | ConfigError::IdeUnsupported

@@ -198,7 +198,7 @@ impl Plan {
 
     /// §5.2: dry run (when there is a PCI controller), then the real pass.
     fn assign_addresses(&mut self) -> Result<(), Error> {
-        self.assign_transports();
+        self.assign_transports()?;
         let max_index = self.max_pci_index();
         let mut flags = self.compute_flags();
         // The zPCI flag is decided here (§5.2 step 3): controllers the dry

@@ -11,6 +11,7 @@ use crate::device::{
     BalloonModel, BusId, ControllerKind, Device, DeviceAddress, DeviceKind, DiskBus, HostdevSource,
     InputBus, MemoryModel, NicModel, VideoModel,
 };
+use crate::error::{ConfigError, Error};
 use crate::machine::VirtioTransport;
 use crate::plan::Plan;
 
@@ -22,19 +23,29 @@ enum Step {
 }
 
 impl Plan {
-    /// CCW devnos (s390-ccw): given ones are kept; every other CCW device,
-    /// in device iteration order, gets the lowest free devno of subchannel
-    /// set 0xfe.0, from 0x0000.
-    fn number_ccw(&mut self) {
-        let mut used: BTreeSet<(u32, u32, u32)> = self
-            .devices
-            .iter()
-            .filter_map(|d| match d.bus_id {
-                Some(BusId::Ccw { cssid, ssid, devno }) => Some((cssid, ssid, devno)),
-                _ => None,
-            })
-            .collect();
-        for i in self.iteration_order() {
+    /// CCW devnos (s390-ccw): given ones are kept (a devno two devices give
+    /// is refused, reported on the later one in device iteration order);
+    /// every other CCW device, in device iteration order, gets the lowest
+    /// free devno of subchannel set 0xfe.0, from 0x0000.
+    fn number_ccw(&mut self) -> Result<(), Error> {
+        let order = self.iteration_order();
+        let mut used: BTreeSet<(u32, u32, u32)> = BTreeSet::new();
+        for &i in &order {
+            let Some(d) = self.devices.get(i) else {
+                continue;
+            };
+            if let Some(BusId::Ccw { cssid, ssid, devno }) = d.bus_id
+                && !used.insert((cssid, ssid, devno))
+            {
+                return Err(config(
+                    ConfigError::CcwInUse {
+                        devno: format!("{cssid:x}.{ssid:x}.{devno:04x}"),
+                    },
+                    d,
+                ));
+            }
+        }
+        for i in order {
             let Some(d) = self.devices.get_mut(i) else {
                 continue;
             };
@@ -51,13 +62,15 @@ impl Plan {
                 devno,
             });
         }
+        Ok(())
     }
 
     /// spapr-vio registers: NICs from 0x1000, SCSI controllers from 0x2000,
     /// serial ports from 0x30000000, NVRAM from 0x3000, TPMs from 0x4000,
     /// each the first free value upward in steps of 0x1000, in that order
-    /// of kinds and array order within a kind.
-    pub(super) fn number_spapr_vio(&mut self) {
+    /// of kinds and array order within a kind. A given register that
+    /// another device also has is refused.
+    pub(super) fn number_spapr_vio(&mut self) -> Result<(), Error> {
         let mut used: BTreeSet<u64> = self
             .devices
             .iter()
@@ -80,32 +93,61 @@ impl Plan {
             .devices
             .iter()
             .enumerate()
-            .filter(|(_, d)| {
-                matches!(&d.address, DeviceAddress::Other(t) if t == "spapr-vio")
-                    && d.bus_id.is_none()
-            })
+            .filter(|(_, d)| matches!(&d.address, DeviceAddress::Other(t) if t == "spapr-vio"))
             .filter_map(|(i, d)| base(&d.kind).map(|(rank, b)| (rank, i, b)))
             .collect();
         order.sort_by_key(|(rank, i, _)| (*rank, *i));
+        // The first console mirrors the first serial port: not a device of
+        // its own here.
+        let counted = self.iteration_order();
+        for &(_, i, _) in &order {
+            let Some(d) = self.devices.get(i) else {
+                continue;
+            };
+            let Some(BusId::SpaprVio { reg }) = d.bus_id else {
+                continue;
+            };
+            let clash = counted.iter().any(|&j| {
+                j != i
+                    && self
+                        .devices
+                        .get(j)
+                        .is_some_and(|o| o.bus_id == Some(BusId::SpaprVio { reg }))
+            });
+            if clash {
+                let reg = if reg == 0 {
+                    "0".to_string()
+                } else {
+                    format!("{reg:#x}")
+                };
+                return Err(config(ConfigError::SpaprVioInUse { reg }, d));
+            }
+        }
         for (_, i, start) in order {
+            let Some(d) = self.devices.get_mut(i) else {
+                continue;
+            };
+            if d.bus_id.is_some() {
+                continue;
+            }
             let mut reg = start;
             while used.contains(&reg) {
                 reg = reg.saturating_add(0x1000);
             }
             used.insert(reg);
-            if let Some(d) = self.devices.get_mut(i) {
-                d.bus_id = Some(BusId::SpaprVio { reg });
-            }
+            d.bus_id = Some(BusId::SpaprVio { reg });
         }
+        Ok(())
     }
 
     /// Gives CCW or virtio-mmio addresses to the devices that take them.
-    pub(super) fn assign_transports(&mut self) {
-        self.number_spapr_vio();
+    pub(super) fn assign_transports(&mut self) -> Result<(), Error> {
+        self.number_spapr_vio()?;
         self.assign_transport_type();
         if self.profile.virtio_transport == VirtioTransport::Ccw {
-            self.number_ccw();
+            self.number_ccw()?;
         }
+        Ok(())
     }
 
     fn assign_transport_type(&mut self) {
@@ -166,5 +208,12 @@ fn takes(d: &Device, step: Step, vfio_ccw: bool) -> bool {
         DeviceKind::Memory(m) => matches!(m, MemoryModel::VirtioPmem | MemoryModel::VirtioMem),
         DeviceKind::Filesystem { .. } | DeviceKind::Vsock(_) => step == Step::Ccw,
         _ => false,
+    }
+}
+
+fn config(reason: ConfigError, d: &Device) -> Error {
+    Error::Config {
+        device: Some(d.to_string()),
+        reason,
     }
 }

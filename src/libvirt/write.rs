@@ -417,13 +417,26 @@ fn edit_device(doc: &Document, e: &Elem, d: &Device, edits: &mut Edits<'_>) {
         }
         edits.replace(start, range.end, String::new());
     }
-    if let (DeviceAddress::Other(t), Some(id), Some((range, DeviceAddress::Other(_)))) =
-        (&d.address, d.bus_id, &e.address)
+    // A numberless CCW/spapr-vio address, or a PCI address libvirt turned
+    // into a spapr-vio one (rule 26), is replaced by the numbered one.
+    if let (DeviceAddress::Other(t), Some((range, old))) = (&d.address, &e.address)
         && NON_PCI_WRITTEN.contains(&t.as_str())
-        && e.child("address")
-            .is_some_and(|a| a.attr("devno").is_none() && a.attr("reg").is_none())
     {
-        edits.replace(range.start, range.end, id.to_string());
+        let numberless = e
+            .child("address")
+            .is_some_and(|a| a.attr("devno").is_none() && a.attr("reg").is_none());
+        let text = d.bus_id.map_or_else(
+            || format!("<address type='{}'/>", escape(t)),
+            |id| id.to_string(),
+        );
+        let replace = match old {
+            DeviceAddress::Pci(_) => true,
+            DeviceAddress::Other(_) => numberless && d.bus_id.is_some(),
+            DeviceAddress::None => false,
+        };
+        if replace {
+            edits.replace(range.start, range.end, text);
+        }
     }
     if let DeviceAddress::Other(t) = &d.address
         && e.address.is_none()
