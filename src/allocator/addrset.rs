@@ -394,6 +394,11 @@ impl AddressSet {
         if !self.dry_run {
             return Err(AllocError::NoFreeSlot);
         }
+        self.grow_for(flags, function)
+    }
+
+    /// Dry run, nothing fits: grow a new bus and answer its lowest slot.
+    fn grow_for(&mut self, flags: ConnectFlags, function: Option<u8>) -> Result<Found, AllocError> {
         let mut bus = u32::try_from(self.buses.len()).unwrap_or(u32::MAX);
         self.grow(&mut bus, flags)?;
         let bus_nr = usize::try_from(bus).unwrap_or(usize::MAX);
@@ -440,11 +445,7 @@ impl AddressSet {
             Some(c) => c.2 = old_len,
             None => self.cursors.push((flags, function, old_len)),
         }
-        let mut bus = u32::try_from(self.buses.len()).unwrap_or(u32::MAX);
-        self.grow(&mut bus, flags)?;
-        let bus_nr = usize::try_from(bus).unwrap_or(usize::MAX);
-        let slot = self.bus(bus_nr).map_or(0, |b| b.min_slot);
-        make_addr(bus_nr, slot, function.unwrap_or(0))
+        self.grow_for(flags, function)
     }
 
     /// ReserveNext (§5.6): find and reserve in auto mode.

@@ -14,6 +14,7 @@ mod transport;
 mod zpci;
 
 use addrset::AddressSet;
+use zpci::ZpciPart;
 
 use crate::address::{Function, Multifunction, PciAddress, Slot};
 use crate::controller::ControllerModel;
@@ -214,7 +215,7 @@ impl Plan {
         }
         self.chipset(&mut set, &flags, Pass::Real)?;
         self.device_loop(&mut set, &flags, Pass::Real)?;
-        self.zpci_complete(&mut set, Pass::Real)?;
+        self.zpci_ids(&mut set, ZpciPart::Rest, Pass::Real)?;
         self.mark_multifunction();
         self.controller_defaults()?;
         Ok(())
@@ -239,7 +240,7 @@ impl Plan {
                 .map_err(|e| fail(e, CheckMode::Auto, None))?;
         }
         self.device_loop(&mut set, flags, Pass::Dry)?;
-        self.zpci_complete(&mut set, Pass::Dry)?;
+        self.zpci_ids(&mut set, ZpciPart::Rest, Pass::Dry)?;
         // One-time spare root port for hot-plug.
         let initial = usize::try_from(max_index.saturating_add(1)).unwrap_or(0);
         if max_index <= 0 && set.len() > initial && root == Some(ControllerModel::PcieRoot) {
@@ -372,7 +373,7 @@ impl Plan {
                 d.address = DeviceAddress::Pci(addr);
             }
         }
-        self.zpci_given(&mut set)?;
+        self.zpci_ids(&mut set, ZpciPart::Given, pass)?;
         Ok(set)
     }
 

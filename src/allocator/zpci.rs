@@ -77,36 +77,24 @@ fn wants_zpci(d: &Device) -> bool {
     ) && matches!(d.address, DeviceAddress::Pci(_))
 }
 
-impl Plan {
-    /// Part A (§5.10): devices that already have a uid or a fid.
-    pub(super) fn zpci_given(&mut self, set: &mut AddressSet) -> Result<(), Error> {
-        if !self.caps.has("zpci") {
-            return Ok(());
-        }
-        for i in self.iteration_order() {
-            if i >= set.zpci_upto {
-                continue;
-            }
-            let Some(d) = self.devices.get_mut(i) else {
-                continue;
-            };
-            let Some(z) = d.zpci.filter(Zpci::is_given) else {
-                continue;
-            };
-            if !wants_zpci(d) {
-                continue;
-            }
-            let done = set
-                .zpci
-                .complete(z)
-                .map_err(|e| fail(e, CheckMode::Auto, Some(d)))?;
-            d.zpci = Some(done);
-        }
-        Ok(())
-    }
+/// The two parts of §5.10.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum ZpciPart {
+    /// Part A, while building the set: devices with a uid or a fid.
+    Given,
+    /// Part B, after the device loop: devices with neither.
+    Rest,
+}
 
-    /// Part B (§5.10): devices with neither id; stored in the real pass.
-    pub(super) fn zpci_complete(&mut self, set: &mut AddressSet, pass: Pass) -> Result<(), Error> {
+impl Plan {
+    /// Completes the zPCI ids of one part, in device iteration order. Part
+    /// A always stores its result; part B only in the real pass.
+    pub(super) fn zpci_ids(
+        &mut self,
+        set: &mut AddressSet,
+        part: ZpciPart,
+        pass: Pass,
+    ) -> Result<(), Error> {
         if !self.caps.has("zpci") {
             return Ok(());
         }
@@ -117,14 +105,15 @@ impl Plan {
             let Some(d) = self.devices.get_mut(i) else {
                 continue;
             };
-            if !wants_zpci(d) || d.zpci.is_some_and(|z| z.is_given()) {
+            let given = d.zpci.filter(Zpci::is_given);
+            if !wants_zpci(d) || given.is_some() != (part == ZpciPart::Given) {
                 continue;
             }
             let done = set
                 .zpci
-                .complete(Zpci::default())
+                .complete(given.unwrap_or_default())
                 .map_err(|e| fail(e, CheckMode::Auto, Some(d)))?;
-            if pass == Pass::Real {
+            if part == ZpciPart::Given || pass == Pass::Real {
                 d.zpci = Some(done);
             }
         }
