@@ -914,6 +914,9 @@ impl Plan {
                 kind: ControllerKind::Scsi(Some(ScsiModel::Buslogic)),
                 ..
             }) => err(ConfigError::ControllerModelUnsupported { model: "buslogic" }),
+            DeviceKind::Shmem(m) if !self.caps.has(m.as_str()) => {
+                err(ConfigError::ShmemUnsupported { model: m.as_str() })
+            }
             _ => Ok(()),
         }
     }
@@ -982,7 +985,7 @@ impl Plan {
             DeviceKind::Iommu(IommuModel::Virtio) if !pci => {
                 err(ConfigError::IommuNeedsPci { model: "virtio" })
             }
-            DeviceKind::Shmem if !pci && d.address != DeviceAddress::None => {
+            DeviceKind::Shmem(_) if !pci && d.address != DeviceAddress::None => {
                 err(ConfigError::ShmemAddress)
             }
             DeviceKind::Input {

@@ -392,6 +392,12 @@ pub enum ConfigError {
         /// The model.
         model: &'static str,
     },
+    /// A shmem model the QEMU binary lacks.
+    #[error("{model} device is not supported with this QEMU binary")]
+    ShmemUnsupported {
+        /// The model.
+        model: &'static str,
+    },
     /// Two disks on one drive address.
     #[error("Found duplicate drive address for disk with target name '{dev}' {drive}")]
     DuplicateDrive {
@@ -649,6 +655,7 @@ impl ConfigError {
             | ConfigError::IdeSingleController
             | ConfigError::ControllerModelUnsupported { .. }
             | ConfigError::DuplicateDrive { .. }
+            | ConfigError::ShmemUnsupported { .. }
             | ConfigError::OptionInvalid { .. }
             | ConfigError::ModelNameInvalid { .. }
             | ConfigError::IndexMustBePositive { .. }

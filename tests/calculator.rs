@@ -956,7 +956,10 @@ fn ib700_and_diag288_watchdogs_use_no_pci() {
 
 #[test]
 fn shmem_is_conventional() {
-    check(DeviceKind::Shmem, Want::P);
+    check(
+        DeviceKind::Shmem(pciplan::device::ShmemModel::Plain),
+        Want::P,
+    );
 }
 
 #[test]

@@ -77,7 +77,7 @@ fn device_kind() -> impl Strategy<Value = DeviceKind> {
                 VirtioModel::Virtio
             }
         }),
-        Just(DeviceKind::Shmem),
+        Just(DeviceKind::Shmem(pciplan::device::ShmemModel::Plain)),
         prop_oneof![
             Just(ControllerKind::Scsi(Some(ScsiModel::Lsilogic))),
             Just(ControllerKind::Scsi(Some(ScsiModel::VirtioScsi))),

@@ -77,7 +77,7 @@ fn endpoint_kind() -> impl Strategy<Value = DeviceKind> {
             bus: InputBus::Virtio,
             model: VirtioModel::Default
         }),
-        Just(DeviceKind::Shmem),
+        Just(DeviceKind::Shmem(pciplan::device::ShmemModel::Plain)),
         Just(DeviceKind::Memballoon(BalloonModel::Virtio)),
         prop_oneof![
             Just(ControllerKind::Scsi(Some(ScsiModel::VirtioScsi))),

@@ -112,7 +112,7 @@ impl FKind {
                 },
                 model: VirtioModel::Default,
             },
-            FKind::Shmem => DeviceKind::Shmem,
+            FKind::Shmem => DeviceKind::Shmem(pciplan::device::ShmemModel::Plain),
             FKind::Video(v) => DeviceKind::Video(match v % 3 {
                 0 => VideoModel::Cirrus,
                 1 => VideoModel::Virtio,

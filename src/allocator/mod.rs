@@ -753,7 +753,7 @@ fn loop_step(kind: &DeviceKind) -> Option<usize> {
         DeviceKind::Rng(_) => 9,
         DeviceKind::Watchdog(WatchdogModel::I6300esb) => 10,
         DeviceKind::Video(m) if !matches!(m, VideoModel::None | VideoModel::Ramfb) => 11,
-        DeviceKind::Shmem => 12,
+        DeviceKind::Shmem(_) => 12,
         DeviceKind::Input {
             bus: crate::device::InputBus::Virtio,
             ..

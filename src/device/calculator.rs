@@ -210,7 +210,7 @@ pub fn connect_flags(
             WatchdogModel::I6300esb => ctx.p(),
             WatchdogModel::Ib700 | WatchdogModel::Diag288 | WatchdogModel::Itco => none,
         },
-        DeviceKind::Shmem => ctx.p(),
+        DeviceKind::Shmem(_) => ctx.p(),
         DeviceKind::Input { bus, model } => match bus {
             InputBus::Virtio => ctx.virtio_rule(*model),
             InputBus::Usb | InputBus::Other => none,

@@ -174,7 +174,7 @@ pub enum DeviceKind {
     /// `<hub>`.
     Hub,
     /// `<shmem>`.
-    Shmem,
+    Shmem(ShmemModel),
     /// `<tpm>`.
     Tpm {
         /// `model='spapr-tpm-proxy'` (pSeries; not a spapr-vio device).
@@ -214,7 +214,7 @@ impl DeviceKind {
             DeviceKind::Rng(_) => 15,
             DeviceKind::Nvram => 16,
             DeviceKind::Hub => 17,
-            DeviceKind::Shmem => 18,
+            DeviceKind::Shmem(_) => 18,
             DeviceKind::Tpm { .. } => 19,
             DeviceKind::Panic => 20,
             DeviceKind::Memory(_) => 21,
@@ -245,7 +245,7 @@ impl DeviceKind {
             DeviceKind::Rng(_) => "rng",
             DeviceKind::Nvram => "nvram",
             DeviceKind::Hub => "hub",
-            DeviceKind::Shmem => "shmem",
+            DeviceKind::Shmem(_) => "shmem",
             DeviceKind::Tpm { .. } => "tpm",
             DeviceKind::Panic => "panic",
             DeviceKind::Memory(_) => "memory",

@@ -480,3 +480,29 @@ pub enum ConsoleTarget {
     /// `lxc`, `openvz`, `sclp`, `sclplm`.
     Other,
 }
+
+/// `<shmem>` models.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ShmemModel {
+    /// `ivshmem` (the default; QEMU 7.2 no longer has it).
+    Ivshmem,
+    /// `ivshmem-plain`.
+    Plain,
+    /// `ivshmem-doorbell`.
+    Doorbell,
+}
+
+impl ShmemModel {
+    /// libvirt's spelling, which is also the QEMU device and capability.
+    ///
+    /// ```
+    /// assert_eq!(pciplan::device::ShmemModel::Plain.as_str(), "ivshmem-plain");
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ShmemModel::Ivshmem => "ivshmem",
+            ShmemModel::Plain => "ivshmem-plain",
+            ShmemModel::Doorbell => "ivshmem-doorbell",
+        }
+    }
+}

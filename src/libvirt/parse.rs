@@ -9,8 +9,8 @@ use crate::controller::{ControllerModel, PciTarget};
 use crate::device::{
     BalloonModel, BusId, ChannelTarget, ConsoleTarget, Controller, ControllerKind, Device,
     DeviceAddress, DeviceKind, DiskBus, Drive, FsDriver, HostdevSource, InputBus, IommuModel,
-    MemoryModel, NicModel, PciController, ScsiModel, SerialTarget, SoundModel, UsbModel,
-    VideoModel, VirtioModel, WatchdogModel, Zpci,
+    MemoryModel, NicModel, PciController, ScsiModel, SerialTarget, ShmemModel, SoundModel,
+    UsbModel, VideoModel, VirtioModel, WatchdogModel, Zpci,
 };
 use crate::error::{AddressError, ConfigError, Error, XmlError};
 use crate::machine::{Arch, HostPci, Machine};
@@ -457,7 +457,13 @@ fn device_kind(node: Node<'_, '_>) -> Result<Option<DeviceKind>, Error> {
         "memballoon" => DeviceKind::Memballoon(required_attr(node, "model", balloon_model)?),
         "rng" => DeviceKind::Rng(virtio_model(node)?),
         "watchdog" => DeviceKind::Watchdog(required_attr(node, "model", watchdog_model)?),
-        "shmem" => DeviceKind::Shmem,
+        "shmem" => DeviceKind::Shmem(
+            match child(node, "model").and_then(|m| m.attribute("type")) {
+                Some("ivshmem-plain") => ShmemModel::Plain,
+                Some("ivshmem-doorbell") => ShmemModel::Doorbell,
+                _ => ShmemModel::Ivshmem,
+            },
+        ),
         "serial" => {
             DeviceKind::Serial(target_type(node, serial_target)?.unwrap_or(SerialTarget::None))
         }

@@ -449,7 +449,7 @@ impl<'p> Builder<'p> {
                 );
                 format!("virtio-rng-pci{},rng=obj{id},id={id}", suffix(*m))
             }
-            DeviceKind::Shmem => {
+            DeviceKind::Shmem(_) => {
                 let id = self.next_id("shmem");
                 self.backend(
                     "-object",

@@ -314,7 +314,7 @@ fn ids(plan: &Plan, d: &Device, modern_bus: bool) -> Result<(u16, u16), String> 
             m => return Err(format!("no ids for memballoon {m:?}")),
         },
         DeviceKind::Rng(m) => v(RNG, *m),
-        DeviceKind::Shmem => (VIRTIO, 0x1110),
+        DeviceKind::Shmem(_) => (VIRTIO, 0x1110),
         DeviceKind::Input { .. } => (VIRTIO, 0x1052),
         DeviceKind::Iommu(IommuModel::Virtio) => (VIRTIO, 0x1057),
         DeviceKind::Vsock(_) => (VIRTIO, 0x1053),
