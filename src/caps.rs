@@ -34,6 +34,20 @@ const BUILTIN: [(&str, &[&str], &str); 5] = [
     ),
 ];
 
+/// libvirt 11.3's probe of QEMU 10.0 (Debian trixie), for the 11.3 profile.
+const BUILTIN_11: [(&str, &[&str], &str); 2] = [
+    (
+        "qemu-10.0.0-x86_64",
+        &["x86_64", "i686"],
+        include_str!("data/qemu-10.0.0-x86_64.flags.txt"),
+    ),
+    (
+        "qemu-10.0.0-aarch64",
+        &["aarch64", "armv7l", "armv6l"],
+        include_str!("data/qemu-10.0.0-aarch64.flags.txt"),
+    ),
+];
+
 fn flag_lines(text: &str) -> impl Iterator<Item = &str> {
     text.lines().map(str::trim).filter(|l| !l.is_empty())
 }
@@ -141,13 +155,41 @@ impl Capabilities {
         Capabilities::from_names(flag_lines(text))
     }
 
+    /// The built-in set for a guest architecture and a libvirt version:
+    /// libvirt 11.3 gets QEMU 10.0's sets where pciplan has them (x86_64,
+    /// i686, aarch64), otherwise [`Capabilities::builtin`].
+    ///
+    /// ```
+    /// use pciplan::{Capabilities, LibvirtVersion};
+    /// let c = Capabilities::builtin_for("x86_64", LibvirtVersion::V11_3);
+    /// assert!(c.has("pcie-root-port"));
+    /// ```
+    pub fn builtin_for(arch: &str, libvirt: crate::LibvirtVersion) -> Capabilities {
+        match libvirt {
+            crate::LibvirtVersion::V9_0 => Capabilities::builtin(arch),
+            crate::LibvirtVersion::V11_3 => {
+                let text = BUILTIN_11
+                    .iter()
+                    .find(|(_, arches, _)| arches.contains(&arch))
+                    .map(|(_, _, text)| *text);
+                match text {
+                    Some(t) => Capabilities::from_names(flag_lines(t)),
+                    None => Capabilities::builtin(arch),
+                }
+            }
+        }
+    }
+
     /// The built-in sets: name and the architectures each serves.
     ///
     /// ```
     /// assert!(pciplan::Capabilities::builtin_sets().any(|(n, _)| n == "qemu-7.1.0-ppc64"));
     /// ```
     pub fn builtin_sets() -> impl Iterator<Item = (&'static str, &'static [&'static str])> {
-        BUILTIN.iter().map(|(name, arches, _)| (*name, *arches))
+        BUILTIN
+            .iter()
+            .chain(BUILTIN_11.iter())
+            .map(|(name, arches, _)| (*name, *arches))
     }
 
     /// Whether the capability is present.

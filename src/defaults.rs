@@ -9,7 +9,7 @@ use crate::controller::{ControllerModel, model_name_capability};
 use crate::device::{
     BalloonModel, ChannelTarget, ConsoleTarget, Controller, ControllerKind, Device, DeviceAddress,
     DeviceKind, DiskBus, HostdevSource, InputBus, IommuModel, NicModel, ScsiModel, SerialTarget,
-    UsbModel, VideoModel, VirtioModel,
+    UsbModel, VideoModel, VirtioModel, WatchdogModel,
 };
 use crate::error::{ConfigError, Error};
 use crate::machine::DefaultUsb;
@@ -214,6 +214,15 @@ impl Plan {
         }
         if profile.sata0 && !self.has_controller("sata", 0) {
             self.push_device(controller(ControllerKind::Sata, 0));
+        }
+        if profile.chipset == crate::machine::Chipset::Q35
+            && self.libvirt.adds_itco_watchdog_on_q35()
+            && !self
+                .devices
+                .iter()
+                .any(|d| matches!(d.kind, DeviceKind::Watchdog(WatchdogModel::Itco)))
+        {
+            self.push_device(Device::new(DeviceKind::Watchdog(WatchdogModel::Itco)));
         }
         if let Some(root) = profile.root {
             match self.pci_controller(0) {
@@ -549,6 +558,9 @@ impl Plan {
             .devices
             .iter()
             .filter(|d| matches!(d.kind, DeviceKind::Watchdog(_)));
+        if self.libvirt.allows_several_watchdogs() {
+            return Ok(());
+        }
         if let (Some(_), Some(second)) = (watchdogs.next(), watchdogs.next()) {
             return Err(cfg(ConfigError::SingleWatchdog, Some(second)));
         }

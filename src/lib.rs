@@ -47,6 +47,7 @@ pub mod machine;
 mod plan;
 pub mod qemu;
 pub mod topology;
+pub mod version;
 
 pub use address::{Function, Multifunction, PciAddress, Slot};
 pub use caps::Capabilities;
@@ -62,3 +63,4 @@ pub use flags::ConnectFlags;
 pub use machine::{Machine, MachineFamily};
 pub use plan::{Plan, disk_name_index, limits};
 pub use topology::Topology;
+pub use version::LibvirtVersion;

@@ -35,6 +35,7 @@ pub struct Plan {
     pub(crate) numa_cells: u32,
     pub(crate) has_graphics: bool,
     pub(crate) new_definition: bool,
+    pub(crate) libvirt: crate::version::LibvirtVersion,
     pub(crate) profile: std::sync::Arc<Profile>,
     pub(crate) devices: Vec<Device>,
 }
@@ -47,6 +48,7 @@ impl Plan {
             machine,
             profile,
             new_definition: true,
+            libvirt: crate::version::LibvirtVersion::V9_0,
             caps: std::sync::Arc::new(caps),
             host: std::sync::Arc::new(HostPci::default()),
             numa_cells: 0,
@@ -68,6 +70,20 @@ impl Plan {
     /// The machine's profile for these capabilities (§4).
     pub fn profile(&self) -> &Profile {
         &self.profile
+    }
+
+    /// Which libvirt's answers to reproduce (default: 9.0).
+    pub fn set_libvirt(&mut self, version: crate::version::LibvirtVersion) {
+        self.libvirt = version;
+        if version.assumes_gpex() && !self.caps.has("gpex-pcihost") {
+            std::sync::Arc::make_mut(&mut self.caps).insert("gpex-pcihost");
+            self.profile = std::sync::Arc::new(self.machine.profile(&self.caps));
+        }
+    }
+
+    /// The libvirt version profile.
+    pub fn libvirt(&self) -> crate::version::LibvirtVersion {
+        self.libvirt
     }
 
     /// Whether the definition is parsed as a new one (libvirt's define,

@@ -33,16 +33,51 @@ use common::harness::{
 };
 use common::pci_view;
 use pciplan::Capabilities;
-use pciplan::libvirt::{assign_xml, parse_caps_xml};
+use pciplan::LibvirtVersion;
+use pciplan::libvirt::{parse_caps_xml, parse_domain, write_domain};
 use pciplan::machine::HostPci;
 
-fn oracle_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/oracle")
+/// One differential corpus: where it lives, which libvirt answered it and
+/// the capability file of each architecture.
+#[derive(Copy, Clone)]
+struct Corpus {
+    dir: &'static str,
+    libvirt: LibvirtVersion,
+    /// `caps-<qemu>.xml` for x86, `caps-<qemu>-<arch>.xml` otherwise.
+    qemu: &'static str,
+}
+
+const LIBVIRT_9_0: Corpus = Corpus {
+    dir: "tests/data/oracle",
+    libvirt: LibvirtVersion::V9_0,
+    qemu: "qemu-7.2",
+};
+
+const LIBVIRT_11_3: Corpus = Corpus {
+    dir: "tests/data/oracle11",
+    libvirt: LibvirtVersion::V11_3,
+    qemu: "qemu-10.0",
+};
+
+fn assign(
+    xml: &str,
+    caps: &Capabilities,
+    host: &HostPci,
+    v: LibvirtVersion,
+) -> Result<String, pciplan::Error> {
+    let (doc, mut plan) = parse_domain(xml, caps, host)?;
+    plan.set_libvirt(v);
+    plan.assign()?;
+    write_domain(&doc, &plan)
+}
+
+fn corpus_dir(c: Corpus) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(c.dir)
 }
 
 /// The case directories, sorted by name.
-fn case_names() -> Result<Vec<String>, String> {
-    let dir = oracle_dir().join("cases");
+fn case_names(c: Corpus) -> Result<Vec<String>, String> {
+    let dir = corpus_dir(c).join("cases");
     let mut out = Vec::new();
     for entry in fs::read_dir(&dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))? {
         let entry = entry.map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
@@ -102,21 +137,22 @@ fn disk_addresses(xml: &str) -> Result<BTreeMap<String, String>, String> {
 }
 
 /// Runs one case; `Err` holds the reason it failed (first line: summary).
-fn run_case(name: &str, caps: &Capabilities, host: &HostPci) -> Result<(), String> {
-    let dir = oracle_dir().join("cases").join(name);
+fn run_case(c: Corpus, name: &str, caps: &Capabilities, host: &HostPci) -> Result<(), String> {
+    let dir = corpus_dir(c).join("cases").join(name);
     let input = read(&dir.join("input.xml"))?;
     let err_path = dir.join("expected-error.txt");
     if err_path.exists() {
         let want = read(&err_path)?;
         let want = want.trim();
-        return match assign_xml(&input, caps, host) {
+        return match assign(&input, caps, host, c.libvirt) {
             Ok(_) => Err(format!("accepted; libvirt: {want}")),
             Err(e) if e.to_string().contains(want) => Ok(()),
             Err(e) => Err(format!("wrong error\n  libvirt: {want}\n  pciplan: {e}")),
         };
     }
     let expected_xml = read(&dir.join("expected.xml"))?;
-    let out = assign_xml(&input, caps, host).map_err(|e| format!("assign_xml failed: {e}"))?;
+    let out =
+        assign(&input, caps, host, c.libvirt).map_err(|e| format!("assign_xml failed: {e}"))?;
     let expected = pci_view::view(&expected_xml).map_err(|e| format!("expected.xml: {e}"))?;
     let actual = pci_view::view(&out).map_err(|e| format!("output is not well-formed: {e}"))?;
     let mut d = pci_view::diff(&expected, &actual);
@@ -140,7 +176,7 @@ fn run_case(name: &str, caps: &Capabilities, host: &HostPci) -> Result<(), Strin
             d.join("\n  ")
         ));
     }
-    let again = assign_xml(&out, caps, host)
+    let again = assign(&out, caps, host, c.libvirt)
         .map_err(|e| format!("not idempotent: re-assigning the output failed: {e}"))?;
     if again != out && !fixed_point_modulo_zpci(&out, &again) {
         return Err(format!(
@@ -152,8 +188,8 @@ fn run_case(name: &str, caps: &Capabilities, host: &HostPci) -> Result<(), Strin
 }
 
 /// Runs a case with panics turned into failures.
-fn run_guarded(name: &str, caps: &Capabilities, host: &HostPci) -> Result<(), String> {
-    guarded(|| run_case(name, caps, host))
+fn run_guarded(c: Corpus, name: &str, caps: &Capabilities, host: &HostPci) -> Result<(), String> {
+    guarded(|| run_case(c, name, caps, host))
 }
 
 /// Header of the expected-pass list.
@@ -163,8 +199,8 @@ const PASS_LIST_HEADER: &str = "# Oracle cases (directories under tests/data/ora
          # adds the cases that pass now and keeps the old entries.\n";
 
 /// The `<os><type arch>` of a case's input (x86_64 when absent or unreadable).
-fn case_arch(name: &str) -> String {
-    let path = oracle_dir().join("cases").join(name).join("input.xml");
+fn case_arch(c: Corpus, name: &str) -> String {
+    let path = corpus_dir(c).join("cases").join(name).join("input.xml");
     let text = read(&path).unwrap_or_default();
     roxmltree::Document::parse(&text)
         .ok()
@@ -181,17 +217,18 @@ fn case_arch(name: &str) -> String {
 
 /// The capabilities for an architecture, parsed once.
 fn caps_for(
+    c: Corpus,
     arch: &str,
     cache: &mut BTreeMap<String, Capabilities>,
 ) -> Result<Capabilities, String> {
     let file = match arch {
-        "x86_64" | "i686" => "caps-qemu-7.2.xml".to_string(),
-        other => format!("caps-qemu-7.2-{other}.xml"),
+        "x86_64" | "i686" => format!("caps-{}.xml", c.qemu),
+        other => format!("caps-{}-{other}.xml", c.qemu),
     };
     if let Some(c) = cache.get(&file) {
         return Ok(c.clone());
     }
-    let path = oracle_dir().join(&file);
+    let path = corpus_dir(c).join(&file);
     let caps = parse_caps_xml(&read(&path)?)
         .map_err(|e| format!("parse_caps_xml({}): {e}", path.display()))?;
     cache.insert(file, caps.clone());
@@ -200,11 +237,23 @@ fn caps_for(
 
 #[test]
 fn libvirt_9_0_qemu_7_2_oracle() -> Result<(), String> {
-    let names = case_names()?;
+    replay(LIBVIRT_9_0, "oracle")
+}
+
+/// The libvirt 11.3 + QEMU 10.0 corpus, planned with the 11.3 profile.
+#[test]
+fn libvirt_11_3_qemu_10_0_oracle() -> Result<(), String> {
+    replay(LIBVIRT_11_3, "oracle11")
+}
+
+/// Replays one corpus; `name` prefixes the summary lines and names the
+/// report (`target/<name>-report.txt`).
+fn replay(c: Corpus, name: &'static str) -> Result<(), String> {
+    let names = case_names(c)?;
     let mut caps_cache = BTreeMap::new();
     let mut per_arch: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let host = HostPci::default();
-    let pass_list_path = oracle_dir().join("expected-pass.txt");
+    let pass_list_path = corpus_dir(c).join("expected-pass.txt");
     let must_pass = read_expected_pass(&pass_list_path)?;
 
     // Quiet panic hook: remember where the panic happened, print nothing.
@@ -213,35 +262,35 @@ fn libvirt_9_0_qemu_7_2_oracle() -> Result<(), String> {
     let mut passing = BTreeSet::new();
     let mut report = String::new();
     let mut regressions = Vec::new();
-    for name in &names {
-        let arch = case_arch(name);
+    for case in &names {
+        let arch = case_arch(c, case);
         let tally = per_arch.entry(arch.clone()).or_default();
         tally.1 = tally.1.saturating_add(1);
         let result =
-            caps_for(&arch, &mut caps_cache).and_then(|caps| run_guarded(name, &caps, &host));
+            caps_for(c, &arch, &mut caps_cache).and_then(|caps| run_guarded(c, case, &caps, &host));
         match result {
             Ok(()) => {
                 tally.0 = tally.0.saturating_add(1);
-                passing.insert(name.clone());
-                let _ = writeln!(report, "PASS {name}");
+                passing.insert(case.clone());
+                let _ = writeln!(report, "PASS {case}");
             }
             Err(why) => {
                 let first = why.lines().next().unwrap_or("");
                 let detail = why.lines().nth(1).map(str::trim).unwrap_or("");
-                let _ = writeln!(report, "FAIL {name}: {first}");
+                let _ = writeln!(report, "FAIL {case}: {first}");
                 for line in why.lines().skip(1) {
                     let _ = writeln!(report, "    {}", line.trim());
                 }
-                if must_pass.contains(name) {
-                    regressions.push(format!("{name}: {first} {detail}").trim_end().to_string());
+                if must_pass.contains(case) {
+                    regressions.push(format!("{case}: {first} {detail}").trim_end().to_string());
                 }
             }
         }
     }
 
-    let mut summary = format!("oracle: {}/{}\n", passing.len(), names.len());
+    let mut summary = format!("{name}: {}/{}\n", passing.len(), names.len());
     for (arch, (pass, total)) in &per_arch {
-        let _ = writeln!(summary, "oracle {arch}: {pass}/{total}");
+        let _ = writeln!(summary, "{name} {arch}: {pass}/{total}");
     }
     print!("{summary}");
     eprint!("{summary}");
@@ -249,7 +298,11 @@ fn libvirt_9_0_qemu_7_2_oracle() -> Result<(), String> {
     finish(Outcome {
         summary,
         report,
-        report_file: "oracle-report.txt",
+        report_file: if c.libvirt == LibvirtVersion::V9_0 {
+            "oracle-report.txt"
+        } else {
+            "oracle11-report.txt"
+        },
         known: names.iter().map(String::as_str).collect(),
         must_pass,
         passing,

@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use pciplan::libvirt::{parse_caps_xml, parse_domain, parse_domain_builtin, write_domain};
 use pciplan::machine::HostPci;
 use pciplan::qemu::{self, QemuError};
-use pciplan::{Capabilities, Plan, Topology};
+use pciplan::{Capabilities, LibvirtVersion, Plan, Topology};
 use serde::Serialize;
 
 /// PCI address assignment for libvirt domain XML, with libvirt 9.0's answers.
@@ -73,9 +73,17 @@ struct InputArgs {
     /// `is_pcie` (and optionally `iommu_group`), for `<hostdev>` placement.
     #[arg(long = "host-pci", value_name = "FILE.tsv")]
     host_pci: Option<PathBuf>,
+    /// Answer as this libvirt does: `9.0` (default) or `11.3`.
+    #[arg(long = "libvirt", value_name = "VERSION", default_value = "9.0", value_parser = parse_libvirt)]
+    libvirt: LibvirtVersion,
     /// The domain XML (`-` = standard input).
     #[arg(value_name = "DOMAIN.xml")]
     domain: PathBuf,
+}
+
+fn parse_libvirt(s: &str) -> Result<LibvirtVersion, String> {
+    s.parse()
+        .map_err(|e: pciplan::version::UnknownVersion| e.to_string())
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -221,8 +229,9 @@ fn load_and_assign(input: &InputArgs) -> Result<(pciplan::libvirt::Document, Pla
     let xml = read_text(&input.domain)?;
     let (doc, mut plan) = match &caps {
         Some(caps) => parse_domain(&xml, caps, &host)?,
-        None => parse_domain_builtin(&xml, &host)?,
+        None => parse_domain_builtin(&xml, &host, input.libvirt)?,
     };
+    plan.set_libvirt(input.libvirt);
     let before = plan.clone();
     plan.assign()?;
     Ok((doc, before, plan))

@@ -154,24 +154,31 @@ pub fn parse_domain(
     caps: &Capabilities,
     host: &HostPci,
 ) -> Result<(Document, Plan), Error> {
-    parse::parse_domain(xml, Some(caps), host)
+    parse::parse_domain(xml, Some(caps), crate::LibvirtVersion::V9_0, host)
 }
 
 /// [`parse_domain`] with the built-in capability set of the domain's own
-/// architecture ([`Capabilities::builtin`]).
+/// architecture for that libvirt ([`Capabilities::builtin_for`]), the plan
+/// set to answer as that libvirt.
 ///
 /// ```
 /// use pciplan::machine::HostPci;
 /// let xml = "<domain><os><type arch='aarch64' machine='virt'/></os><devices/></domain>";
-/// let (_, plan) = pciplan::libvirt::parse_domain_builtin(xml, &HostPci::default())?;
+/// let (_, plan) = pciplan::libvirt::parse_domain_builtin(xml, &HostPci::default(), Default::default())?;
 /// assert!(plan.caps().has("gpex-pcihost"));
 /// # Ok::<(), pciplan::Error>(())
 /// ```
 ///
 /// # Errors
 /// As [`parse_domain`].
-pub fn parse_domain_builtin(xml: &str, host: &HostPci) -> Result<(Document, Plan), Error> {
-    parse::parse_domain(xml, None, host)
+pub fn parse_domain_builtin(
+    xml: &str,
+    host: &HostPci,
+    libvirt: crate::LibvirtVersion,
+) -> Result<(Document, Plan), Error> {
+    let (doc, mut plan) = parse::parse_domain(xml, None, libvirt, host)?;
+    plan.set_libvirt(libvirt);
+    Ok((doc, plan))
 }
 
 /// Writes the plan back into the document text.

@@ -20,6 +20,7 @@ use crate::plan::{Plan, limits};
 pub(super) fn parse_domain(
     xml: &str,
     caps: Option<&Capabilities>,
+    libvirt: crate::LibvirtVersion,
     host: &HostPci,
 ) -> Result<(Document, Plan), Error> {
     limit(xml.len(), super::MAX_INPUT_BYTES, "input size in bytes")?;
@@ -56,7 +57,7 @@ pub(super) fn parse_domain(
     let caps = match caps {
         Some(c) => c,
         None => {
-            builtin = Capabilities::builtin(arch);
+            builtin = Capabilities::builtin_for(arch, libvirt);
             &builtin
         }
     };
