@@ -132,7 +132,7 @@ impl Plan {
         let Some(max) = max else { return };
         for c in 0..=max.min(255) {
             if !self.has_controller("scsi", c) {
-                self.push_device(controller(ControllerKind::Scsi(model), c));
+                self.add_implied_controller(controller(ControllerKind::Scsi(model), c));
             }
         }
     }
@@ -185,6 +185,16 @@ impl Plan {
             {
                 c.index = Some(index);
             }
+        }
+    }
+
+    /// A controller implied by other devices: appended (9.0) or inserted at
+    /// its place in the controller array (11.3).
+    fn add_implied_controller(&mut self, d: Device) {
+        if self.libvirt.sorts_added_controllers() {
+            self.add_device(d);
+        } else {
+            self.push_device(d);
         }
     }
 
@@ -331,7 +341,7 @@ impl Plan {
             if let Some(max) = max {
                 for i in 0..=max.min(255) {
                     if !self.has_controller(kind.type_name(), i) {
-                        self.push_device(controller(kind.clone(), i));
+                        self.add_implied_controller(controller(kind.clone(), i));
                     }
                 }
             }
@@ -347,7 +357,7 @@ impl Plan {
             .collect();
         for controller in vserial {
             if !self.has_controller("virtio-serial", controller) {
-                self.push_device(Device::new(DeviceKind::Controller(Controller {
+                self.add_implied_controller(Device::new(DeviceKind::Controller(Controller {
                     kind: ControllerKind::VirtioSerial(VirtioModel::Default),
                     index: Some(controller),
                     companion: false,

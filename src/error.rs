@@ -547,6 +547,14 @@ pub enum ConfigError {
     /// `model='none'` together with another USB controller.
     #[error("Can't add another USB controller: USB is disabled for this domain")]
     UsbDisabledController,
+    /// A machine type the QEMU binary does not have.
+    #[error("Emulator '{emulator}' does not support machine type '{machine}'")]
+    MachineUnsupported {
+        /// The `<emulator>`.
+        emulator: String,
+        /// The machine type.
+        machine: String,
+    },
     /// Two devices with one CCW device number.
     #[error("The CCW devno '{devno}' is in use already")]
     CcwInUse {
@@ -671,6 +679,7 @@ impl ConfigError {
             | ConfigError::UsbNoModel
             | ConfigError::UsbDisabledController
             | ConfigError::UsbDisabledDevices
+            | ConfigError::MachineUnsupported { .. }
             | ConfigError::SpaprVioRegRange { .. }
             | ConfigError::UsbDisabledInput
             | ConfigError::UsbNoMaster

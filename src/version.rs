@@ -49,9 +49,12 @@ impl fmt::Display for LibvirtVersion {
 }
 
 impl LibvirtVersion {
-    /// PCI controllers the dry run adds are inserted in index order into
-    /// the controller array (11.3), instead of appended (9.0).
-    pub const fn sorts_added_pci_controllers(self) -> bool {
+    /// Controllers libvirt adds (those implied by disks, host devices and
+    /// virtio consoles, and the PCI controllers of the dry run) are
+    /// inserted at their place in the controller array, by type and index
+    /// (11.3), instead of appended (9.0). The device loop visits
+    /// controllers in array order, so their slots differ.
+    pub const fn sorts_added_controllers(self) -> bool {
         matches!(self, LibvirtVersion::V11_3)
     }
 

@@ -208,7 +208,7 @@ impl Plan {
         let mut bus_count = usize::try_from(max_index.saturating_add(1)).unwrap_or(0);
         if bus_count > 0 {
             bus_count = self.dry_run(bus_count, max_index, &mut flags, zpci_upto)?;
-            if self.libvirt.sorts_added_pci_controllers() && self.devices.len() > zpci_upto {
+            if self.libvirt.sorts_added_controllers() && self.devices.len() > zpci_upto {
                 // 11.3 inserts the added controllers by index; the device
                 // loop then visits them in that order.
                 let added = self.devices.split_off(zpci_upto);

@@ -63,7 +63,22 @@ pub(super) fn parse_domain(
     };
     let fallback = Arch::parse(arch)?.default_machine();
     let name = given.or_else(|| caps.default_machine()).unwrap_or(fallback);
-    let machine = Machine::new(arch, caps.canonical_machine(name))?;
+    let canonical = caps.canonical_machine(name);
+    // A capability set that lists machines names every machine the binary
+    // has: another one is refused.
+    if !caps.machines().is_empty() && !caps.machines().iter().any(|m| m.name == canonical) {
+        let emulator = devices
+            .and_then(|d| child(d, "emulator"))
+            .and_then(|e| e.text())
+            .map(str::trim)
+            .unwrap_or("/usr/bin/qemu-system-x86_64");
+        return Err(ConfigError::MachineUnsupported {
+            emulator: emulator.to_string(),
+            machine: canonical.to_string(),
+        }
+        .into());
+    }
+    let machine = Machine::new(arch, canonical)?;
 
     let mut plan = Plan::new(machine, caps.clone());
     plan.set_host_pci(host.clone());
