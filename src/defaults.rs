@@ -936,6 +936,16 @@ impl Plan {
                 kind: ControllerKind::Scsi(Some(ScsiModel::Buslogic)),
                 ..
             }) => err(ConfigError::ControllerModelUnsupported { model: "buslogic" }),
+            DeviceKind::Watchdog(WatchdogModel::Ib700)
+                if self.profile.chipset == crate::machine::Chipset::Q35 =>
+            {
+                err(ConfigError::WatchdogMachine { model: "ib700" })
+            }
+            DeviceKind::Watchdog(WatchdogModel::Itco)
+                if self.profile.chipset != crate::machine::Chipset::Q35 =>
+            {
+                err(ConfigError::ItcoNotQ35)
+            }
             DeviceKind::Shmem(m) if !self.caps.has(m.as_str()) => {
                 err(ConfigError::ShmemUnsupported { model: m.as_str() })
             }

@@ -392,6 +392,15 @@ pub enum ConfigError {
         /// The model.
         model: &'static str,
     },
+    /// A watchdog model the machine cannot have.
+    #[error("{model} model of watchdog cannot be used with this machine type")]
+    WatchdogMachine {
+        /// The model.
+        model: &'static str,
+    },
+    /// An iTCO watchdog off q35.
+    #[error("itco model of watchdog is only part of q35 machine")]
+    ItcoNotQ35,
     /// A shmem model the QEMU binary lacks.
     #[error("{model} device is not supported with this QEMU binary")]
     ShmemUnsupported {
@@ -664,6 +673,8 @@ impl ConfigError {
             | ConfigError::ControllerModelUnsupported { .. }
             | ConfigError::DuplicateDrive { .. }
             | ConfigError::ShmemUnsupported { .. }
+            | ConfigError::WatchdogMachine { .. }
+            | ConfigError::ItcoNotQ35
             | ConfigError::OptionInvalid { .. }
             | ConfigError::ModelNameInvalid { .. }
             | ConfigError::IndexMustBePositive { .. }

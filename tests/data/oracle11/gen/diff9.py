@@ -53,23 +53,38 @@ def flat(e, prefix=""):
     return out
 
 
-def dev_key(e):
-    if e.tag == "controller":
-        return "controller[%s]" % e.get("type")
-    return e.tag
+def dev_keys(devs):
+    """identity per device: controllers by (type, index, k-th of that type+index),
+    everything else by (tag, k-th of that tag)"""
+    seen = collections.Counter()
+    out = []
+    for e in devs:
+        if e.tag == "controller":
+            k = "controller[%s:%s]" % (e.get("type"), e.get("index"))
+        else:
+            k = e.tag
+        seen[k] += 1
+        out.append(("%s#%d" % (k, seen[k] - 1), e))
+    return out
 
 
 def devices(path):
     root = ET.parse(path).getroot()
-    groups = collections.OrderedDict()
-    for e in root.find("devices"):
-        groups.setdefault(dev_key(e), []).append(e)
+    groups = collections.OrderedDict(dev_keys(list(root.find("devices"))))
     top = set()
     for e in root:
         if e.tag in ("devices", "uuid", "name"):
             continue
         top |= flat(e)
     return root, groups, top
+
+
+def pci_addr(e):
+    for c in e:
+        if c.tag == "address" and c.get("type") == "pci":
+            return tuple(int(c.get(k, "0"), 0) for k in ("domain", "bus", "slot", "function")) + (
+                c.get("multifunction"),)
+    return None
 
 
 def machine(root):
@@ -112,16 +127,27 @@ def compare(case):
     res["top_only9"] = sorted(t9 - t11)
     res["top_only11"] = sorted(t11 - t9)
     devdiff = []
+    addrdiff = []
     for key in list(g9) + [k for k in g11 if k not in g9]:
-        l9, l11 = g9.get(key, []), g11.get(key, [])
-        if len(l9) != len(l11):
-            devdiff.append("%s count %d->%d" % (key, len(l9), len(l11)))
-        for i, (e9, e11) in enumerate(zip(l9, l11)):
-            f9, f11 = flat(e9), flat(e11)
-            for x in sorted(f9 - f11):
-                devdiff.append("-%s#%d %s" % (key, i, x))
-            for x in sorted(f11 - f9):
-                devdiff.append("+%s#%d %s" % (key, i, x))
+        e9, e11 = g9.get(key), g11.get(key)
+        if e9 is None or e11 is None:
+            devdiff.append("%s%s" % ("+" if e9 is None else "-", key))
+            continue
+        f9, f11 = flat(e9), flat(e11)
+        for x in sorted(f9 - f11):
+            devdiff.append("-%s %s" % (key, x))
+        for x in sorted(f11 - f9):
+            devdiff.append("+%s %s" % (key, x))
+        if pci_addr(e9) != pci_addr(e11):
+            addrdiff.append("%s %s -> %s" % (key, pci_addr(e9), pci_addr(e11)))
+    res["addrdiff"] = addrdiff
+    order9 = [k for k in g9 if k in g11]
+    order11 = [k for k in g11 if k in g9]
+    res["order_differs"] = order9 != order11
+    if addrdiff:
+        res["kinds"].append("pci-addresses-differ")
+    elif res["order_differs"]:
+        res["kinds"].append("device-order-only")
     res["devdiff"] = devdiff
     return res
 

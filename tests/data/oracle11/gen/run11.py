@@ -4,7 +4,7 @@
     run11.py gen PROFILE FIRST COUNT   write ../cases/<profile>-<seed>/input.xml and libvirt
                                        11.3's answer (expected.xml or expected-error.txt)
     run11.py oracle DIR...             (re)ask libvirt 11.3 for hand-written case dirs
-    run11.py ask9 OUTDIR [DIR...]      ask libvirt 9.0 (../../../../shared/oracle/libvirt-assign)
+    run11.py ask9 OUTDIR [DIR...]      ask libvirt 9.0 (/work/shared/oracle/libvirt-assign)
                                        the same inputs; writes OUTDIR/<case>/expected.xml or
                                        expected-error.txt (for DIFFS.md; not kept in the corpus)
 
