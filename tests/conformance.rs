@@ -172,8 +172,15 @@ fn run_case(case: &Case, host: &HostPci, cache: &mut CapsCache) -> Result<(), St
                     d.join("\n  ")
                 ));
             }
-            let again = assign(&out, &caps, host, new_definition(&meta))
-                .map_err(|e| format!("not idempotent: re-assigning the output failed: {e}"))?;
+            let again = match assign(&out, &caps, host, new_definition(&meta)) {
+                Ok(again) => again,
+                Err(e) if refused_like_libvirt_output(&e) => return Ok(()),
+                Err(e) => {
+                    return Err(format!(
+                        "not idempotent: re-assigning the output failed: {e}"
+                    ));
+                }
+            };
             if again != out && !fixed_point_modulo_zpci(&out, &again) {
                 return Err(format!(
                     "not idempotent: re-assigning the output changed it\n  {}",
@@ -380,4 +387,17 @@ fn fixed_point_modulo_zpci(out: &str, again: &str) -> bool {
         (Ok(a), Ok(b)) => pci_view::same_but_controller_zpci(&a, &b),
         _ => false,
     }
+}
+
+/// libvirt refuses its own output of a `model='none'` USB controller at an
+/// index other than 0 (the default USB controller 0 is added beside it,
+/// rule 28); pciplan's output is refused the same way.
+fn refused_like_libvirt_output(e: &pciplan::Error) -> bool {
+    matches!(
+        e,
+        pciplan::Error::Config {
+            reason: pciplan::ConfigError::UsbDisabledController,
+            ..
+        }
+    )
 }
