@@ -387,23 +387,6 @@ impl Plan {
             _ => profile.usb_model,
         };
         for d in &mut self.devices {
-            let spapr_vio = match &d.kind {
-                DeviceKind::Controller(Controller {
-                    kind: ControllerKind::Scsi(Some(ScsiModel::Ibmvscsi)),
-                    ..
-                }) => true,
-                DeviceKind::Interface {
-                    model: Some(NicModel::Known(m)),
-                    hostdev: None,
-                } => m == "spapr-vlan",
-                DeviceKind::Serial(SerialTarget::SpaprVio) => true,
-                DeviceKind::Nvram => profile.spapr_vio_platform,
-                DeviceKind::Tpm { spapr_proxy } => profile.spapr_vio_platform && !spapr_proxy,
-                _ => false,
-            };
-            if spapr_vio {
-                to_spapr_vio(d);
-            }
             let unaddressed = d.address == DeviceAddress::None;
             match &mut d.kind {
                 DeviceKind::Controller(c) => match &mut c.kind {
@@ -429,25 +412,29 @@ impl Plan {
                     hostdev: None,
                 } => *m = Some(profile.nic_model.clone()),
                 DeviceKind::Vsock(m @ VirtioModel::Default) => *m = VirtioModel::Virtio,
+                // pSeries serial ports default to spapr-vty.
                 DeviceKind::Serial(t @ SerialTarget::None) if profile.spapr_vio_platform => {
-                    // pSeries serial ports default to spapr-vty.
                     *t = SerialTarget::SpaprVio;
-                    if unaddressed {
-                        d.address = DeviceAddress::Other("spapr-vio".into());
-                    }
                 }
                 _ => {}
             }
-        }
-        // The ibmvscsi default makes SCSI controllers spapr-vio devices.
-        for d in &mut self.devices {
-            if matches!(
-                d.kind,
+            // After the models: the ibmvscsi default and the spapr-vty
+            // default are spapr-vio devices too.
+            let spapr_vio = match &d.kind {
                 DeviceKind::Controller(Controller {
                     kind: ControllerKind::Scsi(Some(ScsiModel::Ibmvscsi)),
                     ..
-                })
-            ) {
+                }) => true,
+                DeviceKind::Interface {
+                    model: Some(NicModel::Known(m)),
+                    hostdev: None,
+                } => m == "spapr-vlan",
+                DeviceKind::Serial(SerialTarget::SpaprVio) => true,
+                DeviceKind::Nvram => profile.spapr_vio_platform,
+                DeviceKind::Tpm { spapr_proxy } => profile.spapr_vio_platform && !spapr_proxy,
+                _ => false,
+            };
+            if spapr_vio {
                 to_spapr_vio(d);
             }
         }

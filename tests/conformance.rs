@@ -20,11 +20,12 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use common::harness::{
-    Outcome, finish, first_text_difference, guarded, quiet_panics, read, read_expected_pass,
+    Outcome, assign, check_fixed_point, finish, guarded, quiet_panics, read, read_expected_pass,
 };
 use common::pci_view;
 use pciplan::Capabilities;
-use pciplan::libvirt::{parse_caps_xml, parse_domain, write_domain};
+use pciplan::LibvirtVersion::V9_0;
+use pciplan::libvirt::parse_caps_xml;
 use pciplan::machine::HostPci;
 
 /// The architectures this harness replays (and reports on, in this order).
@@ -133,19 +134,6 @@ fn new_definition(meta: &toml::Table) -> bool {
         })
 }
 
-/// Parse, assign and write, as an existing or a new definition.
-fn assign(
-    xml: &str,
-    caps: &Capabilities,
-    host: &HostPci,
-    new: bool,
-) -> Result<String, pciplan::Error> {
-    let (doc, mut plan) = parse_domain(xml, caps, host)?;
-    plan.set_new_definition(new);
-    plan.assign()?;
-    write_domain(&doc, &plan)
-}
-
 /// Runs one case; `Err` holds the reason it failed (first line: summary).
 fn run_case(case: &Case, host: &HostPci, cache: &mut CapsCache) -> Result<(), String> {
     let dir = corpus_dir().join("cases").join(&case.dir);
@@ -156,7 +144,7 @@ fn run_case(case: &Case, host: &HostPci, cache: &mut CapsCache) -> Result<(), St
     let input = read(&dir.join("input.xml"))?;
     match case.kind.as_str() {
         "ok" => {
-            let out = assign(&input, &caps, host, new_definition(&meta))
+            let out = assign(&input, &caps, host, new_definition(&meta), V9_0)
                 .map_err(|e| format!("assign_xml failed: {e}"))?;
             let expected = pci_view::view(&read(&dir.join("expected.xml"))?)
                 .map_err(|e| format!("expected.xml: {e}"))?;
@@ -172,27 +160,12 @@ fn run_case(case: &Case, host: &HostPci, cache: &mut CapsCache) -> Result<(), St
                     d.join("\n  ")
                 ));
             }
-            let again = match assign(&out, &caps, host, new_definition(&meta)) {
-                Ok(again) => again,
-                Err(e) if refused_like_libvirt_output(&e) => return Ok(()),
-                Err(e) => {
-                    return Err(format!(
-                        "not idempotent: re-assigning the output failed: {e}"
-                    ));
-                }
-            };
-            if again != out && !fixed_point_modulo_zpci(&out, &again) {
-                return Err(format!(
-                    "not idempotent: re-assigning the output changed it\n  {}",
-                    first_text_difference(&out, &again)
-                ));
-            }
-            Ok(())
+            check_fixed_point(&out, assign(&out, &caps, host, new_definition(&meta), V9_0))
         }
         "error" => {
             let want = read(&dir.join("expected-error.txt"))?;
             let want = want.trim();
-            match assign(&input, &caps, host, new_definition(&meta)) {
+            match assign(&input, &caps, host, new_definition(&meta), V9_0) {
                 Ok(_) => Err(format!("accepted; expected error: {want}")),
                 Err(e) if e.to_string().contains(want) => Ok(()),
                 Err(e) => Err(format!("wrong error\n  expected: {want}\n  got:      {e}")),
@@ -364,7 +337,7 @@ fn no_default_model_is_written_on_any_arch() -> Result<(), String> {
             .map_err(|e| format!("meta.toml: {e}"))?;
         let caps = capabilities(&meta, &mut cache)?;
         let input = read(&dir.join("input.xml"))?;
-        let Ok(out) = assign(&input, &caps, &host, new_definition(&meta)) else {
+        let Ok(out) = assign(&input, &caps, &host, new_definition(&meta), V9_0) else {
             continue;
         };
         if models_by_tag(&out)? != models_by_tag(&input)? {
@@ -378,26 +351,4 @@ fn no_default_model_is_written_on_any_arch() -> Result<(), String> {
     } else {
         Err(format!("models added to devices in: {}", bad.join(", ")))
     }
-}
-
-/// libvirt's output may gain zPCI ids on PCI controllers when defined again
-/// (rule 25); every other change breaks idempotence.
-fn fixed_point_modulo_zpci(out: &str, again: &str) -> bool {
-    match (pci_view::view(out), pci_view::view(again)) {
-        (Ok(a), Ok(b)) => pci_view::same_but_controller_zpci(&a, &b),
-        _ => false,
-    }
-}
-
-/// libvirt refuses its own output of a `model='none'` USB controller at an
-/// index other than 0 (the default USB controller 0 is added beside it,
-/// rule 28); pciplan's output is refused the same way.
-fn refused_like_libvirt_output(e: &pciplan::Error) -> bool {
-    matches!(
-        e,
-        pciplan::Error::Config {
-            reason: pciplan::ConfigError::UsbDisabledController,
-            ..
-        }
-    )
 }

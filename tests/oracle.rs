@@ -29,12 +29,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use common::harness::{
-    Outcome, finish, first_text_difference, guarded, quiet_panics, read, read_expected_pass,
+    Outcome, assign, check_fixed_point, finish, guarded, quiet_panics, read, read_expected_pass,
 };
 use common::pci_view;
 use pciplan::Capabilities;
 use pciplan::LibvirtVersion;
-use pciplan::libvirt::{parse_caps_xml, parse_domain, write_domain};
+use pciplan::libvirt::parse_caps_xml;
 use pciplan::machine::HostPci;
 
 /// One differential corpus: where it lives, which libvirt answered it and
@@ -58,18 +58,6 @@ const LIBVIRT_11_3: Corpus = Corpus {
     libvirt: LibvirtVersion::V11_3,
     qemu: "qemu-10.0",
 };
-
-fn assign(
-    xml: &str,
-    caps: &Capabilities,
-    host: &HostPci,
-    v: LibvirtVersion,
-) -> Result<String, pciplan::Error> {
-    let (doc, mut plan) = parse_domain(xml, caps, host)?;
-    plan.set_libvirt(v);
-    plan.assign()?;
-    write_domain(&doc, &plan)
-}
 
 fn corpus_dir(c: Corpus) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(c.dir)
@@ -144,15 +132,15 @@ fn run_case(c: Corpus, name: &str, caps: &Capabilities, host: &HostPci) -> Resul
     if err_path.exists() {
         let want = read(&err_path)?;
         let want = want.trim();
-        return match assign(&input, caps, host, c.libvirt) {
+        return match assign(&input, caps, host, true, c.libvirt) {
             Ok(_) => Err(format!("accepted; libvirt: {want}")),
             Err(e) if e.to_string().contains(want) => Ok(()),
             Err(e) => Err(format!("wrong error\n  libvirt: {want}\n  pciplan: {e}")),
         };
     }
     let expected_xml = read(&dir.join("expected.xml"))?;
-    let out =
-        assign(&input, caps, host, c.libvirt).map_err(|e| format!("assign_xml failed: {e}"))?;
+    let out = assign(&input, caps, host, true, c.libvirt)
+        .map_err(|e| format!("assign_xml failed: {e}"))?;
     let expected = pci_view::view(&expected_xml).map_err(|e| format!("expected.xml: {e}"))?;
     let actual = pci_view::view(&out).map_err(|e| format!("output is not well-formed: {e}"))?;
     let mut d = pci_view::diff(&expected, &actual);
@@ -176,22 +164,7 @@ fn run_case(c: Corpus, name: &str, caps: &Capabilities, host: &HostPci) -> Resul
             d.join("\n  ")
         ));
     }
-    let again = match assign(&out, caps, host, c.libvirt) {
-        Ok(again) => again,
-        Err(e) if refused_like_libvirt_output(&e) => return Ok(()),
-        Err(e) => {
-            return Err(format!(
-                "not idempotent: re-assigning the output failed: {e}"
-            ));
-        }
-    };
-    if again != out && !fixed_point_modulo_zpci(&out, &again) {
-        return Err(format!(
-            "not idempotent: re-assigning the output changed it\n  {}",
-            first_text_difference(&out, &again)
-        ));
-    }
-    Ok(())
+    check_fixed_point(&out, assign(&out, caps, host, true, c.libvirt))
 }
 
 /// Runs a case with panics turned into failures.
@@ -317,26 +290,4 @@ fn replay(c: Corpus, name: &'static str) -> Result<(), String> {
         pass_list: &pass_list_path,
         pass_list_header: PASS_LIST_HEADER,
     })
-}
-
-/// libvirt's output may gain zPCI ids on PCI controllers when defined again
-/// (rule 25); every other change breaks idempotence.
-fn fixed_point_modulo_zpci(out: &str, again: &str) -> bool {
-    match (pci_view::view(out), pci_view::view(again)) {
-        (Ok(a), Ok(b)) => pci_view::same_but_controller_zpci(&a, &b),
-        _ => false,
-    }
-}
-
-/// libvirt refuses its own output of a `model='none'` USB controller at an
-/// index other than 0 (the default USB controller 0 is added beside it,
-/// rule 28); pciplan's output is refused the same way.
-fn refused_like_libvirt_output(e: &pciplan::Error) -> bool {
-    matches!(
-        e,
-        pciplan::Error::Config {
-            reason: pciplan::ConfigError::UsbDisabledController,
-            ..
-        }
-    )
 }

@@ -96,6 +96,9 @@ impl Plan {
             .filter(|(_, d)| matches!(&d.address, DeviceAddress::Other(t) if t == "spapr-vio"))
             .filter_map(|(i, d)| base(&d.kind).map(|(rank, b)| (rank, i, b)))
             .collect();
+        if order.is_empty() {
+            return Ok(());
+        }
         order.sort_by_key(|(rank, i, _)| (*rank, *i));
         // The first console mirrors the first serial port: not a device of
         // its own here.

@@ -300,6 +300,15 @@ fn render_address(a: &PciAddress) -> String {
 /// that the device is never placed on PCI by a later run.
 const NON_PCI_WRITTEN: [&str; 3] = ["ccw", "virtio-mmio", "spapr-vio"];
 
+/// A CCW / virtio-mmio / spapr-vio address: with libvirt's numbers when the
+/// plan has them, else the type alone.
+fn render_other_address(address_type: &str, d: &Device) -> String {
+    d.bus_id.map_or_else(
+        || format!("<address type='{}'/>", escape(address_type)),
+        |id| id.to_string(),
+    )
+}
+
 /// A device's PCI address with its zPCI ids when it has them.
 fn render_device_address(a: &PciAddress, d: &Device, indent: &str, unit: &str) -> String {
     let plain = render_address(a);
@@ -425,10 +434,7 @@ fn edit_device(doc: &Document, e: &Elem, d: &Device, edits: &mut Edits<'_>) {
         let numberless = e
             .child("address")
             .is_some_and(|a| a.attr("devno").is_none() && a.attr("reg").is_none());
-        let text = d.bus_id.map_or_else(
-            || format!("<address type='{}'/>", escape(t)),
-            |id| id.to_string(),
-        );
+        let text = render_other_address(t, d);
         let replace = match old {
             DeviceAddress::Pci(_) => true,
             DeviceAddress::Other(_) => numberless && d.bus_id.is_some(),
@@ -442,10 +448,7 @@ fn edit_device(doc: &Document, e: &Elem, d: &Device, edits: &mut Edits<'_>) {
         && e.address.is_none()
         && NON_PCI_WRITTEN.contains(&t.as_str())
     {
-        append.push(match d.bus_id {
-            Some(id) => id.to_string(),
-            None => format!("<address type='{}'/>", escape(t)),
-        });
+        append.push(render_other_address(t, d));
     }
     edits.append_children(e, &append);
 }
@@ -607,10 +610,9 @@ fn render_new(d: &Device, indent: &str, unit: &str) -> Option<String> {
             &format!("{indent}{unit}"),
             unit,
         )),
-        DeviceAddress::Other(t) if NON_PCI_WRITTEN.contains(&t.as_str()) => Some(match d.bus_id {
-            Some(id) => id.to_string(),
-            None => format!("<address type='{}'/>", escape(t)),
-        }),
+        DeviceAddress::Other(t) if NON_PCI_WRITTEN.contains(&t.as_str()) => {
+            Some(render_other_address(t, d))
+        }
         _ => None,
     };
     let mut children: Vec<String> = Vec::new();

@@ -8,6 +8,12 @@ use std::fs;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 
+use pciplan::libvirt::{parse_domain, write_domain};
+use pciplan::machine::HostPci;
+use pciplan::{Capabilities, ConfigError, LibvirtVersion};
+
+use super::pci_view;
+
 /// Environment variable that adds the passing cases to an expected-pass list.
 pub const UPDATE_ENV: &str = "PCIPLAN_UPDATE_EXPECTED_PASS";
 
@@ -182,4 +188,53 @@ pub fn finish(o: Outcome<'_>) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Parse, assign and write a domain as a new or a stored definition, with
+/// the answers of one libvirt version.
+pub fn assign(
+    xml: &str,
+    caps: &Capabilities,
+    host: &HostPci,
+    new_definition: bool,
+    libvirt: LibvirtVersion,
+) -> Result<String, pciplan::Error> {
+    let (doc, mut plan) = parse_domain(xml, caps, host)?;
+    plan.set_new_definition(new_definition);
+    plan.set_libvirt(libvirt);
+    plan.assign()?;
+    write_domain(&doc, &plan)
+}
+
+/// The idempotence check: assigning the output `out` again (`again`) gives
+/// it back. Two exceptions are libvirt's own (its output is not a fixed
+/// point there either): PCI controllers may gain zPCI ids (rule 25), and a
+/// `model='none'` USB controller beside the default one is refused (rule 28).
+pub fn check_fixed_point(out: &str, again: Result<String, pciplan::Error>) -> Result<(), String> {
+    let again = match again {
+        Ok(again) => again,
+        Err(pciplan::Error::Config {
+            reason: ConfigError::UsbDisabledController,
+            ..
+        }) => return Ok(()),
+        Err(e) => {
+            return Err(format!(
+                "not idempotent: re-assigning the output failed: {e}"
+            ));
+        }
+    };
+    if again == out {
+        return Ok(());
+    }
+    let only_controller_zpci = match (pci_view::view(out), pci_view::view(&again)) {
+        (Ok(a), Ok(b)) => pci_view::same_but_controller_zpci(&a, &b),
+        _ => false,
+    };
+    if only_controller_zpci {
+        return Ok(());
+    }
+    Err(format!(
+        "not idempotent: re-assigning the output changed it\n  {}",
+        first_text_difference(out, &again)
+    ))
 }
