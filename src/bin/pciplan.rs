@@ -163,7 +163,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             output,
             format,
         } => {
-            let (doc, before, plan) = load_and_assign(&input)?;
+            let xml = read_text(&input.domain)?;
+            let (doc, before, plan) = load_and_assign(&input, &xml)?;
             let text = match format {
                 Format::Xml => write_domain(&doc, &plan)?,
                 Format::Json => json(&before, &plan)?,
@@ -171,12 +172,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
             emit(output.as_deref(), &text)
         }
         Command::Tree { input } => {
-            let (_, _, plan) = load_and_assign(&input)?;
+            let (_, _, plan) = load_and_assign(&input, &read_text(&input.domain)?)?;
             let topology = Topology::from_plan(&plan)?;
             emit(None, &topology.render_tree(&plan))
         }
         Command::QemuArgs { input, shell } => {
-            let (_, _, plan) = load_and_assign(&input)?;
+            let (_, _, plan) = load_and_assign(&input, &read_text(&input.domain)?)?;
             let args = qemu::command_line(&plan).map_err(Failure::NoQemu)?;
             let text = if shell {
                 let program = qemu::emulator(&plan).map_err(Failure::NoQemu)?;
@@ -213,7 +214,10 @@ fn shell_quote(word: &str) -> String {
 
 /// Reads the inputs, parses the domain and assigns. Returns the document,
 /// the plan before assignment and the plan after.
-fn load_and_assign(input: &InputArgs) -> Result<(pciplan::libvirt::Document, Plan, Plan), Failure> {
+fn load_and_assign<'a>(
+    input: &InputArgs,
+    xml: &'a str,
+) -> Result<(pciplan::libvirt::Document<'a>, Plan, Plan), Failure> {
     let caps = match &input.caps {
         Some(path) => Some(
             parse_caps_xml(&read_text(path)?)
@@ -226,10 +230,9 @@ fn load_and_assign(input: &InputArgs) -> Result<(pciplan::libvirt::Document, Pla
             .map_err(|e| Failure::Io(format!("{}: {e}", path.display())))?,
         None => HostPci::default(),
     };
-    let xml = read_text(&input.domain)?;
     let (doc, mut plan) = match &caps {
-        Some(caps) => parse_domain(&xml, caps, &host)?,
-        None => parse_domain_builtin(&xml, &host, input.libvirt)?,
+        Some(caps) => parse_domain(xml, caps, &host)?,
+        None => parse_domain_builtin(xml, &host, input.libvirt)?,
     };
     plan.set_libvirt(input.libvirt);
     let before = plan.clone();

@@ -42,7 +42,10 @@ mod error;
 mod parse;
 mod write;
 
+use std::borrow::Cow;
 use std::ops::Range;
+
+use roxmltree::NodeId;
 
 use crate::caps::Capabilities;
 use crate::device::DeviceAddress;
@@ -64,73 +67,167 @@ pub const MAX_DEPTH: usize = 256;
 /// Most `<controller>` elements accepted. See [Limits](self#limits).
 pub const MAX_CONTROLLERS: usize = 1024;
 
-/// A parsed libvirt domain definition: the original text, plus the positions
-/// of everything [`write_domain`] may edit.
+/// A parsed libvirt domain definition: the original text and its XML tree,
+/// borrowed from the input, plus the device elements the plan refers to.
 ///
 /// Devices of the [`Plan`] returned with it refer to their element through
-/// [`crate::Device::origin`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Document {
+/// [`crate::Device::origin`]. Nothing of the text is copied: the writer
+/// reads positions from the tree and edits the text in one pass.
+#[derive(Debug)]
+pub struct Document<'a> {
     /// The original XML text.
-    text: String,
+    text: &'a str,
+    /// The parsed tree (positions into `text`).
+    tree: roxmltree::Document<'a>,
     /// Device elements; a device's `origin` indexes this list.
-    elements: Vec<Elem>,
+    elements: Vec<NodeId>,
     /// The `<devices>` element; `None` when the definition has none
     /// (libvirt accepts that).
-    devices: Option<Elem>,
-    /// The `<domain>` element, for adding `<devices>`.
-    domain: Elem,
-    /// Element children of `<devices>`, in XML order: (name, byte range).
-    order: Vec<(String, Range<usize>)>,
+    devices: Option<NodeId>,
     /// The `<os><type>` element, when present.
-    os_type: Option<Elem>,
+    os_type: Option<NodeId>,
     /// One level of indentation, as the document uses it.
-    indent_unit: String,
+    indent_unit: &'a str,
 }
 
-/// One element of the original text, with what the writer needs to know.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Elem {
-    /// Tag name.
-    name: String,
-    /// The whole element.
-    range: Range<usize>,
-    /// Written as `<name .../>`.
-    self_closing: bool,
-    /// Start of the content (just after the start tag's `>`).
-    content_start: usize,
-    /// Start of the end tag (`</name>`); the element end when self-closing.
-    close_start: usize,
-    /// End of the last non-whitespace child node, if any.
-    last_child_end: Option<usize>,
-    /// Whitespace in front of the element on its line.
-    indent: String,
-    /// Indentation of the element's children.
-    child_indent: String,
-    /// Attributes: name, whole range, value range, value.
-    attrs: Vec<Attr>,
-    /// Element children, one level deep (their own children not kept).
-    children: Vec<Elem>,
-    /// The `<address>` child and what it parsed to.
-    address: Option<(Range<usize>, DeviceAddress)>,
+impl<'a> Document<'a> {
+    /// The element behind a node id of this document's tree.
+    fn elem(&self, id: NodeId) -> Option<Elem<'_, 'a>> {
+        self.tree.get_node(id).map(|node| Elem {
+            node,
+            text: self.text,
+            unit: self.indent_unit,
+        })
+    }
+
+    /// The `<domain>` element.
+    fn domain(&self) -> Elem<'_, 'a> {
+        Elem {
+            node: self.tree.root_element(),
+            text: self.text,
+            unit: self.indent_unit,
+        }
+    }
+}
+
+/// One element of the original text, seen through the tree: what the
+/// writer needs to know, computed when asked.
+#[derive(Clone, Copy, Debug)]
+struct Elem<'d, 'a> {
+    node: roxmltree::Node<'d, 'a>,
+    text: &'a str,
+    /// The document's indentation step.
+    unit: &'a str,
 }
 
 /// An attribute of an [`Elem`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Attr {
-    name: String,
+#[derive(Clone, Debug)]
+struct Attr<'a> {
+    /// The whole attribute (`name='value'`).
     range: Range<usize>,
+    /// The value between the quotes.
     value_range: Range<usize>,
-    value: String,
+    /// The value, entities resolved.
+    value: &'a str,
 }
 
-impl Elem {
-    fn attr(&self, name: &str) -> Option<&Attr> {
-        self.attrs.iter().find(|a| a.name == name)
+impl<'d, 'a: 'd> Elem<'d, 'a> {
+    /// The whole element.
+    fn range(&self) -> Range<usize> {
+        self.node.range()
     }
 
-    fn child(&self, name: &str) -> Option<&Elem> {
-        self.children.iter().find(|c| c.name == name)
+    /// The tag name as written (with its prefix, if any).
+    fn qname(&self) -> &'a str {
+        let start = self.range().start.saturating_add(1);
+        let rest = self.text.get(start..).unwrap_or_default();
+        let len = rest
+            .find(|c: char| c.is_ascii_whitespace() || c == '/' || c == '>')
+            .unwrap_or(rest.len());
+        rest.get(..len).unwrap_or_default()
+    }
+
+    /// The local tag name.
+    fn name(&self) -> &'a str {
+        self.node.tag_name().name()
+    }
+
+    /// Written as `<name .../>`.
+    fn self_closing(&self) -> bool {
+        let r = self.range();
+        !self.node.has_children() && self.text.get(r).is_some_and(|raw| raw.ends_with("/>"))
+    }
+
+    /// Start of the end tag (`</name>`); the element end when self-closing.
+    fn close_start(&self) -> usize {
+        let r = self.range();
+        if self.self_closing() {
+            return r.end;
+        }
+        self.text
+            .get(r.clone())
+            .and_then(|raw| raw.rfind("</"))
+            .map_or(r.end, |p| r.start.saturating_add(p))
+    }
+
+    /// Start of the content (just after the start tag's `>`).
+    fn content_start(&self) -> usize {
+        self.node
+            .first_child()
+            .map_or_else(|| self.close_start(), |c| c.range().start)
+    }
+
+    /// End of the last child node that is not whitespace, if any.
+    fn last_child_end(&self) -> Option<usize> {
+        self.node
+            .children()
+            .rev()
+            .find(|c| !(c.is_text() && c.text().is_some_and(|t| t.trim().is_empty())))
+            .map(|c| c.range().end)
+    }
+
+    /// Whitespace in front of the element on its line.
+    fn indent(&self) -> &'a str {
+        parse::line_indent(self.text, self.range().start)
+    }
+
+    /// Indentation of the element's children: that of its first element
+    /// child, else its own plus one step.
+    fn child_indent(&self) -> Cow<'a, str> {
+        match self.node.children().find(roxmltree::Node::is_element) {
+            Some(c) => Cow::Borrowed(parse::line_indent(self.text, c.range().start)),
+            None => Cow::Owned(format!("{}{}", self.indent(), self.unit)),
+        }
+    }
+
+    fn attr(&self, name: &str) -> Option<Attr<'d>> {
+        self.node
+            .attributes()
+            .find(|a| a.name() == name && a.namespace().is_none())
+            .map(|a| Attr {
+                range: a.range(),
+                value_range: a.range_value(),
+                value: a.value(),
+            })
+    }
+
+    /// Element children.
+    fn children(&self) -> impl Iterator<Item = Elem<'d, 'a>> + '_ {
+        self.node
+            .children()
+            .filter(roxmltree::Node::is_element)
+            .map(|node| Elem { node, ..*self })
+    }
+
+    fn child(&self, name: &str) -> Option<Elem<'d, 'a>> {
+        self.children().find(|c| c.name() == name)
+    }
+
+    /// The first `<address>` child and what it parses to (`None` also when
+    /// it does not parse: the reader refused such documents already).
+    fn address(&self) -> Option<(Range<usize>, DeviceAddress)> {
+        let a = self.child("address")?;
+        parse::parse_address(a.node).ok().map(|p| (a.range(), p))
     }
 }
 
@@ -149,11 +246,11 @@ impl Elem {
 /// [`crate::AddressError`] for an out-of-range PCI address;
 /// [`crate::ConfigError::UnknownModel`] for an unknown controller model;
 /// [`crate::ConfigError::UnsupportedArch`] for an architecture libvirt does not know.
-pub fn parse_domain(
-    xml: &str,
+pub fn parse_domain<'a>(
+    xml: &'a str,
     caps: &Capabilities,
     host: &HostPci,
-) -> Result<(Document, Plan), Error> {
+) -> Result<(Document<'a>, Plan), Error> {
     parse::parse_domain(xml, Some(caps), crate::LibvirtVersion::V9_0, host)
 }
 
@@ -171,11 +268,11 @@ pub fn parse_domain(
 ///
 /// # Errors
 /// As [`parse_domain`].
-pub fn parse_domain_builtin(
-    xml: &str,
+pub fn parse_domain_builtin<'a>(
+    xml: &'a str,
     host: &HostPci,
     libvirt: crate::LibvirtVersion,
-) -> Result<(Document, Plan), Error> {
+) -> Result<(Document<'a>, Plan), Error> {
     let (doc, mut plan) = parse::parse_domain(xml, None, libvirt, host)?;
     plan.set_libvirt(libvirt);
     Ok((doc, plan))
@@ -191,7 +288,7 @@ pub fn parse_domain_builtin(
 /// # Errors
 /// [`crate::XmlError::Invalid`] when the plan refers to an element the
 /// document does not have (a plan from another document).
-pub fn write_domain(doc: &Document, plan: &Plan) -> Result<String, Error> {
+pub fn write_domain(doc: &Document<'_>, plan: &Plan) -> Result<String, Error> {
     write::write_domain(doc, plan)
 }
 

@@ -2,7 +2,7 @@
 
 use roxmltree::Node;
 
-use super::{Attr, Document, Elem};
+use super::Document;
 use crate::address::{Function, Multifunction, PciAddress, Slot, parse_c_uint};
 use crate::caps::Capabilities;
 use crate::controller::{ControllerModel, PciTarget};
@@ -17,12 +17,12 @@ use crate::machine::{Arch, HostPci, Machine};
 use crate::plan::{Plan, limits};
 
 /// See [`super::parse_domain`].
-pub(super) fn parse_domain(
-    xml: &str,
+pub(super) fn parse_domain<'a>(
+    xml: &'a str,
     caps: Option<&Capabilities>,
     libvirt: crate::LibvirtVersion,
     host: &HostPci,
-) -> Result<(Document, Plan), Error> {
+) -> Result<(Document<'a>, Plan), Error> {
     limit(xml.len(), super::MAX_INPUT_BYTES, "input size in bytes")?;
     let tree = roxmltree::Document::parse(xml).map_err(|e| XmlError::Syntax(e.to_string()))?;
     limit(depth(&tree), super::MAX_DEPTH, "element nesting depth")?;
@@ -46,7 +46,7 @@ pub(super) fn parse_domain(
         super::MAX_CONTROLLERS,
         "controllers",
     )?;
-    let indent_unit = devices.map_or_else(|| "  ".to_string(), |d| indent_unit(xml, d));
+    let indent_unit = devices.map_or("  ", |d| indent_unit(xml, d));
 
     let os_type = child(root, "os").and_then(|os| child(os, "type"));
     let arch = os_type
@@ -92,24 +92,20 @@ pub(super) fn parse_domain(
     plan.set_numa_cells(u32::try_from(cells).unwrap_or(u32::MAX));
 
     let mut elems = Vec::new();
-    let mut order = Vec::new();
     let mut found: Vec<(Device, bool)> = Vec::new();
     let mut graphics = false;
     for node in devices.into_iter().flat_map(elements) {
         let name = node.tag_name().name();
-        order.push((name.to_string(), node.range()));
         if name == "graphics" {
             graphics = true;
         }
         let Some(kind) = device_kind(node)? else {
             continue;
         };
-        let elem = elem(xml, node, &indent_unit, true)?;
-        let address = elem
-            .address
-            .as_ref()
-            .map(|(_, a)| a.clone())
-            .unwrap_or_default();
+        let address = match child(node, "address") {
+            Some(a) => parse_address(a)?,
+            None => DeviceAddress::None,
+        };
         let primary = name == "video"
             && child(node, "model").and_then(|m| m.attribute("primary")) == Some("yes");
         let mut device = Device::new(kind)
@@ -133,7 +129,7 @@ pub(super) fn parse_domain(
             }),
             None => None,
         };
-        elems.push(elem);
+        elems.push(node.id());
         found.push((device, primary));
     }
     plan.set_graphics(graphics);
@@ -142,17 +138,14 @@ pub(super) fn parse_domain(
         plan.add_device(device);
     }
 
+    let devices = devices.map(|d| d.id());
+    let os_type = os_type.map(|t| t.id());
     let doc = Document {
-        text: xml.to_string(),
+        text: xml,
+        tree,
         elements: elems,
-        devices: devices
-            .map(|d| elem(xml, d, &indent_unit, false))
-            .transpose()?,
-        domain: elem(xml, root, &indent_unit, false)?,
-        order,
-        os_type: os_type
-            .map(|t| elem(xml, t, &indent_unit, false))
-            .transpose()?,
+        devices,
+        os_type,
         indent_unit,
     };
     Ok((doc, plan))
@@ -167,25 +160,21 @@ fn limit(count: usize, max: usize, what: &'static str) -> Result<(), Error> {
 }
 
 /// The deepest element nesting of the document (`<domain>` alone is 1),
-/// in one pass without recursion.
+/// in one pass without recursion; counting stops past [`super::MAX_DEPTH`].
 fn depth(tree: &roxmltree::Document<'_>) -> usize {
-    // Depth per node id; a parent is always visited before its children.
-    let mut depths: Vec<usize> = Vec::new();
+    // Ends of the open elements around the current one, in document order.
+    let mut open: Vec<usize> = Vec::new();
     let mut deepest = 0usize;
-    for n in tree.root().descendants() {
-        let parent = n
-            .parent()
-            .and_then(|p| depths.get(p.id().get_usize()).copied())
-            .unwrap_or(0);
-        let d = parent.saturating_add(usize::from(n.is_element()));
-        let id = n.id().get_usize();
-        if depths.len() <= id {
-            depths.resize(id.saturating_add(1), 0);
+    for n in tree.root().descendants().filter(Node::is_element) {
+        let r = n.range();
+        while open.last().is_some_and(|&end| end <= r.start) {
+            open.pop();
         }
-        if let Some(slot) = depths.get_mut(id) {
-            *slot = d;
+        open.push(r.end);
+        deepest = deepest.max(open.len());
+        if deepest > super::MAX_DEPTH {
+            break;
         }
-        deepest = deepest.max(d);
     }
     deepest
 }
@@ -226,81 +215,27 @@ fn label(node: Node<'_, '_>) -> String {
 }
 
 /// The whitespace in front of `start` on its line, if only whitespace.
-pub(super) fn line_indent(text: &str, start: usize) -> String {
+pub(super) fn line_indent(text: &str, start: usize) -> &str {
     // Walk back over spaces and tabs only, so that long one-line documents
     // cost nothing per element.
     let before = text.get(..start).unwrap_or_default();
     let trimmed = before.trim_end_matches([' ', '\t']);
     if trimmed.is_empty() || trimmed.ends_with('\n') {
-        before.get(trimmed.len()..).unwrap_or_default().to_string()
+        before.get(trimmed.len()..).unwrap_or_default()
     } else {
-        String::new()
+        ""
     }
 }
 
 /// The document's indentation step: `<devices>` children minus `<devices>`.
-fn indent_unit(text: &str, devices: Node<'_, '_>) -> String {
+fn indent_unit<'a>(text: &'a str, devices: Node<'_, '_>) -> &'a str {
     let outer = line_indent(text, devices.range().start);
     elements(devices)
         .next()
         .map(|c| line_indent(text, c.range().start))
-        .and_then(|inner| inner.strip_prefix(outer.as_str()).map(str::to_string))
+        .and_then(|inner| inner.strip_prefix(outer))
         .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| "  ".to_string())
-}
-
-/// Records an element's positions (and its address, when it has one).
-fn elem(text: &str, node: Node<'_, '_>, unit: &str, deep: bool) -> Result<Elem, Error> {
-    let range = node.range();
-    let raw = text.get(range.clone()).unwrap_or_default();
-    let self_closing = raw.ends_with("/>") && !node.has_children();
-    let close_start = if self_closing {
-        range.end
-    } else {
-        raw.rfind("</")
-            .map_or(range.end, |p| range.start.saturating_add(p))
-    };
-    let content_start = node.first_child().map_or(close_start, |c| c.range().start);
-    let last_child_end = node
-        .children()
-        .rev()
-        .find(|c| !(c.is_text() && c.text().is_some_and(|t| t.trim().is_empty())))
-        .map(|c| c.range().end);
-    let indent = line_indent(text, range.start);
-    let child_indent = elements(node)
-        .next()
-        .map(|c| line_indent(text, c.range().start))
-        .unwrap_or_else(|| format!("{indent}{unit}"));
-    let attrs = node
-        .attributes()
-        .map(|a| Attr {
-            name: a.name().to_string(),
-            range: a.range(),
-            value_range: a.range_value(),
-            value: a.value().to_string(),
-        })
-        .collect();
-    let mut children = Vec::new();
-    let mut address = None;
-    for c in elements(node).filter(|_| deep) {
-        if c.tag_name().name() == "address" && address.is_none() {
-            address = Some((c.range(), parse_address(c)?));
-        }
-        children.push(elem(text, c, unit, false)?);
-    }
-    Ok(Elem {
-        name: node.tag_name().name().to_string(),
-        range,
-        self_closing,
-        content_start,
-        close_start,
-        last_child_end,
-        indent,
-        child_indent,
-        attrs,
-        children,
-        address,
-    })
+        .unwrap_or("  ")
 }
 
 fn bad_attr(element: &str, attr: &str, value: &str, reason: &str) -> Error {
@@ -386,7 +321,7 @@ fn pci_address(node: Node<'_, '_>, check: bool) -> Result<PciAddress, Error> {
 }
 
 /// An `<address>` element of a device.
-fn parse_address(node: Node<'_, '_>) -> Result<DeviceAddress, Error> {
+pub(super) fn parse_address(node: Node<'_, '_>) -> Result<DeviceAddress, Error> {
     match node.attribute("type") {
         None => Err(XmlError::Rejected("No type specified for device address".into()).into()),
         Some("pci") => Ok(DeviceAddress::Pci(pci_address(node, false)?)),

@@ -13,7 +13,7 @@ fn caps() -> Capabilities {
     Capabilities::qemu_8_0_x86_64()
 }
 
-fn parse(xml: &str) -> Result<(Document, Plan), Error> {
+fn parse(xml: &str) -> Result<(Document<'_>, Plan), Error> {
     parse_domain(xml, &caps(), &HostPci::default())
 }
 

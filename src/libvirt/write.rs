@@ -1,6 +1,7 @@
 //! [`Plan`] → domain XML: in-place edits of the original text (spec §7).
 
 use std::fmt::Write as _;
+use std::ops::Range;
 
 use super::parse::{SCSI_MODELS, VIDEO_MODELS, line_indent};
 use super::{Document, Elem};
@@ -47,101 +48,119 @@ const LIBVIRT_ORDER: [&str; 30] = [
     "vsock",
 ];
 
-/// One text replacement; an insertion has `start == end`.
+/// One text replacement; an insertion has `start == end`. The new text is
+/// `text` of the edit list's buffer.
 struct Edit {
     start: usize,
     end: usize,
-    text: String,
+    text: Range<usize>,
 }
 
-/// The edits of one write, applied in one pass.
-struct Edits<'d> {
-    doc: &'d Document,
+/// The edits of one write, applied in one pass. The new texts of all edits
+/// share one buffer.
+struct Edits<'t> {
+    text: &'t str,
     list: Vec<Edit>,
+    buf: String,
 }
 
-impl Edits<'_> {
-    fn insert(&mut self, at: usize, text: String) {
+impl<'t> Edits<'t> {
+    fn new(text: &'t str) -> Self {
+        Edits {
+            text,
+            list: Vec::new(),
+            buf: String::new(),
+        }
+    }
+
+    /// Replaces `start..end` with what `f` writes.
+    fn replace_with(&mut self, start: usize, end: usize, f: impl FnOnce(&mut String)) {
+        let from = self.buf.len();
+        f(&mut self.buf);
+        self.list.push(Edit {
+            start,
+            end,
+            text: from..self.buf.len(),
+        });
+    }
+
+    fn replace(&mut self, start: usize, end: usize, text: &str) {
+        self.replace_with(start, end, |b| b.push_str(text));
+    }
+
+    fn insert(&mut self, at: usize, text: &str) {
         self.replace(at, at, text);
     }
 
-    fn replace(&mut self, start: usize, end: usize, text: String) {
-        self.list.push(Edit { start, end, text });
-    }
-
-    /// Adds children (already rendered for the element's child indentation)
-    /// at the end of an element's content.
-    fn append_children(&mut self, e: &Elem, children: &[String]) {
-        if children.is_empty() {
+    /// Adds children at the end of an element's content; `body` holds them
+    /// already rendered, each as `\n<child indent><child>`.
+    fn append_children(&mut self, e: &Elem<'_, '_>, body: &str) {
+        if body.is_empty() {
             return;
         }
-        let mut body = String::new();
-        for c in children {
-            let _ = write!(body, "\n{}{c}", e.child_indent);
-        }
-        if e.self_closing {
-            let text = self.doc.text.as_str();
-            let mut at = e.range.end.saturating_sub(2);
-            while at > e.range.start
-                && text
+        if e.self_closing() {
+            let r = e.range();
+            let mut at = r.end.saturating_sub(2);
+            while at > r.start
+                && self
+                    .text
                     .get(at.saturating_sub(1)..at)
                     .is_some_and(|c| c.trim().is_empty())
             {
                 at = at.saturating_sub(1);
             }
-            self.replace(
-                at,
-                e.range.end,
-                format!(">{body}\n{}</{}>", e.indent, e.name),
-            );
-        } else if let Some(end) = e.last_child_end {
+            let (indent, qname) = (e.indent(), e.qname());
+            self.replace_with(at, r.end, |b| {
+                let _ = write!(b, ">{body}\n{indent}</{qname}>");
+            });
+        } else if let Some(end) = e.last_child_end() {
             self.insert(end, body);
         } else {
-            self.replace(
-                e.content_start,
-                e.close_start,
-                format!("{body}\n{}", e.indent),
-            );
+            let indent = e.indent();
+            self.replace_with(e.content_start(), e.close_start(), |b| {
+                let _ = write!(b, "{body}\n{indent}");
+            });
         }
+    }
+
+    /// The edits in text order: insertions before replacements at the same
+    /// place, otherwise in the order they were made.
+    fn sorted(&mut self) {
+        self.list.sort_by_key(|e| (e.start, e.end > e.start));
     }
 
     /// Applies the edits (all inside `start..end`) to that part of the text.
     fn apply_within(mut self, start: usize, end: usize) -> Result<String, Error> {
-        self.list.sort_by_key(|e| (e.start, e.end > e.start));
-        let text = self.doc.text.as_str();
-        let mut out = String::new();
+        self.sorted();
+        let mut out =
+            String::with_capacity(end.saturating_sub(start).saturating_add(self.buf.len()));
         let mut at = start;
         for e in &self.list {
             if e.start < at || e.end > end {
                 return Err(internal("an edit falls outside its element"));
             }
-            out.push_str(text.get(at..e.start).unwrap_or_default());
-            out.push_str(&e.text);
+            out.push_str(self.text.get(at..e.start).unwrap_or_default());
+            out.push_str(self.buf.get(e.text.clone()).unwrap_or_default());
             at = e.end.max(at);
         }
-        out.push_str(text.get(at..end).unwrap_or_default());
+        out.push_str(self.text.get(at..end).unwrap_or_default());
         Ok(out)
     }
 
     fn apply(mut self) -> Result<String, Error> {
-        // Insertions before replacements at the same place; otherwise the
-        // order the edits were made in.
-        self.list.sort_by_key(|e| (e.start, e.end > e.start));
-        let text = self.doc.text.as_str();
-        let mut out = String::with_capacity(
-            text.len()
-                .saturating_add(self.list.len().saturating_mul(80)),
-        );
+        self.sorted();
+        let mut out = String::with_capacity(self.text.len().saturating_add(self.buf.len()));
         let mut at = 0;
         for e in &self.list {
-            let kept = text
+            let kept = self
+                .text
                 .get(at..e.start)
                 .ok_or_else(|| internal("overlapping edits"))?;
             out.push_str(kept);
-            out.push_str(&e.text);
+            out.push_str(self.buf.get(e.text.clone()).unwrap_or_default());
             at = e.end.max(at);
         }
-        out.push_str(text.get(at..).unwrap_or_default());
+        out.push_str(self.text.get(at..).unwrap_or_default());
         Ok(out)
     }
 }
@@ -154,6 +173,10 @@ fn internal(message: &str) -> Error {
     .into()
 }
 
+/// Elements whose texts may trade places with others of their name (see
+/// [`write_domain`]); every other element is edited where it stands.
+const REORDERED: [&str; 3] = ["disk", "video", "controller"];
+
 /// See [`super::write_domain`].
 ///
 /// libvirt writes controllers in its controller array order and videos with
@@ -161,33 +184,43 @@ fn internal(message: &str) -> Error {
 /// document order, the elements of that name trade places: the k-th such
 /// element of the document is replaced by the (edited) text of the k-th one
 /// in plan order. Each element's own text is kept.
-pub(super) fn write_domain(doc: &Document, plan: &Plan) -> Result<String, Error> {
-    let mut edits = Edits {
-        doc,
-        list: Vec::new(),
-    };
+pub(super) fn write_domain(doc: &Document<'_>, plan: &Plan) -> Result<String, Error> {
+    let text = doc.text;
+    let mut edits = Edits::new(text);
     write_machine(doc, plan, &mut edits);
-    // The edited text of every device element, and the slots it may move to.
-    let mut texts: Vec<(usize, &str, std::ops::Range<usize>, String)> = Vec::new();
+    // The edited text of every element that may move, and the slots it may
+    // move to; `own[k]` is the position in `texts` of element k.
+    let mut texts: Vec<(usize, &str, Range<usize>, String)> = Vec::new();
+    let mut own: Vec<Option<usize>> = vec![None; doc.elements.len()];
+    let mut scratch = String::new();
     for d in plan.devices() {
         if let Some(k) = d.origin {
-            let e = doc.elements.get(k).ok_or_else(|| {
-                internal("the plan refers to an element the document does not have")
-            })?;
-            let mut own = Edits {
-                doc,
-                list: Vec::new(),
-            };
-            edit_device(doc, e, d, &mut own);
-            let text = own.apply_within(e.range.start, e.range.end)?;
-            texts.push((k, d.kind.element(), e.range.clone(), text));
+            let e = doc
+                .elements
+                .get(k)
+                .and_then(|&id| doc.elem(id))
+                .ok_or_else(|| {
+                    internal("the plan refers to an element the document does not have")
+                })?;
+            if REORDERED.contains(&e.name()) {
+                let mut mine = Edits::new(text);
+                edit_device(&e, d, &mut mine, &mut scratch);
+                let r = e.range();
+                let t = mine.apply_within(r.start, r.end)?;
+                if let Some(slot) = own.get_mut(k) {
+                    *slot = Some(texts.len());
+                }
+                texts.push((k, d.kind.element(), r, t));
+            } else {
+                edit_device(&e, d, &mut edits, &mut scratch);
+            }
         }
     }
     // Disks and videos: the k-th slot of the document takes the k-th
     // device of that kind in plan order (libvirt sorts disks by bus and
     // target name, and writes the primary video first).
     for name in ["disk", "video"] {
-        let mut slots: Vec<std::ops::Range<usize>> = texts
+        let mut slots: Vec<Range<usize>> = texts
             .iter()
             .filter(|t| t.1 == name)
             .map(|t| t.2.clone())
@@ -200,7 +233,7 @@ pub(super) fn write_domain(doc: &Document, plan: &Plan) -> Result<String, Error>
     // Controllers: every controller, given or added, in the order libvirt's
     // parser would hold them; given ones fill the document's controller
     // slots, the rest follow the last of them.
-    let mut ctrl_slots: Vec<std::ops::Range<usize>> = texts
+    let mut ctrl_slots: Vec<Range<usize>> = texts
         .iter()
         .filter(|t| t.1 == "controller")
         .map(|t| t.2.clone())
@@ -209,38 +242,47 @@ pub(super) fn write_domain(doc: &Document, plan: &Plan) -> Result<String, Error>
     let mut controllers_placed = false;
     if let Some(last) = ctrl_slots.last().cloned() {
         controllers_placed = true;
-        let indent = line_indent(&doc.text, last.start);
-        let unit = doc.indent_unit.as_str();
+        let indent = line_indent(text, last.start);
+        let unit = doc.indent_unit;
         let mut tail = String::new();
         let mut slot_iter = ctrl_slots.into_iter();
         for i in plan.controller_output_order() {
             let Some(d) = plan.devices().get(i) else {
                 continue;
             };
-            let text = match d.origin {
-                Some(k) => texts.iter().find(|t| t.0 == k).map(|t| t.3.clone()),
-                None => render_new(d, &indent, unit),
+            let new;
+            let t = match d.origin {
+                Some(k) => own
+                    .get(k)
+                    .copied()
+                    .flatten()
+                    .and_then(|j| texts.get(j))
+                    .map(|t| t.3.as_str()),
+                None => {
+                    new = render_new(d, indent, unit);
+                    new.as_deref()
+                }
             };
-            let Some(text) = text else { continue };
+            let Some(t) = t else { continue };
             match slot_iter.next() {
                 Some(slot) => {
-                    if doc.text.get(slot.clone()) != Some(text.as_str()) {
-                        edits.replace(slot.start, slot.end, text);
+                    if text.get(slot.clone()) != Some(t) {
+                        edits.replace(slot.start, slot.end, t);
                     }
                 }
                 None => {
-                    let _ = write!(tail, "\n{indent}{text}");
+                    let _ = write!(tail, "\n{indent}{t}");
                 }
             }
         }
         if !tail.is_empty() {
-            edits.insert(last.end, tail);
+            edits.insert(last.end, &tail);
         }
         texts.retain(|t| t.1 != "controller");
     }
-    for (_, _, range, text) in texts {
-        if doc.text.get(range.clone()) != Some(text.as_str()) {
-            edits.replace(range.start, range.end, text);
+    for (_, _, range, t) in &texts {
+        if text.get(range.clone()) != Some(t.as_str()) {
+            edits.replace(range.start, range.end, t);
         }
     }
     add_new_devices(doc, plan, &mut edits, controllers_placed);
@@ -254,44 +296,81 @@ fn escape(s: &str) -> String {
         .replace('\'', "&apos;")
 }
 
-fn write_machine(doc: &Document, plan: &Plan, edits: &mut Edits<'_>) {
-    let Some(t) = &doc.os_type else {
+fn write_machine(doc: &Document<'_>, plan: &Plan, edits: &mut Edits<'_>) {
+    let Some(t) = doc.os_type.and_then(|id| doc.elem(id)) else {
         return;
     };
-    let after_name = t.range.start.saturating_add(5);
+    let after_name = t
+        .range()
+        .start
+        .saturating_add(1)
+        .saturating_add(t.qname().len());
     let arch = t.attr("arch");
     if arch.is_none() {
         // libvirt fills in the architecture it used.
         let value = plan.machine().arch().as_str();
-        edits.insert(after_name, format!(" arch='{value}'"));
+        edits.replace_with(after_name, after_name, |b| {
+            let _ = write!(b, " arch='{value}'");
+        });
     }
     let name = plan.machine().name();
     match t.attr("machine") {
         Some(a) if a.value != name => {
-            edits.replace(a.value_range.start, a.value_range.end, escape(name))
+            edits.replace(a.value_range.start, a.value_range.end, &escape(name));
         }
         Some(_) => {}
         None => {
             let at = arch.map_or(after_name, |a| a.range.end);
-            edits.insert(at, format!(" machine='{}'", escape(name)));
+            edits.replace_with(at, at, |b| {
+                let _ = write!(b, " machine='{}'", escape(name));
+            });
         }
     }
 }
 
-/// libvirt's full form of a PCI address.
-fn render_address(a: &PciAddress) -> String {
-    let mut s = format!(
-        "<address type='pci' domain='0x{:04x}' bus='0x{:02x}' slot='0x{:02x}' function='0x{:x}'",
-        a.domain(),
-        a.bus(),
-        a.slot().as_u8(),
-        a.function().as_u8()
-    );
+/// Appends `value` as `width` lower-case hex digits (more when it needs
+/// them), without the formatting machinery.
+fn push_hex(b: &mut String, value: u32, width: usize) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 8];
+    let mut n = value;
+    let mut len = 0;
+    while len < digits.len() && (n != 0 || len < width.max(1)) {
+        if let Some(slot) = digits.get_mut(len) {
+            *slot = DIGITS.get((n & 0xf) as usize).copied().unwrap_or(b'0');
+        }
+        n >>= 4;
+        len += 1;
+    }
+    for &d in digits.get(..len).unwrap_or_default().iter().rev() {
+        b.push(char::from(d));
+    }
+}
+
+/// Appends libvirt's full form of a PCI address, up to and without the
+/// closing `/>`.
+fn push_address_open(b: &mut String, a: &PciAddress) {
+    b.push_str("<address type='pci' domain='0x");
+    push_hex(b, u32::from(a.domain()), 4);
+    b.push_str("' bus='0x");
+    push_hex(b, u32::from(a.bus()), 2);
+    b.push_str("' slot='0x");
+    push_hex(b, u32::from(a.slot().as_u8()), 2);
+    b.push_str("' function='0x");
+    push_hex(b, u32::from(a.function().as_u8()), 1);
+    b.push('\'');
     match a.multifunction() {
         Multifunction::Absent => {}
-        Multifunction::On => s.push_str(" multifunction='on'"),
-        Multifunction::Off => s.push_str(" multifunction='off'"),
+        Multifunction::On => b.push_str(" multifunction='on'"),
+        Multifunction::Off => b.push_str(" multifunction='off'"),
     }
+}
+
+/// libvirt's full form of a PCI address.
+#[cfg(test)]
+fn render_address(a: &PciAddress) -> String {
+    let mut s = String::new();
+    push_address_open(&mut s, a);
     s.push_str("/>");
     s
 }
@@ -309,21 +388,28 @@ fn render_other_address(address_type: &str, d: &Device) -> String {
     )
 }
 
-/// A device's PCI address with its zPCI ids when it has them.
-fn render_device_address(a: &PciAddress, d: &Device, indent: &str, unit: &str) -> String {
-    let plain = render_address(a);
+/// Appends a device's PCI address, with its zPCI ids when it has them.
+fn push_device_address(b: &mut String, a: &PciAddress, d: &Device, indent: &str, unit: &str) {
+    push_address_open(b, a);
     match d.zpci {
         Some(Zpci {
             uid: Some(uid),
             fid: Some(fid),
         }) => {
-            let open = plain.trim_end_matches("/>");
-            format!(
-                "{open}>\n{indent}{unit}<zpci uid='0x{uid:04x}' fid='0x{fid:08x}'/>\n{indent}</address>"
-            )
+            let _ = write!(
+                b,
+                ">\n{indent}{unit}<zpci uid='0x{uid:04x}' fid='0x{fid:08x}'/>\n{indent}</address>"
+            );
         }
-        _ => plain,
+        _ => b.push_str("/>"),
     }
+}
+
+/// [`push_device_address`] into a new string.
+fn render_device_address(a: &PciAddress, d: &Device, indent: &str, unit: &str) -> String {
+    let mut s = String::new();
+    push_device_address(&mut s, a, d, indent, unit);
+    s
 }
 
 /// `<target>` attributes in libvirt's order.
@@ -368,23 +454,37 @@ fn render_target(t: &PciTarget, indent: &str, unit: &str) -> Option<String> {
     Some(s)
 }
 
-/// Position of the first child among `names`, to insert in front of it.
-fn first_child_of<'e>(e: &'e Elem, names: &[&str]) -> Option<&'e Elem> {
-    e.children.iter().find(|c| names.contains(&c.name.as_str()))
+/// The first child among `names`, to insert in front of it.
+fn first_child_of<'d, 'a>(e: &Elem<'d, 'a>, names: &[&str]) -> Option<Elem<'d, 'a>> {
+    e.children().find(|c| names.contains(&c.name()))
 }
 
-fn edit_device(doc: &Document, e: &Elem, d: &Device, edits: &mut Edits<'_>) {
-    let mut append = Vec::new();
+/// Appends one child for [`Edits::append_children`].
+fn push_child(body: &mut String, child_indent: &str, child: impl FnOnce(&mut String)) {
+    body.push('\n');
+    body.push_str(child_indent);
+    child(body);
+}
+
+/// The edits of one device element; `scratch` is a reusable buffer.
+fn edit_device(e: &Elem<'_, '_>, d: &Device, edits: &mut Edits<'_>, scratch: &mut String) {
+    scratch.clear();
+    let child_indent = e.child_indent();
+    let ci = child_indent.as_ref();
+    let unit = e.unit;
+    let old_address = e.address();
     if let DeviceKind::Controller(c) = &d.kind {
         // libvirt writes every controller's index (§7.2).
         if let (Some(i), None) = (c.index, e.attr("index")) {
             let at = e
                 .attr("type")
-                .map_or(e.range.start.saturating_add(11), |a| a.range.end);
-            edits.insert(at, format!(" index='{i}'"));
+                .map_or(e.range().start.saturating_add(11), |a| a.range.end);
+            edits.replace_with(at, at, |b| {
+                let _ = write!(b, " index='{i}'");
+            });
         }
         if let ControllerKind::Pci(p) = &c.kind {
-            edit_pci_controller(doc, e, p, edits, &mut append);
+            edit_pci_controller(e, p, edits, scratch);
         }
     }
     if let DeviceAddress::Pci(a) = &d.address
@@ -394,95 +494,103 @@ fn edit_device(doc: &Document, e: &Elem, d: &Device, edits: &mut Edits<'_>) {
             x.child("zpci")
                 .is_some_and(|z| z.attr("uid").is_some() && z.attr("fid").is_some())
         });
-        match &e.address {
+        match &old_address {
             Some((_, DeviceAddress::Pci(old)))
                 if old == a && (d.zpci.is_none() || zpci_written) => {}
-            Some((range, _)) => edits.replace(
-                range.start,
-                range.end,
-                render_device_address(a, d, &e.child_indent, &doc.indent_unit),
-            ),
-            None => append.push(render_device_address(
-                a,
-                d,
-                &e.child_indent,
-                &doc.indent_unit,
-            )),
+            Some((range, _)) => edits.replace_with(range.start, range.end, |b| {
+                push_device_address(b, a, d, ci, unit);
+            }),
+            None => push_child(scratch, ci, |b| push_device_address(b, a, d, ci, unit)),
         }
     }
     if d.address == DeviceAddress::None
-        && let Some((range, DeviceAddress::Pci(_))) = &e.address
+        && let Some((range, DeviceAddress::Pci(_))) = &old_address
     {
         // The plan dropped the address (a disabled USB controller): remove
         // the element with the whitespace before it.
-        let text = doc.text.as_str();
+        let text = e.text;
         let mut start = range.start;
-        while start > e.range.start
+        while start > e.range().start
             && text
                 .get(start.saturating_sub(1)..start)
                 .is_some_and(|c| c.trim().is_empty())
         {
             start = start.saturating_sub(1);
         }
-        edits.replace(start, range.end, String::new());
+        edits.replace(start, range.end, "");
     }
     // A numberless CCW/spapr-vio address, or a PCI address libvirt turned
     // into a spapr-vio one (rule 26), is replaced by the numbered one.
-    if let (DeviceAddress::Other(t), Some((range, old))) = (&d.address, &e.address)
+    if let (DeviceAddress::Other(t), Some((range, old))) = (&d.address, &old_address)
         && NON_PCI_WRITTEN.contains(&t.as_str())
     {
         let numberless = e
             .child("address")
             .is_some_and(|a| a.attr("devno").is_none() && a.attr("reg").is_none());
-        let text = render_other_address(t, d);
         let replace = match old {
             DeviceAddress::Pci(_) => true,
             DeviceAddress::Other(_) => numberless && d.bus_id.is_some(),
             DeviceAddress::None => false,
         };
         if replace {
-            edits.replace(range.start, range.end, text);
+            edits.replace(range.start, range.end, &render_other_address(t, d));
         }
     }
     if let DeviceAddress::Other(t) = &d.address
-        && e.address.is_none()
+        && old_address.is_none()
         && NON_PCI_WRITTEN.contains(&t.as_str())
     {
-        append.push(render_other_address(t, d));
+        push_child(scratch, ci, |b| b.push_str(&render_other_address(t, d)));
     }
-    edits.append_children(e, &append);
+    edits.append_children(e, scratch);
 }
 
 /// The `<model name>` and `<target>` values a PCI controller
-/// gained; children to add at the end go into `append`.
+/// gained; children to add at the end go into `body`.
 fn edit_pci_controller(
-    doc: &Document,
-    e: &Elem,
+    e: &Elem<'_, '_>,
     p: &PciController,
     edits: &mut Edits<'_>,
-    append: &mut Vec<String>,
+    body: &mut String,
 ) {
-    let has_name = e.child("model").is_some_and(|m| m.attr("name").is_some());
-    if let (Some(name), false, Some(m)) = (&p.model_name, has_name, e.child("model")) {
+    let child_indent = e.child_indent();
+    let ci = child_indent.as_ref();
+    let model = e.child("model");
+    let has_name = model.is_some_and(|m| m.attr("name").is_some());
+    if let (Some(name), false, Some(m)) = (&p.model_name, has_name, model) {
         // A `<model/>` without a name: fill it in rather than add another.
-        let at = m.range.start.saturating_add(1).saturating_add(m.name.len());
-        edits.insert(at, format!(" name='{}'", escape(name)));
+        let at = m
+            .range()
+            .start
+            .saturating_add(1)
+            .saturating_add(m.qname().len());
+        edits.replace_with(at, at, |b| {
+            let _ = write!(b, " name='{}'", escape(name));
+        });
     } else if let (Some(name), false) = (&p.model_name, has_name) {
         let child = format!("<model name='{}'/>", escape(name));
         match first_child_of(e, &["driver", "target", "alias", "address"]) {
-            Some(before) => edits.insert(before.range.start, format!("{child}\n{}", before.indent)),
-            None => append.push(child),
+            Some(before) => {
+                let indent = before.indent();
+                edits.replace_with(before.range().start, before.range().start, |b| {
+                    let _ = write!(b, "{child}\n{indent}");
+                });
+            }
+            None => push_child(body, ci, |b| b.push_str(&child)),
         }
     }
     match e.child("target") {
-        Some(t) => merge_target(t, &p.target, edits),
+        Some(t) => merge_target(&t, &p.target, edits),
         None => {
-            if let Some(child) = render_target(&p.target, &e.child_indent, &doc.indent_unit) {
+            if let Some(child) = render_target(&p.target, ci, e.unit) {
                 match first_child_of(e, &["alias", "address"]) {
                     Some(before) => {
-                        edits.insert(before.range.start, format!("{child}\n{}", before.indent))
+                        let indent = before.indent();
+                        edits.replace_with(before.range().start, before.range().start, |b| {
+                            let _ = write!(b, "{child}\n{indent}");
+                        });
                     }
-                    None => append.push(child),
+                    None => push_child(body, ci, |b| b.push_str(&child)),
                 }
             }
         }
@@ -491,9 +599,13 @@ fn edit_pci_controller(
 
 /// Adds the target attributes the plan has and the element lacks, each in
 /// libvirt's order relative to the ones already there.
-fn merge_target(t: &Elem, target: &PciTarget, edits: &mut Edits<'_>) {
+fn merge_target(t: &Elem<'_, '_>, target: &PciTarget, edits: &mut Edits<'_>) {
     let wanted = target_attrs(target);
-    let after_name = t.range.start.saturating_add(1).saturating_add(t.name.len());
+    let after_name = t
+        .range()
+        .start
+        .saturating_add(1)
+        .saturating_add(t.qname().len());
     for (i, (name, value)) in wanted.iter().enumerate() {
         if t.attr(name).is_some() {
             continue;
@@ -505,40 +617,54 @@ fn merge_target(t: &Elem, target: &PciTarget, edits: &mut Edits<'_>) {
             .rev()
             .find_map(|(prev, _)| t.attr(prev))
             .map_or(after_name, |a| a.range.end);
-        edits.insert(at, format!(" {name}='{value}'"));
+        edits.replace_with(at, at, |b| {
+            let _ = write!(b, " {name}='{value}'");
+        });
     }
 }
 
 /// Where new elements of one name go.
-enum Anchor {
+#[derive(Clone)]
+enum Anchor<'a> {
     /// After the element ending here.
-    After(usize, String),
+    After(usize, &'a str),
     /// Before the element starting here.
-    Before(usize, String),
+    Before(usize, &'a str),
     /// At the end of `<devices>`.
     Append,
 }
 
-fn anchor(doc: &Document, name: &str) -> Anchor {
-    if let Some((_, r)) = doc.order.iter().rev().find(|(n, _)| n == name) {
-        return Anchor::After(r.end, line_indent(&doc.text, r.start));
+fn anchor<'a>(doc: &Document<'a>, name: &str) -> Anchor<'a> {
+    let Some(devices) = doc.devices.and_then(|id| doc.elem(id)) else {
+        return Anchor::Append;
+    };
+    let text = doc.text;
+    if let Some(last) = devices.children().filter(|c| c.name() == name).last() {
+        let r = last.range();
+        return Anchor::After(r.end, line_indent(text, r.start));
     }
     let later = LIBVIRT_ORDER
         .iter()
         .position(|n| *n == name)
         .and_then(|p| LIBVIRT_ORDER.get(p.saturating_add(1)..))
         .unwrap_or_default();
-    doc.order
-        .iter()
-        .find(|(n, _)| later.contains(&n.as_str()))
-        .map_or(Anchor::Append, |(_, r)| {
-            Anchor::Before(r.start, line_indent(&doc.text, r.start))
+    devices
+        .children()
+        .find(|c| later.contains(&c.name()))
+        .map_or(Anchor::Append, |c| {
+            let r = c.range();
+            Anchor::Before(r.start, line_indent(text, r.start))
         })
 }
 
-fn add_new_devices(doc: &Document, plan: &Plan, edits: &mut Edits<'_>, controllers_placed: bool) {
-    let unit = doc.indent_unit.as_str();
-    let mut at_end = Vec::new();
+fn add_new_devices(
+    doc: &Document<'_>,
+    plan: &Plan,
+    edits: &mut Edits<'_>,
+    controllers_placed: bool,
+) {
+    let unit = doc.indent_unit;
+    let mut at_end = String::new();
     let rank = |d: &&Device| LIBVIRT_ORDER.iter().position(|n| *n == d.kind.element());
     // New controllers in the order libvirt's parser would hold them.
     let mut new: Vec<&Device> = plan
@@ -553,35 +679,58 @@ fn add_new_devices(doc: &Document, plan: &Plan, edits: &mut Edits<'_>, controlle
             .filter(|d| d.origin.is_none() && d.kind.controller().is_none()),
     );
     new.sort_by_key(rank);
+    let devices = doc.devices.and_then(|id| doc.elem(id));
+    let append_indent = match &devices {
+        Some(e) => e.child_indent(),
+        None => std::borrow::Cow::Owned(format!("{}{unit}", doc.domain().child_indent())),
+    };
+    // The anchor of the last name seen: new devices come sorted by name.
+    let mut last: Option<(&str, Anchor<'_>)> = None;
     for d in new {
         let name = d.kind.element();
-        match anchor(doc, name) {
+        let place = match &last {
+            Some((n, a)) if *n == name => a.clone(),
+            _ => {
+                let a = anchor(doc, name);
+                last = Some((name, a.clone()));
+                a
+            }
+        };
+        match place {
             Anchor::After(pos, indent) => {
-                if let Some(s) = render_new(d, &indent, unit) {
-                    edits.insert(pos, format!("\n{indent}{s}"));
+                if let Some(s) = render_new(d, indent, unit) {
+                    edits.replace_with(pos, pos, |b| {
+                        let _ = write!(b, "\n{indent}{s}");
+                    });
                 }
             }
             Anchor::Before(pos, indent) => {
-                if let Some(s) = render_new(d, &indent, unit) {
-                    edits.insert(pos, format!("{s}\n{indent}"));
+                if let Some(s) = render_new(d, indent, unit) {
+                    edits.replace_with(pos, pos, |b| {
+                        let _ = write!(b, "{s}\n{indent}");
+                    });
                 }
             }
             Anchor::Append => {
-                let indent = match &doc.devices {
-                    Some(e) => e.child_indent.clone(),
-                    None => format!("{}{unit}", doc.domain.child_indent),
-                };
-                if let Some(s) = render_new(d, &indent, unit) {
-                    at_end.push(s);
+                let indent = append_indent.as_ref();
+                if let Some(s) = render_new(d, indent, unit) {
+                    push_child(&mut at_end, indent, |b| b.push_str(&s));
                 }
             }
         }
     }
-    match &doc.devices {
+    match &devices {
         Some(e) => edits.append_children(e, &at_end),
         None if !at_end.is_empty() => {
-            let devices = element("devices", "", &at_end, &doc.domain.child_indent, unit);
-            edits.append_children(&doc.domain, &[devices]);
+            let domain = doc.domain();
+            let ci = domain.child_indent();
+            // `<devices>` with the new children, one step deeper.
+            let mut wrapped = String::from("<devices>");
+            wrapped.push_str(&at_end);
+            let _ = write!(wrapped, "\n{ci}</devices>");
+            let mut body = String::new();
+            push_child(&mut body, &ci, |b| b.push_str(&wrapped));
+            edits.append_children(&domain, &body);
         }
         None => {}
     }
