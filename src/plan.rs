@@ -27,7 +27,7 @@ pub mod limits {
 ///     || matches!(d.kind, DeviceKind::Input { .. })));
 /// # Ok::<(), pciplan::Error>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Plan {
     pub(crate) machine: Machine,
     pub(crate) caps: std::sync::Arc<Capabilities>,
@@ -38,6 +38,52 @@ pub struct Plan {
     pub(crate) libvirt: crate::version::LibvirtVersion,
     pub(crate) profile: std::sync::Arc<Profile>,
     pub(crate) devices: Vec<Device>,
+    /// The address set of the last assignment, kept for hot-plug.
+    pub(crate) live: LiveSet,
+}
+
+/// The address set a hot-plug works on: the one the last successful
+/// [`Plan::assign`] or hot-plug left, or none (then it is rebuilt from the
+/// devices). Any other change to the plan drops it. It is a cache: plans
+/// compare equal whether or not they hold one.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LiveSet(pub(crate) Option<Box<crate::allocator::addrset::AddressSet>>);
+
+impl PartialEq for LiveSet {
+    fn eq(&self, _: &LiveSet) -> bool {
+        true
+    }
+}
+
+impl Eq for LiveSet {}
+
+/// Room kept free in a cloned plan's device list, so that the devices an
+/// assignment or a hot-plug appends do not move the whole list.
+fn headroom(len: usize) -> usize {
+    len / 8 + 16
+}
+
+impl Clone for Plan {
+    fn clone(&self) -> Plan {
+        let mut devices = Vec::with_capacity(
+            self.devices
+                .len()
+                .saturating_add(headroom(self.devices.len())),
+        );
+        devices.extend(self.devices.iter().cloned());
+        Plan {
+            machine: self.machine.clone(),
+            caps: self.caps.clone(),
+            host: self.host.clone(),
+            numa_cells: self.numa_cells,
+            has_graphics: self.has_graphics,
+            new_definition: self.new_definition,
+            libvirt: self.libvirt,
+            profile: self.profile.clone(),
+            devices,
+            live: self.live.clone(),
+        }
+    }
 }
 
 impl Plan {
@@ -54,6 +100,7 @@ impl Plan {
             numa_cells: 0,
             has_graphics: false,
             devices: Vec::new(),
+            live: LiveSet::default(),
         }
     }
 
@@ -74,6 +121,7 @@ impl Plan {
 
     /// Which libvirt's answers to reproduce (default: 9.0).
     pub fn set_libvirt(&mut self, version: crate::version::LibvirtVersion) {
+        self.live.0 = None;
         self.libvirt = version;
         if version.assumes_gpex() && !self.caps.has("gpex-pcihost") {
             std::sync::Arc::make_mut(&mut self.caps).insert("gpex-pcihost");
@@ -91,21 +139,25 @@ impl Plan {
     /// as an existing one (`false`; libvirt's reload of a stored
     /// definition). Only a ppc64 USB controller without a model differs.
     pub fn set_new_definition(&mut self, new: bool) {
+        self.live.0 = None;
         self.new_definition = new;
     }
 
     /// Host PCI facts used for passthrough devices.
     pub fn set_host_pci(&mut self, host: HostPci) {
+        self.live.0 = None;
         self.host = std::sync::Arc::new(host);
     }
 
     /// Number of guest NUMA cells (`<cpu><numa>`).
     pub fn set_numa_cells(&mut self, cells: u32) {
+        self.live.0 = None;
         self.numa_cells = cells;
     }
 
     /// Whether the guest has `<graphics>` (libvirt then adds a video device).
     pub fn set_graphics(&mut self, graphics: bool) {
+        self.live.0 = None;
         self.has_graphics = graphics;
     }
 
@@ -116,6 +168,7 @@ impl Plan {
 
     /// Mutable access to one device (e.g. to give it an address).
     pub fn device_mut(&mut self, i: usize) -> Option<&mut Device> {
+        self.live.0 = None;
         self.devices.get_mut(i)
     }
 
@@ -125,6 +178,13 @@ impl Plan {
     /// everything else is appended.
     /// Returns the device's position.
     pub fn add_device(&mut self, device: Device) -> usize {
+        self.live.0 = None;
+        self.insert_device(device)
+    }
+
+    /// [`Plan::add_device`] keeping the hot-plug address set (the caller
+    /// keeps it up to date).
+    pub(crate) fn insert_device(&mut self, device: Device) -> usize {
         let at = match &device.kind {
             DeviceKind::Controller(c) => self.controller_insert_position(c),
             DeviceKind::Disk { bus, .. } => self.disk_insert_position(*bus, disk_key(&device)),
@@ -144,6 +204,7 @@ impl Plan {
 
     /// Appends a device at the end (how libvirt adds implicit devices).
     pub fn push_device(&mut self, device: Device) -> usize {
+        self.live.0 = None;
         self.devices.push(device);
         self.devices.len().saturating_sub(1)
     }
@@ -153,6 +214,7 @@ impl Plan {
     /// # Errors
     /// [`crate::AllocError::NoSuchDevice`] when `i` is out of range.
     pub fn remove_device(&mut self, i: usize) -> Result<Device, crate::Error> {
+        self.live.0 = None;
         if i >= self.devices.len() {
             return Err(crate::Error::Assign {
                 class: crate::ErrorClass::Unsupported,

@@ -223,9 +223,42 @@ impl AddressSet {
             }
             *used |= 1u8 << func;
             bus.nonempty |= 1u32 << slot;
+            if *used == u8::MAX {
+                bus.full |= 1u32 << slot;
+            }
         }
         Ok(())
     }
+
+    /// Releases one function of a live guest's set (a detach). The slot's
+    /// markers go when its last function does, and searches start over
+    /// from bus 0 (a cursor may lie past the freed slot).
+    pub(crate) fn release(&mut self, addr: &PciAddress) {
+        let slot = addr.slot().as_u8();
+        if let Some(bus) = self.buses.get_mut(usize::from(addr.bus()))
+            && let Some(used) = bus.used.get_mut(usize::from(slot))
+        {
+            *used &= !(1u8 << addr.function().as_u8());
+            bus.full &= !(1u32 << slot);
+            if *used == 0 {
+                bus.nonempty &= !(1u32 << slot);
+                bus.aggregate &= !(1u32 << slot);
+            }
+        }
+        self.cursors.clear();
+    }
+
+    /// This set as the kept set of a live guest, or `None` where hot-plug
+    /// must rebuild it every time (isolation groups change with every
+    /// device; a dry run's set is not the guest's).
+    pub(crate) fn for_hotplug(mut self) -> Option<AddressSet> {
+        if self.isolation || self.dry_run {
+            return None;
+        }
+        self.device_groups = Vec::new();
+        Some(self)
+    }
+
 
     /// Grow (§5.7): adds buses so that bus `*bus` exists, possibly bumping
     /// `*bus` by one when a first bridge level has to be inserted.

@@ -2,7 +2,9 @@
 //! address set of the running guest, without growth and without moving
 //! anything.
 
+use super::addrset::AddressSet;
 use super::{Pass, fail};
+use crate::address::PciAddress;
 use crate::device::{ControllerKind, Device, DeviceKind, connect_flags};
 use crate::error::{AllocError, Error};
 use crate::flags::{CheckMode, ConnectFlags};
@@ -47,12 +49,26 @@ impl Plan {
         let ctx = self.flag_context();
         let own = connect_flags(&device.kind, &device.address, &ctx);
         if own.is_empty() {
-            let mut work = self.clone();
-            let i = work.add_device(device);
-            *self = work;
-            return Ok(i);
+            // Nothing to place: the address set does not change.
+            return Ok(self.insert_device(device));
         }
         let flags = own | ConnectFlags::HOTPLUGGABLE;
+        let Some(mut set) = self.live.0.take() else {
+            return self.hotplug_add_rebuilt(device, flags);
+        };
+        // The kept set: a failed reservation leaves it as it was (a search
+        // only moves its cursors), so it goes back in either way.
+        let placed = reserve_for_hotplug(&mut set, &device, flags);
+        self.live.0 = Some(set);
+        let mut device = device;
+        device.address = crate::DeviceAddress::Pci(placed?);
+        Ok(self.insert_device(device))
+    }
+
+    /// [`Plan::hotplug_add`] on a plan without a kept address set (one that
+    /// was never assigned, or changed since): the set is built from the
+    /// devices, on a copy, and kept for the next hot-plug.
+    fn hotplug_add_rebuilt(&mut self, device: Device, flags: ConnectFlags) -> Result<usize, Error> {
         let bus_count = usize::try_from(self.max_pci_index().saturating_add(1)).unwrap_or(0);
         let mut work = self.clone();
         let all_flags = work.compute_flags();
@@ -60,25 +76,38 @@ impl Plan {
         let mut set = work.build_set(bus_count, Pass::Real, &all_flags, flagged)?;
         work.chipset(&mut set, &all_flags, Pass::Real)?;
         let mut device = device;
-        if let Some(mut addr) = device.address.present() {
+        device.address = crate::DeviceAddress::Pci(reserve_for_hotplug(&mut set, &device, flags)?);
+        let i = work.insert_device(device);
+        work.live.0 = set.for_hotplug().map(Box::new);
+        *self = work;
+        Ok(i)
+    }
+}
+
+/// The address a hot-plugged device takes in `set`: its own (function 0,
+/// free, hot-pluggable) or the first free hot-pluggable slot. `set` is
+/// unchanged on error.
+fn reserve_for_hotplug(
+    set: &mut AddressSet,
+    device: &Device,
+    flags: ConnectFlags,
+) -> Result<PciAddress, Error> {
+    match device.address.present() {
+        Some(mut addr) => {
             if addr.function().as_u8() != 0 {
                 return Err(fail(
                     AllocError::HotplugFunctionNotZero,
                     CheckMode::Explicit,
-                    Some(&device),
+                    Some(device),
                 ));
             }
             set.reserve(&mut addr, flags, CheckMode::Explicit)
-                .map_err(|e| fail(e, CheckMode::Explicit, Some(&device)))?;
-        } else {
-            let addr = set
-                .reserve_next(flags, None)
-                .map_err(|e| fail(e, CheckMode::Auto, Some(&device)))?;
-            device.address = crate::DeviceAddress::Pci(addr);
+                .map_err(|e| fail(e, CheckMode::Explicit, Some(device)))?;
+            Ok(addr)
         }
-        let i = work.add_device(device);
-        *self = work;
-        Ok(i)
+        None => set
+            .reserve_next(flags, None)
+            .map_err(|e| fail(e, CheckMode::Auto, Some(device))),
     }
 }
 
@@ -152,6 +181,10 @@ impl Plan {
                 ));
             }
         }
-        Ok(self.devices.remove(i))
+        let removed = self.devices.remove(i);
+        if let (Some(set), Some(a)) = (self.live.0.as_mut(), removed.address.present()) {
+            set.release(&a);
+        }
+        Ok(removed)
     }
 }

@@ -7,7 +7,7 @@
 //! (§5.13), which is why some inputs fail with a bridge error; we keep both
 //! passes so that our answers, including those failures, are libvirt's.
 
-mod addrset;
+pub(crate) mod addrset;
 mod chipset;
 mod hotplug;
 mod transport;
@@ -86,10 +86,12 @@ impl Plan {
     /// ```
     pub fn assign(&mut self) -> Result<(), Error> {
         let mut work = self.clone();
+        work.live.0 = None;
         work.apply_defaults()?;
         work.check_before_assign()?;
-        work.assign_addresses()?;
+        let set = work.assign_addresses()?;
         work.validate_after_assign()?;
+        work.live.0 = set.and_then(AddressSet::for_hotplug).map(Box::new);
         *self = work;
         Ok(())
     }
@@ -198,7 +200,8 @@ impl Plan {
     }
 
     /// §5.2: dry run (when there is a PCI controller), then the real pass.
-    fn assign_addresses(&mut self) -> Result<(), Error> {
+    /// Returns the real pass's address set (none without PCI).
+    fn assign_addresses(&mut self) -> Result<Option<AddressSet>, Error> {
         self.assign_transports()?;
         let max_index = self.max_pci_index();
         let mut flags = self.compute_flags();
@@ -220,14 +223,14 @@ impl Plan {
         }
         let mut set = self.build_set(bus_count, Pass::Real, &flags, zpci_upto)?;
         if !self.profile.supports_pci {
-            return Ok(());
+            return Ok(None);
         }
         self.chipset(&mut set, &flags, Pass::Real)?;
         self.device_loop(&mut set, &flags, Pass::Real)?;
         self.zpci_ids(&mut set, ZpciPart::Rest, Pass::Real)?;
         self.mark_multifunction();
         self.controller_defaults()?;
-        Ok(())
+        Ok(Some(set))
     }
 
     /// §5.11: counts the buses needed and appends the missing controllers.
