@@ -220,10 +220,6 @@ impl PciAddress {
     pub(crate) fn set_bus(&mut self, bus: u8) {
         self.bus = bus;
     }
-    /// Sets the multifunction marker.
-    pub(crate) fn set_multifunction(&mut self, m: Multifunction) {
-        self.multifunction = m;
-    }
 
     /// The location without the multifunction marker: (domain, bus, slot, function).
     pub const fn key(&self) -> (u16, u8, u8, u8) {

@@ -12,7 +12,7 @@ use crate::device::{
     UsbModel, VideoModel, VirtioModel, WatchdogModel,
 };
 use crate::error::{ConfigError, Error};
-use crate::machine::DefaultUsb;
+use crate::machine::{DefaultUsb, Profile};
 use crate::plan::Plan;
 
 fn cfg(reason: ConfigError, device: Option<&Device>) -> Error {
@@ -36,16 +36,18 @@ impl Plan {
         self.check_usb_disabled()?;
         // A disabled USB controller has no device: libvirt drops its
         // address, so the slot stays free.
-        for d in &mut self.devices {
-            if matches!(
-                d.kind,
-                DeviceKind::Controller(Controller {
-                    kind: ControllerKind::Usb(Some(UsbModel::None)),
-                    ..
-                })
-            ) && matches!(d.address, DeviceAddress::Pci(_))
-            {
-                d.address = DeviceAddress::None;
+        for i in 0..self.devices.len() {
+            let drop_address = self.devices.get(i).is_some_and(|d| {
+                matches!(
+                    d.kind,
+                    DeviceKind::Controller(Controller {
+                        kind: ControllerKind::Usb(Some(UsbModel::None)),
+                        ..
+                    })
+                ) && matches!(d.address, DeviceAddress::Pci(_))
+            });
+            if drop_address {
+                self.set_address(i, DeviceAddress::None);
             }
         }
         // While parsing: SCSI controllers for SCSI host devices (those
@@ -86,8 +88,17 @@ impl Plan {
                 _ => None,
             })
             .collect();
-        for d in &mut self.devices {
-            let DeviceKind::Hostdev(HostdevSource::Scsi(drive @ None)) = &mut d.kind else {
+        for i in 0..self.devices.len() {
+            let wants = self
+                .devices
+                .get(i)
+                .is_some_and(|d| matches!(d.kind, DeviceKind::Hostdev(HostdevSource::Scsi(None))));
+            if !wants {
+                continue;
+            }
+            let Some(DeviceKind::Hostdev(HostdevSource::Scsi(drive @ None))) =
+                self.edit_device(i).map(|d| &mut d.kind)
+            else {
                 continue;
             };
             let free = (0..=u32::from(u8::MAX))
@@ -181,8 +192,7 @@ impl Plan {
                     .collect();
                 (0..).find(|i| !used.contains(i)).unwrap_or(0)
             });
-            if let Some(DeviceKind::Controller(c)) = self.devices.get_mut(pos).map(|d| &mut d.kind)
-            {
+            if let Some(DeviceKind::Controller(c)) = self.edit_device(pos).map(|d| &mut d.kind) {
                 c.index = Some(index);
             }
         }
@@ -386,56 +396,16 @@ impl Plan {
             Some(m) if self.new_definition => Some(m),
             _ => profile.usb_model,
         };
-        for d in &mut self.devices {
-            let unaddressed = d.address == DeviceAddress::None;
-            match &mut d.kind {
-                DeviceKind::Controller(c) => match &mut c.kind {
-                    ControllerKind::Usb(m @ None) => {
-                        if profile.usb_unaddressed_none && unaddressed {
-                            *m = Some(UsbModel::None);
-                        } else if let Some(u) = usb_model {
-                            *m = Some(u);
-                        }
-                    }
-                    ControllerKind::Scsi(m @ None) => match profile.scsi_model {
-                        Some(s) => *m = Some(s),
-                        None => {
-                            let index = c.index.unwrap_or(0);
-                            return Err(ConfigError::ScsiNoModel { index }.into());
-                        }
-                    },
-                    _ => {}
-                },
-                DeviceKind::Video(m @ VideoModel::Default) => *m = profile.video_model,
-                DeviceKind::Interface {
-                    model: m @ None,
-                    hostdev: None,
-                } => *m = Some(profile.nic_model.clone()),
-                DeviceKind::Vsock(m @ VirtioModel::Default) => *m = VirtioModel::Virtio,
-                // pSeries serial ports default to spapr-vty.
-                DeviceKind::Serial(t @ SerialTarget::None) if profile.spapr_vio_platform => {
-                    *t = SerialTarget::SpaprVio;
-                }
-                _ => {}
+        for i in 0..self.devices.len() {
+            let may_change = self
+                .devices
+                .get(i)
+                .is_some_and(|d| may_take_default(d, &profile));
+            if !may_change {
+                continue;
             }
-            // After the models: the ibmvscsi default and the spapr-vty
-            // default are spapr-vio devices too.
-            let spapr_vio = match &d.kind {
-                DeviceKind::Controller(Controller {
-                    kind: ControllerKind::Scsi(Some(ScsiModel::Ibmvscsi)),
-                    ..
-                }) => true,
-                DeviceKind::Interface {
-                    model: Some(NicModel::Known(m)),
-                    hostdev: None,
-                } => m == "spapr-vlan",
-                DeviceKind::Serial(SerialTarget::SpaprVio) => true,
-                DeviceKind::Nvram => profile.spapr_vio_platform,
-                DeviceKind::Tpm { spapr_proxy } => profile.spapr_vio_platform && !spapr_proxy,
-                _ => false,
-            };
-            if spapr_vio {
-                to_spapr_vio(d);
+            if let Some(d) = self.edit_device(i) {
+                default_model(d, &profile, usb_model)?;
             }
         }
         Ok(())
@@ -1056,4 +1026,91 @@ fn to_spapr_vio(d: &mut Device) {
         }
         DeviceAddress::Other(_) => {}
     }
+}
+
+/// Whether [`default_model`] may change the device (a cheap test, so that
+/// only those devices are copied into the journal).
+fn may_take_default(d: &Device, profile: &Profile) -> bool {
+    match &d.kind {
+        DeviceKind::Controller(c) => matches!(
+            c.kind,
+            ControllerKind::Usb(None)
+                | ControllerKind::Scsi(None)
+                | ControllerKind::Scsi(Some(ScsiModel::Ibmvscsi))
+        ),
+        DeviceKind::Video(VideoModel::Default)
+        | DeviceKind::Vsock(VirtioModel::Default)
+        | DeviceKind::Interface {
+            model: None,
+            hostdev: None,
+        } => true,
+        DeviceKind::Interface {
+            model: Some(NicModel::Known(m)),
+            hostdev: None,
+        } => m == "spapr-vlan",
+        DeviceKind::Serial(_) | DeviceKind::Nvram | DeviceKind::Tpm { .. } => {
+            profile.spapr_vio_platform
+                || matches!(d.kind, DeviceKind::Serial(SerialTarget::SpaprVio))
+        }
+        _ => false,
+    }
+}
+
+/// One device's default model (see [`Plan::set_default_models`]).
+fn default_model(
+    d: &mut Device,
+    profile: &Profile,
+    usb_model: Option<UsbModel>,
+) -> Result<(), Error> {
+    let unaddressed = d.address == DeviceAddress::None;
+    match &mut d.kind {
+        DeviceKind::Controller(c) => match &mut c.kind {
+            ControllerKind::Usb(m @ None) => {
+                if profile.usb_unaddressed_none && unaddressed {
+                    *m = Some(UsbModel::None);
+                } else if let Some(u) = usb_model {
+                    *m = Some(u);
+                }
+            }
+            ControllerKind::Scsi(m @ None) => match profile.scsi_model {
+                Some(s) => *m = Some(s),
+                None => {
+                    let index = c.index.unwrap_or(0);
+                    return Err(ConfigError::ScsiNoModel { index }.into());
+                }
+            },
+            _ => {}
+        },
+        DeviceKind::Video(m @ VideoModel::Default) => *m = profile.video_model,
+        DeviceKind::Interface {
+            model: m @ None,
+            hostdev: None,
+        } => *m = Some(profile.nic_model.clone()),
+        DeviceKind::Vsock(m @ VirtioModel::Default) => *m = VirtioModel::Virtio,
+        // pSeries serial ports default to spapr-vty.
+        DeviceKind::Serial(t @ SerialTarget::None) if profile.spapr_vio_platform => {
+            *t = SerialTarget::SpaprVio;
+        }
+        _ => {}
+    }
+    // After the models: the ibmvscsi default and the spapr-vty
+    // default are spapr-vio devices too.
+    let spapr_vio = match &d.kind {
+        DeviceKind::Controller(Controller {
+            kind: ControllerKind::Scsi(Some(ScsiModel::Ibmvscsi)),
+            ..
+        }) => true,
+        DeviceKind::Interface {
+            model: Some(NicModel::Known(m)),
+            hostdev: None,
+        } => m == "spapr-vlan",
+        DeviceKind::Serial(SerialTarget::SpaprVio) => true,
+        DeviceKind::Nvram => profile.spapr_vio_platform,
+        DeviceKind::Tpm { spapr_proxy } => profile.spapr_vio_platform && !spapr_proxy,
+        _ => false,
+    };
+    if spapr_vio {
+        to_spapr_vio(d);
+    }
+    Ok(())
 }

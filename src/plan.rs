@@ -2,7 +2,7 @@
 //! given so far. A plain value: a dry run is a clone.
 
 use crate::caps::Capabilities;
-use crate::device::{Controller, ControllerKind, Device, DeviceKind, DiskBus};
+use crate::device::{Controller, ControllerKind, Device, DeviceAddress, DeviceKind, DiskBus};
 use crate::machine::{HostPci, Machine, Profile};
 
 /// Limits that keep a plan bounded (documented resource limits).
@@ -40,6 +40,36 @@ pub struct Plan {
     pub(crate) devices: Vec<Device>,
     /// The address set of the last assignment, kept for hot-plug.
     pub(crate) live: LiveSet,
+    /// What the running operation changed, while one runs.
+    pub(crate) journal: Journal,
+}
+
+/// The changes an operation made to the device list, newest last, so that a
+/// failed operation can take them back instead of working on a copy of the
+/// plan (see [`Plan::assign`]). Recording only while an operation runs; like
+/// [`LiveSet`], plans compare equal whatever it holds.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Journal(Option<Vec<Undo>>);
+
+impl PartialEq for Journal {
+    fn eq(&self, _: &Journal) -> bool {
+        true
+    }
+}
+
+impl Eq for Journal {}
+
+/// One change to take back.
+#[derive(Clone, Debug)]
+pub(crate) enum Undo {
+    /// Device `i` had this address.
+    Address(usize, DeviceAddress),
+    /// Device `i` was this.
+    Device(usize, Box<Device>),
+    /// A device was inserted at this position.
+    Inserted(usize),
+    /// These devices were cut off the list at this position.
+    Truncated(usize, Vec<Device>),
 }
 
 /// The address set a hot-plug works on: the one the last successful
@@ -82,6 +112,7 @@ impl Clone for Plan {
             profile: self.profile.clone(),
             devices,
             live: self.live.clone(),
+            journal: Journal::default(),
         }
     }
 }
@@ -101,6 +132,7 @@ impl Plan {
             has_graphics: false,
             devices: Vec::new(),
             live: LiveSet::default(),
+            journal: Journal::default(),
         }
     }
 
@@ -190,7 +222,7 @@ impl Plan {
             DeviceKind::Disk { bus, .. } => self.disk_insert_position(*bus, disk_key(&device)),
             _ => None,
         };
-        match at {
+        let i = match at {
             Some(i) => {
                 self.devices.insert(i, device);
                 i
@@ -199,14 +231,111 @@ impl Plan {
                 self.devices.push(device);
                 self.devices.len().saturating_sub(1)
             }
-        }
+        };
+        self.record(Undo::Inserted(i));
+        i
+    }
+
+    /// Makes room for `n` more devices (and what an assignment adds to them),
+    /// so that adding them does not move the list.
+    pub(crate) fn reserve_devices(&mut self, n: usize) {
+        self.devices.reserve(n.saturating_add(headroom(n)));
     }
 
     /// Appends a device at the end (how libvirt adds implicit devices).
     pub fn push_device(&mut self, device: Device) -> usize {
         self.live.0 = None;
+        self.append_device(device)
+    }
+
+    /// [`Plan::push_device`], recorded in the journal.
+    pub(crate) fn append_device(&mut self, device: Device) -> usize {
         self.devices.push(device);
-        self.devices.len().saturating_sub(1)
+        let i = self.devices.len().saturating_sub(1);
+        self.record(Undo::Inserted(i));
+        i
+    }
+
+    fn record(&mut self, undo: Undo) {
+        if let Some(j) = &mut self.journal.0 {
+            j.push(undo);
+        }
+    }
+
+    /// Sets device `i`'s address, recorded in the journal.
+    pub(crate) fn set_address(&mut self, i: usize, address: DeviceAddress) {
+        if let Some(d) = self.devices.get_mut(i) {
+            let old = std::mem::replace(&mut d.address, address);
+            if let Some(j) = &mut self.journal.0 {
+                j.push(Undo::Address(i, old));
+            }
+        }
+    }
+
+    /// Device `i` for a change other than its address, recorded in the
+    /// journal (the whole device is kept).
+    pub(crate) fn edit_device(&mut self, i: usize) -> Option<&mut Device> {
+        let d = self.devices.get_mut(i)?;
+        if let Some(j) = &mut self.journal.0 {
+            j.push(Undo::Device(i, Box::new(d.clone())));
+        }
+        Some(d)
+    }
+
+    /// Cuts the devices from position `at` off the list, recorded in the
+    /// journal.
+    pub(crate) fn split_devices(&mut self, at: usize) -> Vec<Device> {
+        let cut = self.devices.split_off(at.min(self.devices.len()));
+        if let Some(j) = &mut self.journal.0 {
+            j.push(Undo::Truncated(at, cut.clone()));
+        }
+        cut
+    }
+
+    /// Runs `op` as one transaction: its changes to the device list are
+    /// recorded, and taken back when it fails, so a failed `op` leaves the
+    /// plan as it was without the plan ever being copied. The hot-plug
+    /// address set is dropped while `op` runs and restored on failure.
+    pub(crate) fn transaction<T>(
+        &mut self,
+        op: impl FnOnce(&mut Plan) -> Result<T, crate::Error>,
+    ) -> Result<T, crate::Error> {
+        let live = self.live.0.take();
+        let outer = self.journal.0.replace(Vec::new());
+        let result = op(self);
+        let journal = std::mem::replace(&mut self.journal.0, outer).unwrap_or_default();
+        if result.is_err() {
+            self.undo(journal);
+            self.live.0 = live;
+        }
+        result
+    }
+
+    /// Takes back the changes of a journal, newest first.
+    fn undo(&mut self, journal: Vec<Undo>) {
+        for u in journal.into_iter().rev() {
+            match u {
+                Undo::Address(i, a) => {
+                    if let Some(d) = self.devices.get_mut(i) {
+                        d.address = a;
+                    }
+                }
+                Undo::Device(i, d) => {
+                    if let Some(slot) = self.devices.get_mut(i) {
+                        *slot = *d;
+                    }
+                }
+                Undo::Inserted(i) => {
+                    if i < self.devices.len() {
+                        self.devices.remove(i);
+                    }
+                }
+                Undo::Truncated(at, cut) => {
+                    self.devices.truncate(at);
+                    self.devices.extend(cut);
+                }
+            }
+        }
     }
 
     /// Removes a device, releasing its address. Nothing else moves.

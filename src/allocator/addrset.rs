@@ -259,7 +259,6 @@ impl AddressSet {
         Some(self)
     }
 
-
     /// Grow (§5.7): adds buses so that bus `*bus` exists, possibly bumping
     /// `*bus` by one when a first bridge level has to be inserted.
     pub(crate) fn grow(&mut self, bus: &mut u32, flags: ConnectFlags) -> Result<(), AllocError> {

@@ -64,9 +64,7 @@ impl Plan {
                 set.reserve(&mut addr, p, CheckMode::Explicit)
                     .map_err(|e| fail(e, CheckMode::Explicit, Some(dev)))?;
             }
-            if let Some(d) = self.devices.get_mut(pos) {
-                d.address = DeviceAddress::Pci(addr);
-            }
+            self.set_address(pos, DeviceAddress::Pci(addr));
         }
         if set.len() > 0 {
             for f in [0, 3] {
@@ -105,9 +103,7 @@ impl Plan {
                     {
                         return Err(fail(AllocError::PrimarySata, CheckMode::Auto, Some(dev)));
                     }
-                    if let Some(d) = self.devices.get_mut(pos) {
-                        d.address = DeviceAddress::Pci(want.with_multifunction(mf));
-                    }
+                    self.set_address(pos, DeviceAddress::Pci(want.with_multifunction(mf)));
                 }
                 (ControllerKind::Usb(Some(UsbModel::Ich9Uhci1)), _) if no_address => {
                     let slot = [0x1d, 0x1a].into_iter().find(|&s| set.slot_free(0, s));
@@ -115,9 +111,10 @@ impl Plan {
                         let mut a = fixed(0, s, 0);
                         set.reserve(&mut a, e, CheckMode::Explicit)
                             .map_err(|err| fail(err, CheckMode::Explicit, Some(dev)))?;
-                        if let Some(d) = self.devices.get_mut(pos) {
-                            d.address = DeviceAddress::Pci(a.with_multifunction(Multifunction::On));
-                        }
+                        self.set_address(
+                            pos,
+                            DeviceAddress::Pci(a.with_multifunction(Multifunction::On)),
+                        );
                     }
                 }
                 (ControllerKind::Pci(p), _)
@@ -128,9 +125,7 @@ impl Plan {
                     let mut a = fixed(0, 0x1e, 0);
                     set.reserve(&mut a, e, CheckMode::Explicit)
                         .map_err(|err| fail(err, CheckMode::Explicit, Some(dev)))?;
-                    if let Some(d) = self.devices.get_mut(pos) {
-                        d.address = DeviceAddress::Pci(a);
-                    }
+                    self.set_address(pos, DeviceAddress::Pci(a));
                 }
                 _ => {}
             }
@@ -151,9 +146,7 @@ impl Plan {
                 let mut a = fixed(0, 0x1b, 0);
                 set.reserve(&mut a, e, CheckMode::Explicit)
                     .map_err(|err| fail(err, CheckMode::Explicit, self.devices.get(i)))?;
-                if let Some(d) = self.devices.get_mut(i) {
-                    d.address = DeviceAddress::Pci(a);
-                }
+                self.set_address(i, DeviceAddress::Pci(a));
             }
         }
         Ok(())
@@ -194,9 +187,7 @@ impl Plan {
         }
         set.reserve(&mut addr, chipset_flags, CheckMode::Explicit)
             .map_err(|e| fail(e, CheckMode::Explicit, Some(dev)))?;
-        if let Some(d) = self.devices.get_mut(i) {
-            d.address = DeviceAddress::Pci(addr);
-        }
+        self.set_address(i, DeviceAddress::Pci(addr));
         Ok(())
     }
 }

@@ -85,15 +85,14 @@ impl Plan {
     /// # Ok::<(), pciplan::Error>(())
     /// ```
     pub fn assign(&mut self) -> Result<(), Error> {
-        let mut work = self.clone();
-        work.live.0 = None;
-        work.apply_defaults()?;
-        work.check_before_assign()?;
-        let set = work.assign_addresses()?;
-        work.validate_after_assign()?;
-        work.live.0 = set.and_then(AddressSet::for_hotplug).map(Box::new);
-        *self = work;
-        Ok(())
+        self.transaction(|plan| {
+            plan.apply_defaults()?;
+            plan.check_before_assign()?;
+            let set = plan.assign_addresses()?;
+            plan.validate_after_assign()?;
+            plan.live.0 = set.and_then(AddressSet::for_hotplug).map(Box::new);
+            Ok(())
+        })
     }
 
     /// The connect flags of device `i` (§3), or empty when out of range.
@@ -214,9 +213,9 @@ impl Plan {
             if self.libvirt.sorts_added_controllers() && self.devices.len() > zpci_upto {
                 // 11.3 inserts the added controllers by index; the device
                 // loop then visits them in that order.
-                let added = self.devices.split_off(zpci_upto);
+                let added = self.split_devices(zpci_upto);
                 for d in added {
-                    self.add_device(d);
+                    self.insert_device(d);
                 }
                 flags = self.compute_flags();
             }
@@ -277,7 +276,7 @@ impl Plan {
                     .unwrap_or(ControllerModel::PciBridge);
                 let dev = Device::new(DeviceKind::Controller(Controller::pci(model, index)));
                 let own = model.connect_flags();
-                self.devices.push(dev);
+                self.append_device(dev);
                 flags.push(own);
                 if !model.is_root()
                     && let Err(e) = set.reserve_next(own, None)
@@ -379,10 +378,8 @@ impl Plan {
             let group = set.group_of(i);
             set.reserve_in(&mut addr, f, CheckMode::Explicit, group)
                 .map_err(|e| fail(e, CheckMode::Explicit, Some(dev)))?;
-            if addr != before
-                && let Some(d) = self.devices.get_mut(i)
-            {
-                d.address = DeviceAddress::Pci(addr);
+            if addr != before {
+                self.set_address(i, DeviceAddress::Pci(addr));
             }
         }
         self.zpci_ids(&mut set, ZpciPart::Given, pass)?;
@@ -402,10 +399,8 @@ impl Plan {
         let addr = set
             .reserve_next_in(flags, function, group)
             .map_err(|e| fail(e, CheckMode::Auto, self.devices.get(i)))?;
-        if pass == Pass::Real
-            && let Some(d) = self.devices.get_mut(i)
-        {
-            d.address = DeviceAddress::Pci(addr);
+        if pass == Pass::Real {
+            self.set_address(i, DeviceAddress::Pci(addr));
         }
         Ok(())
     }
@@ -526,18 +521,14 @@ impl Plan {
             );
             set.reserve(&mut a, flags, CheckMode::Explicit)
                 .map_err(|e| fail(e, CheckMode::Explicit, self.devices.get(i)))?;
-            if let Some(d) = self.devices.get_mut(i) {
-                d.address = DeviceAddress::Pci(a.with_multifunction(mf));
-            }
+            self.set_address(i, DeviceAddress::Pci(a.with_multifunction(mf)));
             return Ok(());
         }
         let a = set
             .reserve_next(flags, Some(func))
             .map_err(|e| fail(e, CheckMode::Auto, self.devices.get(i)))?;
-        if pass == Pass::Real
-            && let Some(d) = self.devices.get_mut(i)
-        {
-            d.address = DeviceAddress::Pci(a.with_multifunction(mf));
+        if pass == Pass::Real {
+            self.set_address(i, DeviceAddress::Pci(a.with_multifunction(mf)));
         }
         Ok(())
     }
@@ -577,10 +568,11 @@ impl Plan {
             let Some(&Some(j)) = heads.get(key(&a)) else {
                 continue;
             };
-            if let Some(DeviceAddress::Pci(b)) = self.devices.get_mut(j).map(|d| &mut d.address)
+            if let Some(DeviceAddress::Pci(b)) = self.devices.get(j).map(|d| &d.address)
                 && b.multifunction() == Multifunction::Absent
             {
-                b.set_multifunction(Multifunction::On);
+                let on = b.with_multifunction(Multifunction::On);
+                self.set_address(j, DeviceAddress::Pci(on));
             }
         }
     }
@@ -606,7 +598,15 @@ impl Plan {
         for pos in 0..self.devices.len() {
             let mut failure = None;
             let phb_index = phb_name.and_then(|name| self.phb_target_index(pos, name));
-            let Some(dev) = self.devices.get_mut(pos) else {
+            let is_pci_controller = self.devices.get(pos).is_some_and(|d| {
+                d.kind
+                    .controller()
+                    .is_some_and(|c| matches!(c.kind, ControllerKind::Pci(_)))
+            });
+            if !is_pci_controller {
+                continue;
+            }
+            let Some(dev) = self.edit_device(pos) else {
                 continue;
             };
             let own = dev.address.present();

@@ -46,12 +46,15 @@ impl Plan {
             }
         }
         for i in order {
-            let Some(d) = self.devices.get_mut(i) else {
-                continue;
-            };
-            if !matches!(&d.address, DeviceAddress::Other(t) if t == "ccw") || d.bus_id.is_some() {
+            let wants = self.devices.get(i).is_some_and(|d| {
+                matches!(&d.address, DeviceAddress::Other(t) if t == "ccw") && d.bus_id.is_none()
+            });
+            if !wants {
                 continue;
             }
+            let Some(d) = self.edit_device(i) else {
+                continue;
+            };
             let Some(devno) = (0..=0xFFFF).find(|n| !used.contains(&(0xfe, 0, *n))) else {
                 continue;
             };
@@ -127,12 +130,12 @@ impl Plan {
             }
         }
         for (_, i, start) in order {
-            let Some(d) = self.devices.get_mut(i) else {
-                continue;
-            };
-            if d.bus_id.is_some() {
+            if self.devices.get(i).is_none_or(|d| d.bus_id.is_some()) {
                 continue;
             }
+            let Some(d) = self.edit_device(i) else {
+                continue;
+            };
             let mut reg = start;
             while used.contains(&reg) {
                 reg = reg.saturating_add(0x1000);
@@ -174,9 +177,13 @@ impl Plan {
             Step::Ccw => "ccw",
             Step::Mmio => "virtio-mmio",
         };
-        for d in &mut self.devices {
-            if d.address == DeviceAddress::None && takes(d, step, vfio_ccw) {
-                d.address = DeviceAddress::Other(name.to_string());
+        for i in 0..self.devices.len() {
+            let takes_it = self
+                .devices
+                .get(i)
+                .is_some_and(|d| d.address == DeviceAddress::None && takes(d, step, vfio_ccw));
+            if takes_it {
+                self.set_address(i, DeviceAddress::Other(name.to_string()));
             }
         }
     }

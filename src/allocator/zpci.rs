@@ -102,7 +102,7 @@ impl Plan {
             if i >= set.zpci_upto {
                 continue;
             }
-            let Some(d) = self.devices.get_mut(i) else {
+            let Some(d) = self.devices.get(i) else {
                 continue;
             };
             let given = d.zpci.filter(Zpci::is_given);
@@ -113,7 +113,9 @@ impl Plan {
                 .zpci
                 .complete(given.unwrap_or_default())
                 .map_err(|e| fail(e, CheckMode::Auto, Some(d)))?;
-            if part == ZpciPart::Given || pass == Pass::Real {
+            if (part == ZpciPart::Given || pass == Pass::Real)
+                && let Some(d) = self.edit_device(i)
+            {
                 d.zpci = Some(done);
             }
         }

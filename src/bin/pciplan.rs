@@ -164,10 +164,17 @@ fn run(cli: Cli) -> Result<(), Failure> {
             format,
         } => {
             let xml = read_text(&input.domain)?;
-            let (doc, before, plan) = load_and_assign(&input, &xml)?;
+            let (doc, mut plan) = load(&input, &xml)?;
             let text = match format {
-                Format::Xml => write_domain(&doc, &plan)?,
-                Format::Json => json(&before, &plan)?,
+                Format::Xml => {
+                    plan.assign()?;
+                    write_domain(&doc, &plan)?
+                }
+                Format::Json => {
+                    let before = plan.clone();
+                    plan.assign()?;
+                    json(&before, &plan)?
+                }
             };
             emit(output.as_deref(), &text)
         }
@@ -218,6 +225,17 @@ fn load_and_assign<'a>(
     input: &InputArgs,
     xml: &'a str,
 ) -> Result<(pciplan::libvirt::Document<'a>, Plan, Plan), Failure> {
+    let (doc, mut plan) = load(input, xml)?;
+    let before = plan.clone();
+    plan.assign()?;
+    Ok((doc, before, plan))
+}
+
+/// Reads the capabilities and host files and parses the domain.
+fn load<'a>(
+    input: &InputArgs,
+    xml: &'a str,
+) -> Result<(pciplan::libvirt::Document<'a>, Plan), Failure> {
     let caps = match &input.caps {
         Some(path) => Some(
             parse_caps_xml(&read_text(path)?)
@@ -235,9 +253,7 @@ fn load_and_assign<'a>(
         None => parse_domain_builtin(xml, &host, input.libvirt)?,
     };
     plan.set_libvirt(input.libvirt);
-    let before = plan.clone();
-    plan.assign()?;
-    Ok((doc, before, plan))
+    Ok((doc, plan))
 }
 
 fn json(before: &Plan, after: &Plan) -> Result<String, Failure> {

@@ -32,11 +32,8 @@ pub(super) fn parse_domain<'a>(
     }
     let devices = child(root, "devices");
     // Counted before any per-device work.
-    limit(
-        devices.into_iter().flat_map(elements).count(),
-        limits::MAX_DEVICES,
-        "devices",
-    )?;
+    let count = devices.into_iter().flat_map(elements).count();
+    limit(count, limits::MAX_DEVICES, "devices")?;
     limit(
         devices
             .into_iter()
@@ -81,6 +78,7 @@ pub(super) fn parse_domain<'a>(
     let machine = Machine::new(arch, canonical)?;
 
     let mut plan = Plan::new(machine, caps.clone());
+    plan.reserve_devices(count);
     plan.set_host_pci(host.clone());
     let cells = child(root, "cpu")
         .and_then(|c| child(c, "numa"))
@@ -91,8 +89,8 @@ pub(super) fn parse_domain<'a>(
         });
     plan.set_numa_cells(u32::try_from(cells).unwrap_or(u32::MAX));
 
-    let mut elems = Vec::new();
-    let mut found: Vec<(Device, bool)> = Vec::new();
+    let mut elems = Vec::with_capacity(count);
+    let mut found: Vec<(Device, bool)> = Vec::with_capacity(count);
     let mut graphics = false;
     for node in devices.into_iter().flat_map(elements) {
         let name = node.tag_name().name();

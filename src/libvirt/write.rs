@@ -187,6 +187,9 @@ const REORDERED: [&str; 3] = ["disk", "video", "controller"];
 pub(super) fn write_domain(doc: &Document<'_>, plan: &Plan) -> Result<String, Error> {
     let text = doc.text;
     let mut edits = Edits::new(text);
+    // About one edit of one address line per device.
+    edits.list.reserve(plan.devices().len());
+    edits.buf.reserve(plan.devices().len().saturating_mul(100));
     write_machine(doc, plan, &mut edits);
     // The edited text of every element that may move, and the slots it may
     // move to; `own[k]` is the position in `texts` of element k.

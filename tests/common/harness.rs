@@ -202,7 +202,16 @@ pub fn assign(
     let (doc, mut plan) = parse_domain(xml, caps, host)?;
     plan.set_new_definition(new_definition);
     plan.set_libvirt(libvirt);
-    plan.assign()?;
+    let before = plan.clone();
+    if let Err(e) = plan.assign() {
+        // Every refusal of the corpus also checks that a failed assignment
+        // takes back all it changed.
+        assert!(
+            plan == before,
+            "the failed assignment ({e}) changed the plan"
+        );
+        return Err(e);
+    }
     write_domain(&doc, &plan)
 }
 
