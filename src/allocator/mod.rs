@@ -536,38 +536,37 @@ impl Plan {
     /// §5.12 step 6: function 0 of a slot with other functions in use gets
     /// `multifunction='on'` unless the user wrote a value.
     fn mark_multifunction(&mut self) {
-        let order = self.iteration_order();
         let pci = |d: &Device| match &d.address {
-            DeviceAddress::Pci(a) if !a.is_empty() => Some(*a),
+            DeviceAddress::Pci(a) if !a.is_empty() && a.domain() == 0 => Some(*a),
             _ => None,
         };
-        // The first device (iteration order) at function 0 of each slot,
-        // by bus × 32 + slot (addresses are on domain 0 once assigned).
-        let mut heads: Vec<Option<usize>> = vec![None; 256 * 32];
+        // Slots (bus × 32 + slot; assigned addresses are on domain 0) with a
+        // device on a function other than 0: usually none.
         let key = |a: &PciAddress| usize::from(a.bus()) * 32 + usize::from(a.slot().as_u8());
-        for &j in &order {
+        let mut shared: Vec<usize> = self
+            .devices
+            .iter()
+            .filter_map(pci)
+            .filter(|a| a.function().as_u8() != 0)
+            .map(|a| key(&a))
+            .collect();
+        if shared.is_empty() {
+            return;
+        }
+        shared.sort_unstable();
+        shared.dedup();
+        // The first device (iteration order) at function 0 of each of them.
+        let mut heads: Vec<Option<usize>> = vec![None; shared.len()];
+        for j in self.iteration_order() {
             if let Some(b) = self.devices.get(j).and_then(pci)
                 && b.function().as_u8() == 0
-                && b.domain() == 0
-                && let Some(h) = heads.get_mut(key(&b))
-                && h.is_none()
+                && let Ok(k) = shared.binary_search(&key(&b))
+                && let Some(h @ None) = heads.get_mut(k)
             {
                 *h = Some(j);
             }
         }
-        for &i in &order {
-            let Some(a) = self.devices.get(i).and_then(pci) else {
-                continue;
-            };
-            if a.function().as_u8() == 0 {
-                continue;
-            }
-            if a.domain() != 0 {
-                continue;
-            }
-            let Some(&Some(j)) = heads.get(key(&a)) else {
-                continue;
-            };
+        for j in heads.into_iter().flatten() {
             if let Some(DeviceAddress::Pci(b)) = self.devices.get(j).map(|d| &d.address)
                 && b.multifunction() == Multifunction::Absent
             {
