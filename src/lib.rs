@@ -40,6 +40,7 @@ pub mod controller;
 mod defaults;
 pub mod device;
 pub mod error;
+pub mod explain;
 pub mod flags;
 #[cfg(feature = "libvirt")]
 pub mod libvirt;
