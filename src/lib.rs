@@ -35,12 +35,15 @@
 
 pub mod address;
 mod allocator;
+pub mod capacity;
 pub mod caps;
 pub mod controller;
 mod defaults;
 pub mod device;
+pub mod diff;
 pub mod error;
 pub mod explain;
+pub mod export;
 pub mod flags;
 #[cfg(feature = "libvirt")]
 pub mod libvirt;

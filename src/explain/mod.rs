@@ -19,12 +19,14 @@
 //! ```
 
 mod refusal;
+mod select;
 mod text;
-mod walk;
+pub(crate) mod walk;
 
 use std::collections::HashMap;
 
 pub use refusal::{Refusal, RefusalRule};
+pub use select::{Selector, SelectorError};
 
 use crate::address::PciAddress;
 use crate::controller::ControllerModel;
@@ -386,6 +388,7 @@ fn analyse(before: &Plan, after: &Plan) -> Explanation {
         }
     }
     let topology = Topology::from_plan(after).ok();
+    let served = crate::export::served_devices(after);
     let mut seen: HashMap<&'static str, usize> = HashMap::new();
     let mut devices = Vec::with_capacity(after.devices().len());
     for (i, d) in after.devices().iter().enumerate() {
@@ -398,9 +401,14 @@ fn analyse(before: &Plan, after: &Plan) -> Explanation {
         let origin = match src {
             Some(_) if before_addr(i).present().is_some() => Origin::Given,
             Some(_) => Origin::Assigned,
-            None if d.kind.controller().is_some_and(|c| c.pci_model().is_some()) => {
+            None if d
+                .kind
+                .controller()
+                .and_then(|c| c.pci_model())
+                .is_some_and(|m| !m.is_root()) =>
+            {
                 Origin::AddedBus {
-                    for_device: served_device(after, i),
+                    for_device: served.get(&i).copied(),
                 }
             }
             None => Origin::Implicit,
@@ -600,38 +608,6 @@ fn chain_of(topology: Option<&Topology>, bus: u32) -> Vec<ChainLink> {
             address: c.address,
         })
         .collect()
-}
-
-/// The device a dry-run controller serves: the first device on its bus,
-/// else (through a controller on its bus) the device that one serves.
-fn served_device(plan: &Plan, i: usize) -> Option<usize> {
-    let mut index = plan.devices().get(i)?.kind.controller()?.idx();
-    for _ in 0..256 {
-        let mut next_controller = None;
-        for (j, d) in plan.devices().iter().enumerate() {
-            let on_bus = d
-                .address
-                .present()
-                .is_some_and(|a| u32::from(a.bus()) == index);
-            if !on_bus || j == i {
-                continue;
-            }
-            match d.kind.controller().filter(|c| c.pci_model().is_some()) {
-                Some(c) => {
-                    if next_controller.is_none() {
-                        next_controller = Some((j, c.idx()));
-                    }
-                }
-                None => return Some(j),
-            }
-        }
-        let (j, idx) = next_controller?;
-        if plan.devices().get(j).is_some_and(|d| d.origin.is_some()) {
-            return Some(j);
-        }
-        index = idx;
-    }
-    None
 }
 
 /// The USB2 set function of a controller (§5.9 step 5).

@@ -15,9 +15,9 @@ use crate::plan::Plan;
 
 /// One bus as the real pass sees it.
 #[derive(Clone, Debug)]
-pub(super) struct BusView {
-    pub(super) model: ControllerModel,
-    pub(super) flags: ConnectFlags,
+pub(crate) struct BusView {
+    pub(crate) model: ControllerModel,
+    pub(crate) flags: ConnectFlags,
     min_slot: u8,
     max_slot: u8,
     used: [u8; 32],
@@ -45,7 +45,7 @@ impl BusView {
         }
     }
 
-    fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.used.iter().all(|u| *u == 0)
     }
 
@@ -53,8 +53,14 @@ impl BusView {
         self.used.get(usize::from(slot)).copied().unwrap_or(0xff)
     }
 
+    /// Whether a live attach of a group-0 device may use the bus (§5.6
+    /// passes 1 and 2 with isolation groups).
+    pub(crate) fn open_to_group_zero(&self) -> bool {
+        self.group == 0 || (self.is_empty() && !self.locked)
+    }
+
     /// Free slots in the usable range.
-    pub(super) fn free_slots(&self) -> usize {
+    pub(crate) fn free_slots(&self) -> usize {
         (self.min_slot..=self.max_slot.min(31))
             .filter(|s| self.slot_used(*s) == 0)
             .count()
@@ -63,8 +69,8 @@ impl BusView {
 
 /// The buses of a plan's real pass and who holds which slot.
 #[derive(Clone, Debug)]
-pub(super) struct Occupancy {
-    pub(super) buses: Vec<BusView>,
+pub(crate) struct Occupancy {
+    pub(crate) buses: Vec<BusView>,
     owners: HashMap<(u8, u8), Taker>,
     isolation: bool,
 }
@@ -72,7 +78,7 @@ pub(super) struct Occupancy {
 impl Occupancy {
     /// The bus table of an assigned plan (§5.3 steps 1–5), with the fixed
     /// chipset reservations of §5.8 step 2; no device is placed yet.
-    pub(super) fn buses_of(plan: &Plan) -> Occupancy {
+    pub(crate) fn buses_of(plan: &Plan) -> Occupancy {
         let mut by_index: HashMap<u32, (ControllerModel, bool)> = HashMap::new();
         let mut max_index: Option<u32> = None;
         let mut any_pcie_root = false;
@@ -147,7 +153,7 @@ impl Occupancy {
     }
 
     /// Marks an address used (as Reserve does, §5.4).
-    pub(super) fn take(&mut self, addr: PciAddress, flags: ConnectFlags, by: Taker, group: u32) {
+    pub(crate) fn take(&mut self, addr: PciAddress, flags: ConnectFlags, by: Taker, group: u32) {
         let slot = addr.slot().as_u8();
         let func = addr.function().as_u8();
         let isolation = self.isolation;
@@ -174,7 +180,7 @@ impl Occupancy {
 
     /// FindNext (§5.6) with the reasons: every bus before the answer, in
     /// libvirt's order, and why it could not answer.
-    pub(super) fn walk(&self, flags: ConnectFlags, function: Option<u8>, group: u32) -> Search {
+    pub(crate) fn walk(&self, flags: ConnectFlags, function: Option<u8>, group: u32) -> Search {
         let mut passed = Vec::new();
         let mut deferred = Vec::new();
         for (nr, bus) in self.buses.iter().enumerate() {
@@ -293,7 +299,7 @@ impl Occupancy {
 }
 
 /// An address from parts known to be in range (clamped otherwise).
-pub(super) fn fixed_addr(bus: u8, slot: u8, function: u8) -> PciAddress {
+pub(crate) fn fixed_addr(bus: u8, slot: u8, function: u8) -> PciAddress {
     PciAddress::new(
         0,
         bus,
