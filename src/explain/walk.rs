@@ -307,3 +307,35 @@ pub(crate) fn fixed_addr(bus: u8, slot: u8, function: u8) -> PciAddress {
         Function::new(function.min(7)).unwrap_or(Function::ZERO),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::{Controller, Device, DeviceAddress, DeviceKind};
+    use crate::{Capabilities, Machine};
+
+    #[test]
+    fn integrated_device_passes_over_buses_above_0_as_not_integrated() {
+        let mut plan = Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64());
+        plan.add_device(
+            Device::new(DeviceKind::Controller(Controller::pci(
+                ControllerModel::PcieRootPort,
+                1,
+            )))
+            .with_address(DeviceAddress::Pci(fixed_addr(0, 2, 0))),
+        );
+        plan.assign().unwrap();
+        let mut occ = Occupancy::buses_of(&plan);
+        for slot in 0..32 {
+            occ.take(
+                fixed_addr(0, slot, 0),
+                ConnectFlags::empty(),
+                Taker::Reserved("test"),
+                0,
+            );
+        }
+        let flags = ConnectFlags::INTEGRATED | ConnectFlags::E_PCIE;
+        let s = occ.walk(flags, None, 0);
+        assert_eq!(s.passed[1].reason, Passed::NotIntegrated);
+    }
+}
