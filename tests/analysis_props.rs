@@ -51,6 +51,7 @@ fn hot_adds(plan: &Plan, device: &Device, cap: usize) -> usize {
 
 /// A small pc domain with NICs (by MAC) and disks (by target) at explicit
 /// addresses, its device elements in the given order.
+#[allow(clippy::unwrap_used, clippy::panic)]
 fn domain(order: &[usize], nics: usize, disks: usize) -> String {
     let mut elems = Vec::new();
     for i in 0..nics {

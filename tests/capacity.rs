@@ -6,6 +6,7 @@ use pciplan::{
     Machine, NicModel, PciAddress, Plan, VirtioModel,
 };
 
+#[allow(clippy::unwrap_used, clippy::panic)]
 fn assigned(mut p: Plan) -> Plan {
     p.assign().unwrap();
     p
@@ -22,6 +23,7 @@ fn virtio_nic() -> Device {
     })
 }
 
+#[allow(clippy::unwrap_used, clippy::panic)]
 fn class<'a>(
     c: &'a pciplan::capacity::Capacity,
     name: &str,

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+#[allow(clippy::unwrap_used, clippy::panic)]
 fn pciplan(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pciplan"))
         .args(args)
@@ -15,6 +16,7 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+#[allow(clippy::unwrap_used, clippy::panic)]
 fn write(name: &str, text: &str) -> String {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let path = dir.join(name);

@@ -21,6 +21,7 @@ fn domain(devices: &[&str]) -> String {
     )
 }
 
+#[allow(clippy::unwrap_used, clippy::panic)]
 fn diff_of(old: &[&str], new: &[&str]) -> PlanDiff {
     let load = |xml: String| {
         let (doc, mut plan) = pciplan::libvirt::parse_domain(

@@ -11,8 +11,6 @@ use pciplan::{
     DeviceKind, Error, Machine, NicModel, PciAddress, Plan, VirtioModel,
 };
 
-type Result = std::result::Result<(), Box<dyn std::error::Error>>;
-
 fn q35() -> Plan {
     Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64())
 }
@@ -32,6 +30,7 @@ fn nic(model: NicModel) -> Device {
     })
 }
 
+#[allow(clippy::unwrap_used, clippy::panic)]
 fn at(bus: u8, slot: u8) -> DeviceAddress {
     DeviceAddress::Pci(PciAddress::from_parts(bus, slot, 0).unwrap())
 }
@@ -41,6 +40,7 @@ fn pci(model: ControllerModel, index: u32) -> Device {
 }
 
 /// The search of the first device of this element.
+#[allow(clippy::unwrap_used, clippy::panic)]
 fn search_of(plan: &Plan, element: &str) -> Search {
     let e = explain(plan).unwrap();
     let d = e.devices.iter().find(|d| d.element == element).unwrap();
@@ -50,6 +50,7 @@ fn search_of(plan: &Plan, element: &str) -> Search {
     }
 }
 
+#[allow(clippy::unwrap_used, clippy::panic)]
 fn refusal(plan: &Plan) -> Refusal {
     explain(plan).unwrap_err()
 }

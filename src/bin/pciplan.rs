@@ -431,7 +431,7 @@ fn explain(
         }
         Err(other) => return Err(other),
     };
-    let e = pciplan::explain::explain(&before).map_err(|r| Failure::Rejected(r.error))?;
+    let e = pciplan::explain::explain(&before).map_err(|r| Failure::Rejected(*r.error))?;
     let ids = pciplan::libvirt::identities(&doc, &plan);
     let empty = pciplan::diff::Identity::default();
     let id_of = |i: usize| ids.get(i).unwrap_or(&empty);

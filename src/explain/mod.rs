@@ -12,7 +12,7 @@
 //! use pciplan::{Capabilities, Device, DeviceKind, Machine, NicModel, Plan};
 //! let mut plan = Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64());
 //! plan.add_device(Device::new(DeviceKind::Interface { model: Some(NicModel::Virtio), hostdev: None }));
-//! let e = pciplan::explain::explain(&plan).map_err(|r| r.error)?;
+//! let e = pciplan::explain::explain(&plan).map_err(|r| *r.error)?;
 //! let nic = e.devices.iter().find(|d| d.element == "interface").ok_or(pciplan::AllocError::NoFreeSlot)?;
 //! assert_eq!(nic.flags_words, "PCI Express endpoint, hot-pluggable");
 //! # Ok::<(), pciplan::Error>(())
@@ -263,7 +263,7 @@ pub struct Explanation {
 /// ```
 /// use pciplan::{Capabilities, Machine, Plan};
 /// let e = pciplan::explain::explain(&Plan::new(Machine::pc(), Capabilities::qemu_8_0_x86_64()))
-///     .map_err(|r| r.error)?;
+///     .map_err(|r| *r.error)?;
 /// assert!(e.devices.iter().any(|d| d.element == "controller"));
 /// # Ok::<(), pciplan::Error>(())
 /// ```
@@ -457,7 +457,7 @@ fn analyse(before: &Plan, after: &Plan) -> Explanation {
 /// let mut plan = Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64());
 /// plan.assign()?;
 /// let e = pciplan::explain::explain_hotplug(&plan, &Device::new(DeviceKind::Rng(VirtioModel::Default)))
-///     .map_err(|r| r.error)?;
+///     .map_err(|r| *r.error)?;
 /// assert!(e.address.is_some());
 /// # Ok::<(), pciplan::Error>(())
 /// ```

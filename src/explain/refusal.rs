@@ -111,7 +111,7 @@ pub struct Refusal {
     pub fix: String,
     /// The error itself.
     #[cfg_attr(feature = "serde", serde(skip))]
-    pub error: Error,
+    pub error: Box<Error>,
 }
 
 impl Refusal {
@@ -156,7 +156,7 @@ impl Refusal {
             message: error.to_string(),
             devices,
             fix,
-            error,
+            error: Box::new(error),
         }
     }
 }

@@ -10,7 +10,7 @@ impl Explanation {
     /// ```
     /// use pciplan::{Capabilities, Machine, Plan};
     /// let e = pciplan::explain::explain(&Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64()))
-    ///     .map_err(|r| r.error)?;
+    ///     .map_err(|r| *r.error)?;
     /// assert!(e.render(None).contains("controller[1]"));
     /// # Ok::<(), pciplan::Error>(())
     /// ```
