@@ -242,18 +242,24 @@ fn alloc_rule(
                 })
                 .map(ToString::to_string)
                 .collect();
+            let reserved = others.len() < 2;
             for o in others {
                 if !devices.contains(&o) {
                     devices.push(o);
                 }
             }
-            (
-                RefusalRule::DoubleUse,
+            let fix = if reserved {
+                format!(
+                    "{addr} is already taken by a reservation (the chipset functions of §5.8, or an implicit \
+                     device): remove the device's <address> so pciplan assigns a free slot, or choose another slot"
+                )
+            } else {
                 format!(
                     "free {addr}: remove the <address> of one of the devices using it (pciplan then assigns a free one), \
                      or move the device with address {addr}"
-                ),
-            )
+                )
+            };
+            (RefusalRule::DoubleUse, fix)
         }
         A::NoFreeSlot => (
             RefusalRule::NoFreeSlot,

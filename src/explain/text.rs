@@ -93,12 +93,16 @@ impl Explanation {
                     } else {
                         format!(" after {}", self.slots_text(&s.skipped_slots))
                     };
-                    writeln!(
-                        out,
-                        "    bus {:02x}: slot {:02x} is free{lower}",
-                        found.bus(),
-                        found.slot().as_u8()
-                    )?;
+                    let what = if found.function().as_u8() == 0 {
+                        format!("slot {:02x} is free", found.slot().as_u8())
+                    } else {
+                        format!(
+                            "function {} of slot {:02x} is free (the slot is shared, one device per function)",
+                            found.function().as_u8(),
+                            found.slot().as_u8()
+                        )
+                    };
+                    writeln!(out, "    bus {:02x}: {what}{lower}", found.bus())?;
                 } else {
                     writeln!(out, "    no bus had a free compatible slot")?;
                 }
