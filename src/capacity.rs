@@ -27,9 +27,22 @@ use crate::flags::{CheckMode, ConnectFlags, check_compatible};
 use crate::plan::Plan;
 
 /// Most devices the cold count tries (more than 256 buses can hold).
+///
+/// ```
+/// assert!(pciplan::capacity::COLD_LIMIT > 256 * 31);
+/// ```
 pub const COLD_LIMIT: usize = 8192;
 
 /// Capacity for one class of device.
+///
+/// ```
+/// use pciplan::{Capabilities, Machine, Plan};
+/// let mut plan = Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64());
+/// plan.assign()?;
+/// let c = pciplan::capacity::capacity(&plan, None);
+/// assert!(c.classes.iter().all(|k| k.cold.is_none()));
+/// # Ok::<(), pciplan::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ClassCapacity {
@@ -46,6 +59,15 @@ pub struct ClassCapacity {
 }
 
 /// Budgets of the running guest.
+///
+/// ```
+/// use pciplan::{Capabilities, Machine, Plan};
+/// let mut plan = Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64());
+/// plan.assign()?;
+/// let c = pciplan::capacity::capacity(&plan, None);
+/// assert_eq!(c.budgets.buses_max, 256);
+/// # Ok::<(), pciplan::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Budgets {
@@ -66,6 +88,15 @@ pub struct Budgets {
 }
 
 /// The capacity report of a plan.
+///
+/// ```
+/// use pciplan::{Capabilities, Machine, Plan};
+/// let mut plan = Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64());
+/// plan.assign()?;
+/// let c = pciplan::capacity::capacity(&plan, None);
+/// assert_eq!(c.classes.len(), pciplan::capacity::classes().len());
+/// # Ok::<(), pciplan::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Capacity {
@@ -185,7 +216,9 @@ pub fn hotplug_count(plan: &Plan, device: &Device) -> usize {
 /// Fitting is not monotone in general: the bridge overflow of §5.13
 /// ("the last bus is exactly full") can refuse one count and accept a
 /// larger one, so `n` is a boundary the search meets, not always the
-/// largest count that fits.
+/// largest count that fits. For the same reason it can be below the live
+/// count: a live attach fills the last free slot, where a re-plan with as
+/// many more devices needs one more bridge and finds no slot for it.
 ///
 /// ```
 /// use pciplan::{Capabilities, Device, DeviceKind, Machine, Plan, VirtioModel};

@@ -31,9 +31,18 @@ use crate::plan::Plan;
 /// The version of the JSON schema (`docs/json-schema.md`). Version 1 keeps
 /// every field of the unversioned records (`element`, `ordinal`,
 /// `address`, `connect_flags`, `origin`) with their old meaning.
+///
+/// ```
+/// assert_eq!(pciplan::export::SCHEMA_VERSION, 1);
+/// ```
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// A device named by element and 0-based ordinal.
+///
+/// ```
+/// let r = pciplan::export::DeviceRef { element: "interface", ordinal: 0 };
+/// assert_eq!(r.element, "interface");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DeviceRef {
@@ -44,6 +53,16 @@ pub struct DeviceRef {
 }
 
 /// One device of the export (schema version [`SCHEMA_VERSION`]).
+///
+/// ```
+/// use pciplan::{Capabilities, Machine, Plan};
+/// let before = Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64());
+/// let mut after = before.clone();
+/// after.assign()?;
+/// let r = pciplan::export::records(&before, &after, &[]);
+/// assert!(r.iter().all(|d| d.connect_flags.starts_with("0x")));
+/// # Ok::<(), pciplan::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DeviceRecord {
@@ -229,6 +248,15 @@ pub(crate) fn served_devices(plan: &Plan) -> HashMap<usize, usize> {
 }
 
 /// One slot of a bus in the tree export.
+///
+/// ```
+/// use pciplan::{Capabilities, Machine, Plan};
+/// let mut plan = Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64());
+/// plan.assign()?;
+/// let t = pciplan::export::tree(&plan);
+/// assert!(t.buses[0].slots.iter().any(|s| s.address.slot().as_u8() == 0x1f));
+/// # Ok::<(), pciplan::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TreeSlot {
@@ -244,6 +272,15 @@ pub struct TreeSlot {
 }
 
 /// One bus of the tree export.
+///
+/// ```
+/// use pciplan::{Capabilities, Machine, Plan};
+/// let mut plan = Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64());
+/// plan.assign()?;
+/// let t = pciplan::export::tree(&plan);
+/// assert_eq!(t.buses[0].parent, None);
+/// # Ok::<(), pciplan::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TreeBus {
@@ -267,6 +304,15 @@ pub struct TreeBus {
 }
 
 /// The controller tree export (schema version [`SCHEMA_VERSION`]).
+///
+/// ```
+/// use pciplan::{Capabilities, Machine, Plan};
+/// let mut plan = Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64());
+/// plan.assign()?;
+/// let t = pciplan::export::tree(&plan);
+/// assert_eq!(t.schema_version, pciplan::export::SCHEMA_VERSION);
+/// # Ok::<(), pciplan::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Tree {

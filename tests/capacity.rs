@@ -89,7 +89,7 @@ fn budgets_count_the_buses_in_use() {
 }
 
 #[test]
-fn cold_count_is_never_below_the_live_count() {
+fn cold_count_of_a_small_q35_is_not_below_the_live_count() {
     let before = q35();
     let c = capacity(&assigned(before.clone()), Some(&before));
     assert!(

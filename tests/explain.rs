@@ -76,7 +76,7 @@ fn second_device_passes_over_root_port_taken_by_the_first_as_full() {
     let s = search_of(&plan, "rng");
     let bus1 = s.passed.iter().find(|p| p.bus == 1).unwrap();
     assert!(
-        matches!(&bus1.reason, Passed::Full { slots } if slots[0].slot == 0
+        matches!(&bus1.reason, Passed::Full { taken: 1, slots } if slots[0].slot == 0
         && matches!(slots[0].by, Taker::Device(_)))
     );
 }
@@ -168,7 +168,10 @@ fn host_device_of_another_isolation_group_passes_over_bus_as_held_back() {
 #[test]
 fn every_passed_over_reason_has_a_class_word() {
     let classes: Vec<&str> = [
-        Passed::Full { slots: vec![] },
+        Passed::Full {
+            taken: 0,
+            slots: vec![],
+        },
         Passed::WrongFlags { kind: "x" },
         Passed::ExplicitOnly,
         Passed::NotHotpluggable,

@@ -28,6 +28,10 @@ use crate::device::{ControllerKind, Device};
 use crate::plan::Plan;
 
 /// What happened to one device.
+///
+/// ```
+/// assert_ne!(pciplan::diff::Change::Moved, pciplan::diff::Change::Unchanged);
+/// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
@@ -43,6 +47,18 @@ pub enum Change {
 }
 
 /// One device in the diff.
+///
+/// ```
+/// use pciplan::{Capabilities, Device, DeviceKind, Machine, Plan, VirtioModel};
+/// let mut old = Plan::new(Machine::pc(), Capabilities::qemu_8_0_x86_64());
+/// old.assign()?;
+/// let mut new = old.clone();
+/// new.hotplug_add(Device::new(DeviceKind::Rng(VirtioModel::Default)))?;
+/// let d = pciplan::diff::diff_plans(&old, &new);
+/// let added = d.devices.iter().find(|c| c.change == pciplan::diff::Change::Added);
+/// assert_eq!(added.map(|c| c.element), Some("rng"));
+/// # Ok::<(), pciplan::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DeviceChange {
@@ -68,6 +84,17 @@ pub struct DeviceChange {
 }
 
 /// A controller that appeared, disappeared or changed.
+///
+/// ```
+/// use pciplan::{Capabilities, Device, DeviceKind, Machine, Plan, VirtioModel};
+/// let mut old = Plan::new(Machine::pc(), Capabilities::qemu_8_0_x86_64());
+/// old.assign()?;
+/// let mut new = old.clone();
+/// new.hotplug_add(Device::new(DeviceKind::Rng(VirtioModel::Default)))?;
+/// let d = pciplan::diff::diff_plans(&old, &new);
+/// assert!(d.controllers.is_empty()); // a live attach adds no controller
+/// # Ok::<(), pciplan::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ControllerChange {
@@ -82,6 +109,17 @@ pub struct ControllerChange {
 }
 
 /// The diff of two plans.
+///
+/// ```
+/// use pciplan::{Capabilities, Device, DeviceKind, Machine, Plan, VirtioModel};
+/// let mut old = Plan::new(Machine::pc(), Capabilities::qemu_8_0_x86_64());
+/// old.assign()?;
+/// let mut new = old.clone();
+/// new.hotplug_add(Device::new(DeviceKind::Rng(VirtioModel::Default)))?;
+/// let d = pciplan::diff::diff_plans(&old, &new);
+/// assert_eq!(d.devices.len(), new.devices().len());
+/// # Ok::<(), pciplan::Error>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PlanDiff {

@@ -40,6 +40,14 @@ use crate::topology::Topology;
 use walk::Occupancy;
 
 /// Where a device (and its address) came from.
+///
+/// ```
+/// use pciplan::{Capabilities, Machine, Plan};
+/// let e = pciplan::explain::explain(&Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64()))
+///     .map_err(|r| *r.error)?;
+/// assert!(e.devices.iter().all(|d| d.origin != pciplan::explain::Origin::Given));
+/// # Ok::<(), pciplan::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(tag = "kind", rename_all = "snake_case"))]
@@ -82,6 +90,11 @@ impl Origin {
     feature = "serde",
     serde(tag = "kind", content = "value", rename_all = "snake_case")
 )]
+///
+/// ```
+/// let t = pciplan::explain::Taker::Reserved("ICH9 chipset functions (§5.8)");
+/// assert_ne!(t, pciplan::explain::Taker::Device(0));
+/// ```
 pub enum Taker {
     /// A device of the plan, by position.
     Device(usize),
@@ -90,6 +103,12 @@ pub enum Taker {
 }
 
 /// A slot that was passed over, and who held it at the time.
+///
+/// ```
+/// use pciplan::explain::{SlotTaken, Taker};
+/// let s = SlotTaken { slot: 0x1f, by: Taker::Reserved("chipset") };
+/// assert_eq!(s.slot, 31);
+/// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SlotTaken {
@@ -99,14 +118,30 @@ pub struct SlotTaken {
     pub by: Taker,
 }
 
+/// How many holders of a full bus an explanation keeps.
+///
+/// ```
+/// assert_eq!(pciplan::explain::FULL_SLOTS_SHOWN, 8);
+/// ```
+pub const FULL_SLOTS_SHOWN: usize = 8;
+
 /// Why a bus could not take a device.
+///
+/// ```
+/// let p = pciplan::explain::Passed::NotHotpluggable;
+/// assert_eq!(p.class(), "not_hotpluggable");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(tag = "reason", rename_all = "snake_case"))]
 pub enum Passed {
     /// Every usable slot was taken.
     Full {
-        /// The slots and their holders.
+        /// How many slots the bus has, all taken.
+        taken: usize,
+        /// The first [`FULL_SLOTS_SHOWN`] slots and their holders (the
+        /// rest are left out, so that explaining thousands of devices
+        /// behind hundreds of full bridges stays small).
         slots: Vec<SlotTaken>,
     },
     /// The bus does not accept this kind of connection (§2.5 step 4).
@@ -147,6 +182,18 @@ impl Passed {
 }
 
 /// A bus searched before the answer.
+///
+/// ```
+/// use pciplan::{Capabilities, Machine, Plan};
+/// let e = pciplan::explain::explain(&Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64()))
+///     .map_err(|r| *r.error)?;
+/// let passed = e.devices.iter().filter_map(|d| match &d.why {
+///     pciplan::explain::Why::Searched(s) => s.passed.first(),
+///     _ => None,
+/// });
+/// assert!(passed.into_iter().all(|p| p.bus == 0));
+/// # Ok::<(), pciplan::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PassedBus {
@@ -160,6 +207,18 @@ pub struct PassedBus {
 }
 
 /// One search of §5.6, replayed.
+///
+/// ```
+/// use pciplan::{Capabilities, Machine, Plan};
+/// let e = pciplan::explain::explain(&Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64()))
+///     .map_err(|r| *r.error)?;
+/// let searched = e.devices.iter().filter_map(|d| match &d.why {
+///     pciplan::explain::Why::Searched(s) => Some((s.found, d.address)),
+///     _ => None,
+/// });
+/// assert!(searched.into_iter().all(|(found, addr)| found.map(|a| a.key()) == addr.map(|a| a.key())));
+/// # Ok::<(), pciplan::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Search {
@@ -176,6 +235,14 @@ pub struct Search {
 }
 
 /// Why a device has its address.
+///
+/// ```
+/// use pciplan::{Capabilities, Machine, Plan};
+/// let e = pciplan::explain::explain(&Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64()))
+///     .map_err(|r| *r.error)?;
+/// assert!(e.devices.iter().any(|d| matches!(d.why, pciplan::explain::Why::Chipset { .. })));
+/// # Ok::<(), pciplan::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(tag = "kind", rename_all = "snake_case"))]
@@ -202,6 +269,15 @@ pub enum Why {
 }
 
 /// A controller in a device's chain to the root.
+///
+/// ```
+/// use pciplan::{Capabilities, Machine, Plan};
+/// let e = pciplan::explain::explain(&Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64()))
+///     .map_err(|r| *r.error)?;
+/// let roots = e.devices.iter().filter_map(|d| d.chain.last());
+/// assert!(roots.into_iter().all(|c| c.index == 0));
+/// # Ok::<(), pciplan::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ChainLink {
@@ -216,6 +292,14 @@ pub struct ChainLink {
 }
 
 /// Everything explain says about one device.
+///
+/// ```
+/// use pciplan::{Capabilities, Machine, Plan};
+/// let e = pciplan::explain::explain(&Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64()))
+///     .map_err(|r| *r.error)?;
+/// assert!(e.devices.iter().enumerate().all(|(i, d)| d.index == i));
+/// # Ok::<(), pciplan::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DeviceExplanation {
@@ -248,6 +332,14 @@ pub struct DeviceExplanation {
 }
 
 /// The explanation of a whole plan.
+///
+/// ```
+/// use pciplan::{Capabilities, Machine, Plan};
+/// let e = pciplan::explain::explain(&Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64()))
+///     .map_err(|r| *r.error)?;
+/// assert!(!e.devices.is_empty());
+/// # Ok::<(), pciplan::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Explanation {

@@ -4,6 +4,11 @@ use crate::error::{AllocError, ConfigError, Error};
 use crate::plan::Plan;
 
 /// The rule of the spec a refusal comes from.
+///
+/// ```
+/// use pciplan::explain::RefusalRule;
+/// assert_eq!((RefusalRule::Chipset.section(), RefusalRule::Chipset.title()), ("§5.8", "fixed chipset address"));
+/// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]

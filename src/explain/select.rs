@@ -48,6 +48,11 @@ pub enum Selector {
 #[error(
     "invalid device selector '{0}': use ELEMENT[N], alias:NAME, mac:ADDR, target:DEV or host:ADDR"
 )]
+///
+/// ```
+/// let e = "interface[0]".parse::<pciplan::explain::Selector>();
+/// assert!(e.is_err());
+/// ```
 pub struct SelectorError(pub String);
 
 impl FromStr for Selector {

@@ -91,7 +91,10 @@ impl Explanation {
                     let lower = if s.skipped_slots.is_empty() {
                         String::new()
                     } else {
-                        format!(" after {}", self.slots_text(&s.skipped_slots))
+                        format!(
+                            " after {}",
+                            self.slots_text(&s.skipped_slots, s.skipped_slots.len())
+                        )
                     };
                     let what = if found.function().as_u8() == 0 {
                         format!("slot {:02x} is free", found.slot().as_u8())
@@ -113,7 +116,9 @@ impl Explanation {
 
     fn passed_text(&self, p: &Passed) -> String {
         match p {
-            Passed::Full { slots } => format!("full ({})", self.slots_text(slots)),
+            Passed::Full { taken, slots } => {
+                format!("full ({})", self.slots_text(slots, *taken))
+            }
             Passed::WrongFlags { kind } => format!("wrong flags: does not accept a {kind}"),
             Passed::ExplicitOnly => {
                 "wrong flags: takes only devices with an explicit address".to_string()
@@ -126,7 +131,7 @@ impl Explanation {
         }
     }
 
-    fn slots_text(&self, slots: &[SlotTaken]) -> String {
+    fn slots_text(&self, slots: &[SlotTaken], total: usize) -> String {
         const SHOWN: usize = 4;
         let mut parts: Vec<String> = slots
             .iter()
@@ -136,8 +141,9 @@ impl Explanation {
                 Taker::Reserved(why) => format!("slot {:02x} reserved: {why}", s.slot),
             })
             .collect();
-        if slots.len() > SHOWN {
-            parts.push(format!("{} more taken", slots.len() - SHOWN));
+        let total = total.max(slots.len());
+        if total > SHOWN {
+            parts.push(format!("{} more taken", total - SHOWN));
         }
         parts.join(", ")
     }

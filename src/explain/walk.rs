@@ -250,7 +250,10 @@ impl Occupancy {
         function: Option<u8>,
     ) -> Result<(PciAddress, Vec<SlotTaken>), Passed> {
         let Some(bus) = self.buses.get(usize::from(bus_nr)) else {
-            return Err(Passed::Full { slots: Vec::new() });
+            return Err(Passed::Full {
+                taken: 0,
+                slots: Vec::new(),
+            });
         };
         let probe = fixed_addr(bus_nr, 0, 0);
         if let Err(e) = check_compatible(bus.flags, flags, probe, CheckMode::Auto) {
@@ -294,7 +297,12 @@ impl Occupancy {
                 .unwrap_or(Taker::Reserved("in use"));
             skipped.push(SlotTaken { slot, by });
         }
-        Err(Passed::Full { slots: skipped })
+        let taken = skipped.len();
+        skipped.truncate(super::FULL_SLOTS_SHOWN);
+        Err(Passed::Full {
+            taken,
+            slots: skipped,
+        })
     }
 }
 
