@@ -85,7 +85,11 @@ proptest! {
     /// The address the re-walk finds for every searched device is the one
     /// assign gave it, and every device's reported address is assign's.
     #[test]
-    fn prop_explain_agrees_with_assign(p in plan()) {
+    fn prop_explain_agrees_with_assign(p in plan(), v11 in any::<bool>()) {
+        let mut p = p;
+        if v11 {
+            p.set_libvirt(pciplan::LibvirtVersion::V11_3);
+        }
         let mut assigned = p.clone();
         let Ok(()) = assigned.assign() else {
             prop_assert!(explain(&p).is_err());
@@ -98,6 +102,31 @@ proptest! {
             if let Why::Searched(s) = &d.why {
                 prop_assert_eq!(key(s.found), key(d.address), "{}", e.render(Some(&[d.index])));
             }
+        }
+    }
+
+    /// The address explain_hotplug's re-walk finds is the one a live
+    /// attach gives, and it refuses exactly when the attach does.
+    #[test]
+    fn prop_explain_hotplug_agrees_with_hotplug_add(p in plan(), kind in device_kind()) {
+        let mut p = p;
+        if p.assign().is_err() {
+            return Ok(());
+        }
+        let device = Device::new(kind);
+        let mut live = p.clone();
+        let attached = live.hotplug_add(device.clone());
+        let explained = pciplan::explain::explain_hotplug(&p, &device);
+        match (attached, explained) {
+            (Ok(i), Ok(e)) => {
+                let addr = live.devices().get(i).and_then(|d| d.address.present());
+                prop_assert_eq!(key(e.address), key(addr));
+                if let Why::Searched(s) = &e.why {
+                    prop_assert_eq!(key(s.found), key(addr));
+                }
+            }
+            (Err(a), Err(r)) => prop_assert_eq!(a, *r.error),
+            (a, e) => prop_assert!(false, "attach {:?} but explain {:?}", a.is_ok(), e.is_ok()),
         }
     }
 
