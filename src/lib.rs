@@ -30,16 +30,26 @@
 //!   one device live.
 //! * [`Topology`]: the controller tree of a plan, on petgraph.
 //! * [`libvirt`] (feature `libvirt`): domain XML in and out.
+//! * [`explain`]: why every device has its address, and why a definition
+//!   is refused (rule, devices, fix); [`diff`]: the guest-ABI diff of two
+//!   plans; [`capacity`]: how many more devices fit, live and cold;
+//!   [`export`]: versioned device records, the tree as data and as
+//!   Graphviz `dot` (the `serde` feature derives `Serialize` on all of
+//!   them).
 //!
 //! The design is described in `docs/DESIGN.md`.
 
 pub mod address;
 mod allocator;
+pub mod capacity;
 pub mod caps;
 pub mod controller;
 mod defaults;
 pub mod device;
+pub mod diff;
 pub mod error;
+pub mod explain;
+pub mod export;
 pub mod flags;
 #[cfg(feature = "libvirt")]
 pub mod libvirt;

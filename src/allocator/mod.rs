@@ -722,7 +722,7 @@ const STEP_OTHER_CONTROLLERS: usize = 4;
 const STEP_VIRTIO_DISK: usize = 5;
 
 /// The step of §5.9 in which a device is visited, if any.
-fn loop_step(kind: &DeviceKind) -> Option<usize> {
+pub(crate) fn loop_step(kind: &DeviceKind) -> Option<usize> {
     let pci_source = |s: &HostdevSource| {
         matches!(
             s,

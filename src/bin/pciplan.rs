@@ -42,6 +42,64 @@ enum Command {
     Tree {
         #[command(flatten)]
         input: InputArgs,
+        /// Output format: text, json (docs/json-schema.md) or dot (Graphviz).
+        #[arg(long, value_enum, default_value_t = TreeFormat::Text)]
+        format: TreeFormat,
+    },
+    /// Explain every address (or the selected devices'), or why the
+    /// definition is refused (exit 1).
+    Explain {
+        #[command(flatten)]
+        input: InputArgs,
+        /// Only these devices: ELEMENT[N] (1-based), alias:NAME, mac:ADDR,
+        /// target:DEV, host:ADDR, or a bare MAC, host address, alias or
+        /// disk target. May be repeated.
+        #[arg(long = "device", value_name = "SELECTOR")]
+        device: Vec<pciplan::explain::Selector>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = TextFormat::Text)]
+        format: TextFormat,
+    },
+    /// Compare the assignment of two definitions: devices moved, added,
+    /// removed; controllers changed. Exit 0 when the guest ABI is
+    /// unchanged, 1 when it changed, 2 on usage errors.
+    Diff {
+        /// A QEMU capabilities file for OLD (default: built-in).
+        #[arg(long = "old-caps", value_name = "QEMU_CAPS.xml")]
+        old_caps: Option<PathBuf>,
+        /// A QEMU capabilities file for NEW (default: built-in).
+        #[arg(long = "new-caps", value_name = "QEMU_CAPS.xml")]
+        new_caps: Option<PathBuf>,
+        /// Host PCI devices (as for assign), for both.
+        #[arg(long = "host-pci", value_name = "FILE.tsv")]
+        host_pci: Option<PathBuf>,
+        /// libvirt version for OLD: `9.0` (default) or `11.3`.
+        #[arg(long = "old-libvirt", value_name = "VERSION", default_value = "9.0", value_parser = parse_libvirt)]
+        old_libvirt: LibvirtVersion,
+        /// libvirt version for NEW: `9.0` (default) or `11.3`.
+        #[arg(long = "new-libvirt", value_name = "VERSION", default_value = "9.0", value_parser = parse_libvirt)]
+        new_libvirt: LibvirtVersion,
+        /// The old domain XML.
+        #[arg(value_name = "OLD.xml")]
+        old: PathBuf,
+        /// The new domain XML.
+        #[arg(value_name = "NEW.xml")]
+        new: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = TextFormat::Text)]
+        format: TextFormat,
+    },
+    /// How many more devices of each class fit: hot-plugged now, and
+    /// cold after a re-plan; and the budgets (bus numbers, free ports).
+    Capacity {
+        #[command(flatten)]
+        input: InputArgs,
+        /// Skip the cold (re-plan) counts.
+        #[arg(long = "hot-only")]
+        hot_only: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = TextFormat::Text)]
+        format: TextFormat,
     },
     /// Assign, then print a QEMU command line for the result: `-machine`,
     /// null back ends and one `-device` per PCI controller and device.
@@ -94,20 +152,38 @@ enum Format {
     Json,
 }
 
-/// One device in `--format json` output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum TreeFormat {
+    /// Indented text, like `lspci -t`.
+    Text,
+    /// The tree export of docs/json-schema.md.
+    Json,
+    /// A Graphviz digraph (render with `dot -Tsvg`).
+    Dot,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum TextFormat {
+    /// Text for people.
+    Text,
+    /// JSON (docs/json-schema.md).
+    Json,
+}
+
+/// One device of `explain --format json`.
 #[derive(Debug, Serialize)]
-struct Record {
-    /// The device's XML element name (`disk`, `controller`, ...).
-    element: &'static str,
-    /// Position among devices with the same element name.
-    ordinal: usize,
-    /// The PCI address in libvirt's text form, or null.
-    address: Option<String>,
-    /// The connect flags the device needs, in hex.
-    connect_flags: String,
-    /// `given` (address was in the input), `assigned` or `added` (the device
-    /// itself was added).
-    origin: &'static str,
+struct ExplainRecord<'a> {
+    #[serde(flatten)]
+    explanation: &'a pciplan::explain::DeviceExplanation,
+    identity: pciplan::diff::Identity,
+}
+
+/// A versioned JSON document.
+#[derive(Debug, Serialize)]
+struct Versioned<T: Serialize> {
+    schema_version: u32,
+    #[serde(flatten)]
+    body: T,
 }
 
 /// Why the command failed.
@@ -119,6 +195,8 @@ enum Failure {
     /// Reading or writing failed, or a capabilities or host file is
     /// malformed (exit 2).
     Io(String),
+    /// Output is printed; exit with this status and no message.
+    Status(u8),
 }
 
 impl From<pciplan::Error> for Failure {
@@ -147,6 +225,7 @@ fn main() -> ExitCode {
             report(&msg);
             ExitCode::from(2)
         }
+        Err(Failure::Status(code)) => ExitCode::from(code),
     }
 }
 
@@ -173,15 +252,91 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 Format::Json => {
                     let before = plan.clone();
                     plan.assign()?;
-                    json(&before, &plan)?
+                    let ids = pciplan::libvirt::identities(&doc, &plan);
+                    to_json(&pciplan::export::records(&before, &plan, &ids))?
                 }
             };
             emit(output.as_deref(), &text)
         }
-        Command::Tree { input } => {
+        Command::Tree { input, format } => {
             let (_, _, plan) = load_and_assign(&input, &read_text(&input.domain)?)?;
-            let topology = Topology::from_plan(&plan)?;
-            emit(None, &topology.render_tree(&plan))
+            let text = match format {
+                TreeFormat::Text => Topology::from_plan(&plan)?.render_tree(&plan),
+                TreeFormat::Json => to_json(&pciplan::export::tree(&plan))?,
+                TreeFormat::Dot => pciplan::export::tree_dot(&plan),
+            };
+            emit(None, &text)
+        }
+        Command::Explain {
+            input,
+            device,
+            format,
+        } => explain(&input, &device, format),
+        Command::Diff {
+            old_caps,
+            new_caps,
+            host_pci,
+            old_libvirt,
+            new_libvirt,
+            old,
+            new,
+            format,
+        } => {
+            let side = |caps: Option<PathBuf>, libvirt, domain: PathBuf| InputArgs {
+                caps,
+                host_pci: host_pci.clone(),
+                libvirt,
+                domain,
+            };
+            let old_in = side(old_caps, old_libvirt, old);
+            let new_in = side(new_caps, new_libvirt, new);
+            let load = |i: &InputArgs, xml| {
+                load_and_assign(i, xml).map_err(|f| match f {
+                    Failure::Rejected(e) => Failure::Io(format!("{}: {e}", i.domain.display())),
+                    other => other,
+                })
+            };
+            let (old_xml, new_xml) = (read_text(&old_in.domain)?, read_text(&new_in.domain)?);
+            let (old_doc, _, old_plan) = load(&old_in, &old_xml)?;
+            let (new_doc, _, new_plan) = load(&new_in, &new_xml)?;
+            let d = pciplan::diff::diff(
+                &old_plan,
+                &pciplan::libvirt::identities(&old_doc, &old_plan),
+                &new_plan,
+                &pciplan::libvirt::identities(&new_doc, &new_plan),
+            );
+            let text = match format {
+                TextFormat::Text => d.render(),
+                TextFormat::Json => to_json(&Versioned {
+                    schema_version: pciplan::export::SCHEMA_VERSION,
+                    body: AbiDiff {
+                        abi_unchanged: d.abi_unchanged(),
+                        diff: &d,
+                    },
+                })?,
+            };
+            emit(None, &text)?;
+            if d.abi_unchanged() {
+                Ok(())
+            } else {
+                Err(Failure::Status(1))
+            }
+        }
+        Command::Capacity {
+            input,
+            hot_only,
+            format,
+        } => {
+            let (_, before, plan) = load_and_assign(&input, &read_text(&input.domain)?)?;
+            let c = pciplan::capacity::capacity(&plan, (!hot_only).then_some(&before));
+            let text = match format {
+                TextFormat::Text => c.render(),
+                TextFormat::Json => to_json(&Versioned {
+                    schema_version: pciplan::export::SCHEMA_VERSION,
+                    body: &c,
+                })?,
+            };
+            emit(None, &text)
         }
         Command::QemuArgs { input, shell } => {
             let (_, _, plan) = load_and_assign(&input, &read_text(&input.domain)?)?;
@@ -256,35 +411,85 @@ fn load<'a>(
     Ok((doc, plan))
 }
 
-fn json(before: &Plan, after: &Plan) -> Result<String, Failure> {
-    // PCI addresses the input gave, by front-end origin token.
-    let given: Vec<(usize, pciplan::PciAddress)> = before
-        .devices()
+/// The diff body of `diff --format json`.
+#[derive(Debug, Serialize)]
+struct AbiDiff<'a> {
+    abi_unchanged: bool,
+    #[serde(flatten)]
+    diff: &'a pciplan::diff::PlanDiff,
+}
+
+/// `pciplan explain`: the explanation of every (selected) device, or the
+/// refusal (exit 1).
+fn explain(
+    input: &InputArgs,
+    selectors: &[pciplan::explain::Selector],
+    format: TextFormat,
+) -> Result<(), Failure> {
+    let xml = read_text(&input.domain)?;
+    let (doc, before, plan) = match load_and_assign(input, &xml) {
+        Ok(loaded) => loaded,
+        Err(Failure::Rejected(e)) => {
+            let (_, before) = load(input, &xml)?;
+            let refusal = pciplan::explain::Refusal::new(e, &before);
+            let text = match format {
+                TextFormat::Text => refusal.to_string(),
+                TextFormat::Json => to_json(&Versioned {
+                    schema_version: pciplan::export::SCHEMA_VERSION,
+                    body: Refused { refusal: &refusal },
+                })?,
+            };
+            emit(None, &text)?;
+            return Err(Failure::Status(1));
+        }
+        Err(other) => return Err(other),
+    };
+    let e = pciplan::explain::explain(&before).map_err(|r| Failure::Rejected(*r.error))?;
+    let ids = pciplan::libvirt::identities(&doc, &plan);
+    let empty = pciplan::diff::Identity::default();
+    let id_of = |i: usize| ids.get(i).unwrap_or(&empty);
+    let picked: Vec<usize> = e
+        .devices
         .iter()
-        .filter_map(|d| Some((d.origin?, d.address.present()?)))
+        .filter(|d| selectors.is_empty() || selectors.iter().any(|s| s.matches(d, id_of(d.index))))
+        .map(|d| d.index)
         .collect();
-    let mut seen: std::collections::HashMap<&'static str, usize> = Default::default();
-    let mut records = Vec::with_capacity(after.devices().len());
-    for (i, d) in after.devices().iter().enumerate() {
-        let element = d.kind.element();
-        let n = seen.entry(element).or_insert(0);
-        let ordinal = *n;
-        *n = ordinal.saturating_add(1);
-        let address = d.address.present();
-        let origin = match d.origin {
-            None => "added",
-            Some(o) if address.is_some_and(|a| given.contains(&(o, a))) => "given",
-            Some(_) => "assigned",
-        };
-        records.push(Record {
-            element,
-            ordinal,
-            address: address.map(|a| a.to_string()),
-            connect_flags: format!("{:#x}", after.connect_flags_of(i).bits()),
-            origin,
-        });
+    if picked.is_empty() {
+        return Err(Failure::Io("no device matches the selector".to_string()));
     }
-    let mut text = serde_json::to_string_pretty(&records)
+    let text = match format {
+        TextFormat::Text => e.render(Some(&picked)),
+        TextFormat::Json => {
+            let devices: Vec<ExplainRecord<'_>> = e
+                .devices
+                .iter()
+                .filter(|d| picked.contains(&d.index))
+                .map(|d| ExplainRecord {
+                    explanation: d,
+                    identity: id_of(d.index).clone(),
+                })
+                .collect();
+            to_json(&Versioned {
+                schema_version: pciplan::export::SCHEMA_VERSION,
+                body: Explained { devices },
+            })?
+        }
+    };
+    emit(None, &text)
+}
+
+#[derive(Debug, Serialize)]
+struct Explained<'a> {
+    devices: Vec<ExplainRecord<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct Refused<'a> {
+    refusal: &'a pciplan::explain::Refusal,
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<String, Failure> {
+    let mut text = serde_json::to_string_pretty(value)
         .map_err(|e| Failure::Io(format!("cannot format JSON: {e}")))?;
     text.push('\n');
     Ok(text)

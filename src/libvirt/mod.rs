@@ -39,6 +39,7 @@
 
 mod caps;
 mod error;
+mod identity;
 mod parse;
 mod write;
 
@@ -55,6 +56,7 @@ use crate::plan::Plan;
 pub use error::XmlError;
 
 pub use caps::parse_caps_xml;
+pub use identity::identities;
 
 /// Largest domain XML accepted, in bytes (4 MiB, libvirt's
 /// `REMOTE_STRING_MAX`). See [Limits](self#limits).
