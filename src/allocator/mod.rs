@@ -266,6 +266,7 @@ impl Plan {
             .filter(|c| matches!(c.kind, ControllerKind::Pci(_)))
             .filter_map(|c| c.index)
             .collect();
+        self.reserve_devices(set.len().saturating_sub(existing.len()));
         let mut i = 1;
         while i < set.len() {
             let index = u32::try_from(i).unwrap_or(u32::MAX);
