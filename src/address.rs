@@ -234,12 +234,33 @@ impl PciAddress {
 }
 
 impl fmt::Display for PciAddress {
+    /// `DDDD:BB:SS.F`, built on the stack (addresses are written for every
+    /// device of large plans).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:04x}:{:02x}:{:02x}.{}",
-            self.domain, self.bus, self.slot.0, self.function.0
-        )
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let nibble = |v: u16, shift: u32| {
+            HEX.get(usize::from((v >> shift) & 0xf))
+                .copied()
+                .unwrap_or(b'0')
+        };
+        let d = self.domain;
+        let b = u16::from(self.bus);
+        let s = u16::from(self.slot.0);
+        let text = [
+            nibble(d, 12),
+            nibble(d, 8),
+            nibble(d, 4),
+            nibble(d, 0),
+            b':',
+            nibble(b, 4),
+            nibble(b, 0),
+            b':',
+            nibble(s, 4),
+            nibble(s, 0),
+            b'.',
+            b'0'.saturating_add(self.function.0),
+        ];
+        f.write_str(std::str::from_utf8(&text).unwrap_or("????:??:??.?"))
     }
 }
 

@@ -106,11 +106,49 @@ pub struct DeviceRecord {
 /// # Ok::<(), pciplan::Error>(())
 /// ```
 pub fn records(before: &Plan, after: &Plan, ids: &[Identity]) -> Vec<DeviceRecord> {
-    let given: HashMap<usize, (u16, u8, u8, u8)> = before
-        .devices()
-        .iter()
-        .filter_map(|d| Some((d.origin?, d.address.present()?.key())))
-        .collect();
+    records_given(&Given::of(before), after, ids)
+}
+
+/// The addresses a plan had before assignment, by [`crate::Device::origin`]
+/// token: all [`records_given`] needs of it, without keeping the plan.
+///
+/// ```
+/// use pciplan::{Capabilities, Machine, Plan};
+/// let mut plan = Plan::new(Machine::pc(), Capabilities::qemu_8_0_x86_64());
+/// let given = pciplan::export::Given::of(&plan);
+/// plan.assign()?;
+/// assert!(pciplan::export::records_given(&given, &plan, &[]).iter().all(|d| d.origin == "added"));
+/// # Ok::<(), pciplan::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Given(Vec<Option<PciAddress>>);
+
+impl Given {
+    /// The present addresses of `plan`'s devices that have an origin.
+    pub fn of(plan: &Plan) -> Given {
+        let mut by_origin: Vec<Option<PciAddress>> = Vec::new();
+        for d in plan.devices() {
+            if let (Some(o), Some(a)) = (d.origin, d.address.present()) {
+                // Origins index the front end's elements: dense, below the
+                // device count.
+                if o >= by_origin.len() {
+                    by_origin.resize(o.saturating_add(1).max(plan.devices().len()), None);
+                }
+                if let Some(slot) = by_origin.get_mut(o) {
+                    *slot = Some(a);
+                }
+            }
+        }
+        Given(by_origin)
+    }
+
+    fn get(&self, origin: usize) -> Option<PciAddress> {
+        self.0.get(origin).copied().flatten()
+    }
+}
+
+/// [`records`] with the addresses before assignment given as [`Given`].
+pub fn records_given(given: &Given, after: &Plan, ids: &[Identity]) -> Vec<DeviceRecord> {
     let ctx = after.flag_context();
     let parents = Parents::of(after);
     let served = served_devices(after);
@@ -126,7 +164,9 @@ pub fn records(before: &Plan, after: &Plan, ids: &[Identity]) -> Vec<DeviceRecor
         let address = d.address.present();
         let origin = match d.origin {
             None => "added",
-            Some(o) if address.is_some_and(|a| given.get(&o) == Some(&a.key())) => "given",
+            Some(o) if address.is_some_and(|a| given.get(o).map(|g| g.key()) == Some(a.key())) => {
+                "given"
+            }
             Some(_) => "assigned",
         };
         let flags = connect_flags(&d.kind, &d.address, &ctx);

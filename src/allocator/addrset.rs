@@ -93,6 +93,8 @@ pub(crate) struct AddressSet {
     /// could not take a device never becomes able to), bus flags never
     /// change, and new buses are appended after every cursor.
     cursors: Vec<(ConnectFlags, Option<u8>, usize)>,
+    /// The dry run needed more than 256 buses (see [`AddressSet::grow`]).
+    pub(crate) overflow: bool,
 }
 
 /// What a search answered.
@@ -110,7 +112,14 @@ impl AddressSet {
             zpci: super::zpci::ZpciUsed::default(),
             zpci_upto: usize::MAX,
             cursors: Vec::new(),
+            overflow: false,
         }
+    }
+
+    /// Whether `e` is the dry run's bus limit: the device is counted as
+    /// placed on a bus past 255 (libvirt's count has no limit there).
+    pub(crate) fn counted_past_limit(&self, e: &AllocError) -> bool {
+        self.dry_run && self.overflow && matches!(e, AllocError::TooManyBuses { .. })
     }
 
     /// The isolation group of device `i` (0 when not isolated).
@@ -316,6 +325,10 @@ impl AddressSet {
         };
         let total = have.saturating_add(add);
         if usize::try_from(total).unwrap_or(usize::MAX) > MAX_BUSES {
+            // libvirt's count goes on past bus 255 and fails later (in the
+            // controllers it adds, or in their index check); the dry run
+            // notes it and counts on without those buses.
+            self.overflow = true;
             return Err(AllocError::TooManyBuses {
                 index: u32::try_from(MAX_BUSES).unwrap_or(u32::MAX),
             });

@@ -254,9 +254,13 @@ impl Plan {
         self.zpci_ids(&mut set, ZpciPart::Rest, Pass::Dry)?;
         // One-time spare root port for hot-plug.
         let initial = usize::try_from(max_index.saturating_add(1)).unwrap_or(0);
-        if max_index <= 0 && set.len() > initial && root == Some(ControllerModel::PcieRoot) {
-            set.reserve_next(ConnectFlags::E_PCIE, None)
-                .map_err(|e| fail(e, CheckMode::Auto, None))?;
+        if max_index <= 0
+            && (set.len() > initial || set.overflow)
+            && root == Some(ControllerModel::PcieRoot)
+            && let Err(e) = set.reserve_next(ConnectFlags::E_PCIE, None)
+            && !set.counted_past_limit(&e)
+        {
+            return Err(fail(e, CheckMode::Auto, None));
         }
         // Materialise the buses as controllers, counting their slots.
         let existing: std::collections::BTreeSet<u32> = self
@@ -281,11 +285,22 @@ impl Plan {
                 flags.push(own);
                 if !model.is_root()
                     && let Err(e) = set.reserve_next(own, None)
+                    && !set.counted_past_limit(&e)
                 {
                     return Err(fail(e, CheckMode::Auto, self.devices.last()));
                 }
             }
             i = i.saturating_add(1);
+        }
+        if set.overflow {
+            // What libvirt's check of the added controllers then refuses.
+            return Err(fail(
+                AllocError::TooManyBuses {
+                    index: u32::try_from(set.len()).unwrap_or(u32::MAX),
+                },
+                CheckMode::Auto,
+                None,
+            ));
         }
         Ok(set.len())
     }
@@ -397,9 +412,11 @@ impl Plan {
         pass: Pass,
     ) -> Result<(), Error> {
         let group = set.group_of(i);
-        let addr = set
-            .reserve_next_in(flags, function, group)
-            .map_err(|e| fail(e, CheckMode::Auto, self.devices.get(i)))?;
+        let addr = match set.reserve_next_in(flags, function, group) {
+            Ok(addr) => addr,
+            Err(e) if set.counted_past_limit(&e) => return Ok(()),
+            Err(e) => return Err(fail(e, CheckMode::Auto, self.devices.get(i))),
+        };
         if pass == Pass::Real {
             self.set_address(i, DeviceAddress::Pci(addr));
         }
@@ -525,9 +542,11 @@ impl Plan {
             self.set_address(i, DeviceAddress::Pci(a.with_multifunction(mf)));
             return Ok(());
         }
-        let a = set
-            .reserve_next(flags, Some(func))
-            .map_err(|e| fail(e, CheckMode::Auto, self.devices.get(i)))?;
+        let a = match set.reserve_next(flags, Some(func)) {
+            Ok(a) => a,
+            Err(e) if set.counted_past_limit(&e) => return Ok(()),
+            Err(e) => return Err(fail(e, CheckMode::Auto, self.devices.get(i))),
+        };
         if pass == Pass::Real {
             self.set_address(i, DeviceAddress::Pci(a.with_multifunction(mf)));
         }

@@ -250,10 +250,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     write_domain(&doc, &plan)?
                 }
                 Format::Json => {
-                    let before = plan.clone();
+                    let given = pciplan::export::Given::of(&plan);
                     plan.assign()?;
                     let ids = pciplan::libvirt::identities(&doc, &plan);
-                    to_json(&pciplan::export::records(&before, &plan, &ids))?
+                    records_json(&pciplan::export::records_given(&given, &plan, &ids))?
                 }
             };
             emit(output.as_deref(), &text)
@@ -486,6 +486,20 @@ struct Explained<'a> {
 #[derive(Debug, Serialize)]
 struct Refused<'a> {
     refusal: &'a pciplan::explain::Refusal,
+}
+
+/// Device records as a JSON array with one compact record per line: large
+/// plans stay small and line-oriented tools can read them.
+fn records_json<T: Serialize>(records: &[T]) -> Result<String, Failure> {
+    let mut out: Vec<u8> = Vec::with_capacity(records.len().saturating_mul(400).saturating_add(4));
+    out.push(b'[');
+    for (i, r) in records.iter().enumerate() {
+        out.extend_from_slice(if i == 0 { b"\n" } else { b",\n" });
+        serde_json::to_writer(&mut out, r)
+            .map_err(|e| Failure::Io(format!("cannot format JSON: {e}")))?;
+    }
+    out.extend_from_slice(b"\n]\n");
+    String::from_utf8(out).map_err(|e| Failure::Io(format!("cannot format JSON: {e}")))
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<String, Failure> {
