@@ -301,7 +301,11 @@ impl Plan {
         op: impl FnOnce(&mut Plan) -> Result<T, crate::Error>,
     ) -> Result<T, crate::Error> {
         let live = self.live.0.take();
-        let outer = self.journal.0.replace(Vec::new());
+        // About one address per device.
+        let outer = self
+            .journal
+            .0
+            .replace(Vec::with_capacity(self.devices.len().saturating_add(16)));
         let result = op(self);
         let journal = std::mem::replace(&mut self.journal.0, outer).unwrap_or_default();
         if result.is_err() {

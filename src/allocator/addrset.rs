@@ -217,6 +217,12 @@ impl AddressSet {
                 addr: addr.with_multifunction(crate::Multifunction::Absent),
             });
         }
+        self.mark(addr, flags, mode, group);
+        Ok(())
+    }
+
+    /// Marks a checked, free address used (the end of Reserve).
+    fn mark(&mut self, addr: &PciAddress, flags: ConnectFlags, mode: CheckMode, group: u32) {
         let slot = addr.slot().as_u8();
         let func = addr.function().as_u8();
         if let Some(bus) = self.bus_mut(usize::from(addr.bus()))
@@ -236,7 +242,6 @@ impl AddressSet {
                 bus.full |= 1u32 << slot;
             }
         }
-        Ok(())
     }
 
     /// Releases one function of a live guest's set (a detach). The slot's
@@ -509,8 +514,16 @@ impl AddressSet {
         function: Option<u8>,
         group: u32,
     ) -> Result<PciAddress, AllocError> {
+        let before = self.buses.len();
         let mut addr = self.find_next_in(flags, function, group)?;
-        self.reserve_in(&mut addr, flags, CheckMode::Auto, group)?;
+        if usize::from(addr.bus()) < before {
+            // Found on an existing bus: the search checked the bus's flags,
+            // the slot range and that the function is free.
+            self.mark(&addr, flags, CheckMode::Auto, group);
+        } else {
+            // On a bus the dry run just grew: checked in full.
+            self.reserve_in(&mut addr, flags, CheckMode::Auto, group)?;
+        }
         Ok(addr)
     }
 }
