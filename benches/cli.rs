@@ -8,9 +8,13 @@
 //!   floor program (this bench binary started again with
 //!   `PCIPLAN_FLOOR=<file>`).
 //! - `inprocess/*`: the same work without process start-up: the floor, and
-//!   the library path the CLI takes (read, parse, assign, write), and its
-//!   parts (`parse`, `write`) at 100, 928 and 7,679 devices to show the
-//!   growth is linear.
+//!   the library path the CLI takes (parse, assign, write; and the JSON
+//!   records instead of the XML), and its parts (`parse`, `write`) at 100,
+//!   928 and 7,679 devices to show the growth is linear.
+//!
+//! The `7679-addressed` process cases run on the same domain with every
+//! address given (pciplan's output for it, written to the temporary
+//! directory first).
 //!
 //! Every iteration checks its result (exit status, or the output's length).
 
@@ -114,37 +118,74 @@ fn run_quiet(cmd: &mut Command) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// The `pc-bridges` domain with every address given (pciplan's own output
+/// for it), written next to the bench binary.
+fn fully_addressed() -> std::path::PathBuf {
+    let path = std::env::temp_dir().join("pciplan-bench-pc-bridges-7679-addressed.xml");
+    let caps = Capabilities::qemu_8_0_x86_64();
+    let written = std::fs::read_to_string(PC_BRIDGES_XML)
+        .ok()
+        .and_then(|xml| pciplan::libvirt::assign_xml(&xml, &caps, &HostPci::default()).ok())
+        .is_some_and(|out| std::fs::write(&path, out).is_ok());
+    if !written {
+        eprintln!("cannot write {}", path.display());
+        std::process::exit(1);
+    }
+    path
+}
+
 fn process(c: &mut Criterion) {
     let pciplan = env!("CARGO_BIN_EXE_pciplan");
     let Ok(me) = std::env::current_exe() else {
         eprintln!("cannot find the bench binary");
         std::process::exit(1);
     };
+    let full = fully_addressed();
     let mut group = c.benchmark_group("process");
-    group.bench_function(BenchmarkId::new("floor", 7679), |b| {
-        b.iter(|| {
-            let ok = run_quiet(Command::new(&me).env(FLOOR_ENV, PC_BRIDGES_XML));
-            assert!(ok, "the floor program failed");
+    for (case, input) in [
+        ("7679", Path::new(PC_BRIDGES_XML)),
+        ("7679-addressed", full.as_path()),
+    ] {
+        group.bench_function(BenchmarkId::new("floor", case), |b| {
+            b.iter(|| {
+                let ok = run_quiet(Command::new(&me).env(FLOOR_ENV, input));
+                assert!(ok, "the floor program failed");
+            });
         });
-    });
-    group.bench_function(BenchmarkId::new("assign", 7679), |b| {
-        b.iter(|| {
-            let ok = run_quiet(Command::new(pciplan).args(["assign", PC_BRIDGES_XML]));
-            assert!(ok, "pciplan assign failed");
+        group.bench_function(BenchmarkId::new("assign", case), |b| {
+            b.iter(|| {
+                let ok = run_quiet(Command::new(pciplan).arg("assign").arg(input));
+                assert!(ok, "pciplan assign failed");
+            });
         });
-    });
-    group.bench_function(BenchmarkId::new("assign-json", 7679), |b| {
-        b.iter(|| {
-            let ok = run_quiet(Command::new(pciplan).args([
-                "assign",
-                "--format",
-                "json",
-                PC_BRIDGES_XML,
-            ]));
-            assert!(ok, "pciplan assign --format json failed");
+        group.bench_function(BenchmarkId::new("assign-json", case), |b| {
+            b.iter(|| {
+                let ok = run_quiet(
+                    Command::new(pciplan)
+                        .args(["assign", "--format", "json"])
+                        .arg(input),
+                );
+                assert!(ok, "pciplan assign --format json failed");
+            });
         });
-    });
+    }
     group.finish();
+}
+
+/// What `assign --format json` does after parsing: assign, then one compact
+/// JSON record per device.
+fn json(xml: &str, caps: &Capabilities, host: &HostPci) -> Option<String> {
+    let (doc, mut plan) = pciplan::libvirt::parse_domain(xml, caps, host).ok()?;
+    let given = pciplan::export::Given::of(&plan);
+    plan.assign().ok()?;
+    let ids = pciplan::libvirt::identities(&doc, &plan);
+    let records = pciplan::export::records_given(&given, &plan, &ids);
+    let mut out = Vec::with_capacity(records.len().saturating_mul(400));
+    for r in &records {
+        serde_json::to_writer(&mut out, r).ok()?;
+        out.push(b'\n');
+    }
+    String::from_utf8(out).ok()
 }
 
 fn inprocess(c: &mut Criterion) {
@@ -191,6 +232,13 @@ fn inprocess(c: &mut Criterion) {
             b.iter(|| {
                 let out = pciplan::libvirt::assign_xml(black_box(xml), &caps, &host);
                 assert!(out.as_ref().is_ok_and(|o| o.len() == expected.len()));
+                out
+            });
+        });
+        group.bench_function(BenchmarkId::new("assign-json", n), |b| {
+            b.iter(|| {
+                let out = json(black_box(xml), &caps, &host);
+                assert!(out.as_ref().is_some_and(|o| !o.is_empty()));
                 out
             });
         });
