@@ -16,6 +16,10 @@
 //! address given (pciplan's output for it, written to the temporary
 //! directory first).
 //!
+//! `PCIPLAN_BENCH_BASELINE=/path/to/an/older/pciplan` adds
+//! `process/baseline-*` cases that run that binary on the same inputs, so
+//! that before/after figures come from one run.
+//!
 //! Every iteration checks its result (exit status, or the output's length).
 
 #[allow(dead_code)] // the factories the assign bench uses and this one does not
@@ -37,6 +41,9 @@ const PC_BRIDGES_XML: &str = "benches/data/pc-bridges-7679.xml";
 
 /// The environment variable that turns this binary into the floor program.
 const FLOOR_ENV: &str = "PCIPLAN_FLOOR";
+
+/// An earlier `pciplan` binary to measure beside this one (optional).
+const BASELINE_ENV: &str = "PCIPLAN_BENCH_BASELINE";
 
 fn config() -> Criterion {
     Criterion::default()
@@ -168,6 +175,21 @@ fn process(c: &mut Criterion) {
                 assert!(ok, "pciplan assign --format json failed");
             });
         });
+        // An earlier pciplan binary, for before/after figures in one run.
+        if let Some(baseline) = std::env::var_os(BASELINE_ENV) {
+            for (name, json) in [("baseline-assign", false), ("baseline-assign-json", true)] {
+                group.bench_function(BenchmarkId::new(name, case), |b| {
+                    b.iter(|| {
+                        let mut cmd = Command::new(&baseline);
+                        cmd.arg("assign");
+                        if json {
+                            cmd.args(["--format", "json"]);
+                        }
+                        assert!(run_quiet(cmd.arg(input)), "the baseline binary failed");
+                    });
+                });
+            }
+        }
     }
     group.finish();
 }
