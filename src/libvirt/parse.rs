@@ -90,7 +90,8 @@ pub(super) fn parse_domain<'a>(
     plan.set_numa_cells(u32::try_from(cells).unwrap_or(u32::MAX));
 
     let mut elems = Vec::with_capacity(count);
-    let mut found: Vec<(Device, bool)> = Vec::with_capacity(count);
+    // The element token of the first video with `primary='yes'`.
+    let mut primary_video: Option<usize> = None;
     let mut graphics = false;
     for node in devices.into_iter().flat_map(elements) {
         let name = node.tag_name().name();
@@ -100,12 +101,17 @@ pub(super) fn parse_domain<'a>(
         let Some(kind) = device_kind(node)? else {
             continue;
         };
-        let address = match child(node, "address") {
+        let address_node = child(node, "address");
+        let address = match address_node {
             Some(a) => parse_address(a)?,
             None => DeviceAddress::None,
         };
-        let primary = name == "video"
-            && child(node, "model").and_then(|m| m.attribute("primary")) == Some("yes");
+        if name == "video"
+            && primary_video.is_none()
+            && child(node, "model").and_then(|m| m.attribute("primary")) == Some("yes")
+        {
+            primary_video = Some(elems.len());
+        }
         let mut device = Device::new(kind)
             .with_address(address)
             .with_label(label(node))
@@ -113,8 +119,8 @@ pub(super) fn parse_domain<'a>(
         if name == "disk" {
             device.drive = disk_drive(node)?;
         }
-        device.bus_id = bus_id(child(node, "address"))?;
-        device.zpci = match child(node, "address").and_then(|a| child(a, "zpci")) {
+        device.bus_id = bus_id(address_node)?;
+        device.zpci = match address_node.and_then(|a| child(a, "zpci")) {
             Some(z) => Some(Zpci {
                 uid: z
                     .attribute("uid")
@@ -128,13 +134,10 @@ pub(super) fn parse_domain<'a>(
             None => None,
         };
         elems.push(node.id());
-        found.push((device, primary));
-    }
-    plan.set_graphics(graphics);
-    move_primary_video(&mut found);
-    for (device, _) in found {
         plan.add_device(device);
     }
+    plan.set_graphics(graphics);
+    move_primary_video(&mut plan, primary_video);
 
     let devices = devices.map(|d| d.id());
     let os_type = os_type.map(|t| t.id());
@@ -177,16 +180,19 @@ fn depth(tree: &roxmltree::Document<'_>) -> usize {
     deepest
 }
 
-/// libvirt moves a video with `primary='yes'` to the front of the video list.
-fn move_primary_video(found: &mut Vec<(Device, bool)>) {
+/// libvirt moves a video with `primary='yes'` to the front of the video
+/// list (videos are appended, so the list keeps their XML order otherwise).
+fn move_primary_video(plan: &mut Plan, primary: Option<usize>) {
+    let Some(token) = primary else { return };
+    let devices = &mut plan.devices;
     let is_video = |d: &Device| matches!(d.kind, DeviceKind::Video(_));
-    let first = found.iter().position(|(d, _)| is_video(d));
-    let primary = found.iter().position(|(d, p)| *p && is_video(d));
-    if let (Some(first), Some(primary)) = (first, primary)
-        && primary > first
+    let first = devices.iter().position(is_video);
+    let at = devices.iter().position(|d| d.origin == Some(token));
+    if let (Some(first), Some(at)) = (first, at)
+        && at > first
+        && let Some(part) = devices.get_mut(first..=at)
     {
-        let item = found.remove(primary);
-        found.insert(first, item);
+        part.rotate_right(1);
     }
 }
 
