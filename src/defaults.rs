@@ -744,7 +744,8 @@ impl Plan {
             return err(ConfigError::NodeOnIndexZero);
         }
         // QEMU checks.
-        let name = p.model_name.clone().unwrap_or_else(|| "none".to_string());
+        // The model name for messages, made only when one is needed.
+        let name = || p.model_name.clone().unwrap_or_else(|| "none".to_string());
         let m = model.as_str();
         let invalid = |option| {
             Err(cfg(
@@ -752,7 +753,7 @@ impl Plan {
                     option,
                     index,
                     model: m,
-                    name: name.clone(),
+                    name: name(),
                 },
                 Some(d),
             ))
@@ -763,7 +764,7 @@ impl Plan {
                     option,
                     index,
                     model: m,
-                    name: name.clone(),
+                    name: name(),
                 },
                 Some(d),
             ))
@@ -843,7 +844,7 @@ impl Plan {
                 }
                 ControllerModel::PcieRootPort | ControllerModel::PcieSwitchDownstreamPort => {
                     if !self.caps.has("pcie-root-port.hotplug") {
-                        return err(ConfigError::HotplugUnsupported { name });
+                        return err(ConfigError::HotplugUnsupported { name: name() });
                     }
                 }
                 _ => return invalid("hotplug"),
