@@ -93,6 +93,7 @@ pub(super) fn parse_domain<'a>(
     // The element token of the first video with `primary='yes'`.
     let mut primary_video: Option<usize> = None;
     let mut graphics = false;
+    let mut adding = plan.adding();
     for node in devices.into_iter().flat_map(elements) {
         let name = node.tag_name().name();
         if name == "graphics" {
@@ -134,8 +135,9 @@ pub(super) fn parse_domain<'a>(
             None => None,
         };
         elems.push(node.id());
-        plan.add_device(device);
+        adding.add(device);
     }
+    adding.finish();
     plan.set_graphics(graphics);
     move_primary_video(&mut plan, primary_video);
 
