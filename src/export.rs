@@ -151,6 +151,7 @@ impl Given {
 pub fn records_given(given: &Given, after: &Plan, ids: &[Identity]) -> Vec<DeviceRecord> {
     let ctx = after.flag_context();
     let parents = Parents::of(after);
+    let mut chains: Vec<Option<Vec<ChainLink>>> = vec![None; 256];
     let served = served_devices(after);
     let mut seen: HashMap<&'static str, usize> = HashMap::new();
     let mut ordinals = Vec::with_capacity(after.devices().len());
@@ -191,7 +192,20 @@ pub fn records_given(given: &Given, after: &Plan, ids: &[Identity]) -> Vec<Devic
                 .cloned()
                 .unwrap_or_else(|| Identity::of_device(d)),
             parent_chain: address
-                .map(|a| parents.chain(u32::from(a.bus())))
+                .map(|a| {
+                    // One walk per bus, not per device.
+                    let bus = usize::from(a.bus());
+                    match chains.get(bus) {
+                        Some(Some(c)) => c.clone(),
+                        _ => {
+                            let c = parents.chain(u32::from(a.bus()));
+                            if let Some(slot) = chains.get_mut(bus) {
+                                *slot = Some(c.clone());
+                            }
+                            c
+                        }
+                    }
+                })
                 .unwrap_or_default(),
         });
     }
