@@ -473,7 +473,7 @@ impl Plan {
             .enumerate()
             .filter_map(|(i, d)| d.kind.controller().map(|c| (i, c)))
             .collect();
-        let at = insert_position(&existing.iter().map(|e| e.1).collect::<Vec<_>>(), new)?;
+        let at = insert_position(&existing, |e| e.1, new)?;
         match existing.get(at) {
             Some((i, _)) => Some(*i),
             // After the last controller.
@@ -492,8 +492,7 @@ impl Plan {
             let Some(c) = d.kind.controller() else {
                 continue;
             };
-            let at = insert_position(&seq.iter().map(|e| e.1).collect::<Vec<_>>(), c)
-                .unwrap_or(seq.len());
+            let at = insert_position(&seq, |e| e.1, c).unwrap_or(seq.len());
             seq.insert(at.min(seq.len()), (i, c));
         }
         seq.into_iter().map(|(i, _)| i).collect()
@@ -527,10 +526,14 @@ impl Plan {
 /// one with a higher index; a master USB controller goes before companions of
 /// the same index; a controller without index goes after the last of its
 /// type; a type not seen yet goes to the end (`None`).
-fn insert_position(existing: &[&Controller], new: &Controller) -> Option<usize> {
+fn insert_position<T>(
+    existing: &[T],
+    controller: impl Fn(&T) -> &Controller,
+    new: &Controller,
+) -> Option<usize> {
     let ty = new.kind.type_name();
     let mut insert_at: Option<usize> = None;
-    for (i, cur) in existing.iter().enumerate().rev() {
+    for (i, cur) in existing.iter().map(controller).enumerate().rev() {
         if cur.kind.type_name() != ty {
             continue;
         }

@@ -256,7 +256,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     records_json(&pciplan::export::records_given(&given, &plan, &ids))?
                 }
             };
-            emit(output.as_deref(), &text)
+            let result = emit(output.as_deref(), &text);
+            // The process ends right after this: the system takes the
+            // memory back faster than freeing the tree, plan and output
+            // piece by piece (about 0.4 ms on 7,679 devices).
+            std::mem::forget((doc, plan, text));
+            result
         }
         Command::Tree { input, format } => {
             let (_, _, plan) = load_and_assign(&input, &read_text(&input.domain)?)?;

@@ -173,9 +173,15 @@ fn internal(message: &str) -> Error {
     .into()
 }
 
-/// Elements whose texts may trade places with others of their name (see
-/// [`write_domain`]); every other element is edited where it stands.
-const REORDERED: [&str; 3] = ["disk", "video", "controller"];
+/// Elements whose texts may trade places with others of their name (disks,
+/// videos, controllers; see [`write_domain`]); every other element is
+/// edited where it stands.
+fn reordered(kind: &DeviceKind) -> bool {
+    matches!(
+        kind,
+        DeviceKind::Disk { .. } | DeviceKind::Video(_) | DeviceKind::Controller(_)
+    )
+}
 
 /// See [`super::write_domain`].
 ///
@@ -205,7 +211,7 @@ pub(super) fn write_domain(doc: &Document<'_>, plan: &Plan) -> Result<String, Er
                 .ok_or_else(|| {
                     internal("the plan refers to an element the document does not have")
                 })?;
-            if REORDERED.contains(&e.name()) {
+            if reordered(&d.kind) {
                 let mut mine = Edits::new(text);
                 edit_device(&e, d, &mut mine, &mut scratch);
                 let r = e.range();
@@ -236,6 +242,7 @@ pub(super) fn write_domain(doc: &Document<'_>, plan: &Plan) -> Result<String, Er
     // Controllers: every controller, given or added, in the order libvirt's
     // parser would hold them; given ones fill the document's controller
     // slots, the rest follow the last of them.
+    let controller_order = plan.controller_output_order();
     let mut ctrl_slots: Vec<Range<usize>> = texts
         .iter()
         .filter(|t| t.1 == "controller")
@@ -249,7 +256,7 @@ pub(super) fn write_domain(doc: &Document<'_>, plan: &Plan) -> Result<String, Er
         let unit = doc.indent_unit;
         let mut tail = String::new();
         let mut slot_iter = ctrl_slots.into_iter();
-        for i in plan.controller_output_order() {
+        for &i in &controller_order {
             let Some(d) = plan.devices().get(i) else {
                 continue;
             };
@@ -288,7 +295,7 @@ pub(super) fn write_domain(doc: &Document<'_>, plan: &Plan) -> Result<String, Er
             edits.replace(range.start, range.end, t);
         }
     }
-    add_new_devices(doc, plan, &mut edits, controllers_placed);
+    add_new_devices(doc, plan, &controller_order, &mut edits, controllers_placed);
     edits.apply()
 }
 
@@ -493,13 +500,15 @@ fn edit_device(e: &Elem<'_, '_>, d: &Device, edits: &mut Edits<'_>, scratch: &mu
     if let DeviceAddress::Pci(a) = &d.address
         && !a.is_empty()
     {
-        let zpci_written = e.child("address").is_some_and(|x| {
-            x.child("zpci")
-                .is_some_and(|z| z.attr("uid").is_some() && z.attr("fid").is_some())
-        });
+        let zpci_written = || {
+            e.child("address").is_some_and(|x| {
+                x.child("zpci")
+                    .is_some_and(|z| z.attr("uid").is_some() && z.attr("fid").is_some())
+            })
+        };
         match &old_address {
             Some((_, DeviceAddress::Pci(old)))
-                if old == a && (d.zpci.is_none() || zpci_written) => {}
+                if old == a && (d.zpci.is_none() || zpci_written()) => {}
             Some((range, _)) => edits.replace_with(range.start, range.end, |b| {
                 push_device_address(b, a, d, ci, unit);
             }),
@@ -663,6 +672,7 @@ fn anchor<'a>(doc: &Document<'a>, name: &str) -> Anchor<'a> {
 fn add_new_devices(
     doc: &Document<'_>,
     plan: &Plan,
+    controller_order: &[usize],
     edits: &mut Edits<'_>,
     controllers_placed: bool,
 ) {
@@ -670,10 +680,9 @@ fn add_new_devices(
     let mut at_end = String::new();
     let rank = |d: &&Device| LIBVIRT_ORDER.iter().position(|n| *n == d.kind.element());
     // New controllers in the order libvirt's parser would hold them.
-    let mut new: Vec<&Device> = plan
-        .controller_output_order()
-        .into_iter()
-        .filter_map(|i| plan.devices().get(i))
+    let mut new: Vec<&Device> = controller_order
+        .iter()
+        .filter_map(|&i| plan.devices().get(i))
         .filter(|d| d.origin.is_none() && !controllers_placed)
         .collect();
     new.extend(
