@@ -252,7 +252,7 @@ fn more_controllers_than_the_limit_are_rejected() {
 /// `<domain><devices>` and then `inner` nested elements: depth `inner + 2`.
 fn nested(inner: usize) -> String {
     format!(
-        "<domain><devices>{}{}</devices></domain>",
+        "<domain><os><type>hvm</type></os><devices>{}{}</devices></domain>",
         "<x>".repeat(inner),
         "</x>".repeat(inner)
     )

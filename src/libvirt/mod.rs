@@ -32,6 +32,12 @@
 //! | element nesting depth | [`MAX_DEPTH`] = 256 | libxml2's default `xmlParserMaxDepth`, which libvirt parses with |
 //! | elements in `<devices>` | [`crate::limits::MAX_DEVICES`] = 65,536 | the number of PCI functions of 256 buses |
 //! | `<controller>` elements | [`MAX_CONTROLLERS`] = 1,024 | 256 PCI controllers (indexes 0–255) plus ample room for the other types |
+//! | attributes of one element | [`MAX_ATTRIBUTES`] = 128 | libvirt's elements have at most about 20; the XML parser's duplicate check is quadratic in this count |
+//! | `xmlns` declarations | [`MAX_NAMESPACES`] = 1,024 | the parser copies the namespaces in scope into every declaring element |
+//!
+//! Attributes, namespace declarations and depth are counted by a linear
+//! scan of the raw text before the XML parser runs, so the parser never
+//! sees input on which it is slow.
 //!
 //! DTDs are refused outright (`XML with DTD detected`), so entity expansion
 //! ("billion laughs") and external entities cannot happen: nothing the input
@@ -41,6 +47,7 @@ mod caps;
 mod error;
 mod identity;
 mod parse;
+mod scan;
 mod write;
 
 use std::borrow::Cow;
@@ -68,6 +75,13 @@ pub const MAX_DEPTH: usize = 256;
 
 /// Most `<controller>` elements accepted. See [Limits](self#limits).
 pub const MAX_CONTROLLERS: usize = 1024;
+
+/// Most attributes (namespace declarations included) on one element.
+/// See [Limits](self#limits).
+pub const MAX_ATTRIBUTES: usize = 128;
+
+/// Most `xmlns` declarations in one document. See [Limits](self#limits).
+pub const MAX_NAMESPACES: usize = 1024;
 
 /// A parsed libvirt domain definition: the original text and its XML tree,
 /// borrowed from the input, plus the device elements the plan refers to.
@@ -202,7 +216,23 @@ impl<'d, 'a: 'd> Elem<'d, 'a> {
         }
     }
 
+    /// The first attribute of that local name, in any namespace: what
+    /// libvirt's `virXMLPropString` (libxml2's `xmlGetProp`) reads for a
+    /// device (rule 29).
     fn attr(&self, name: &str) -> Option<Attr<'d>> {
+        self.node
+            .attributes()
+            .find(|a| a.name() == name)
+            .map(|a| Attr {
+                range: a.range(),
+                value_range: a.range_value(),
+                value: a.value(),
+            })
+    }
+
+    /// The attribute of that name in no namespace: what libvirt's XPath
+    /// lookups (`string(./os/type[1]/@machine)`) read.
+    fn plain_attr(&self, name: &str) -> Option<Attr<'d>> {
         self.node
             .attributes()
             .find(|a| a.name() == name && a.namespace().is_none())
@@ -213,11 +243,11 @@ impl<'d, 'a: 'd> Elem<'d, 'a> {
             })
     }
 
-    /// Element children.
+    /// Element children in no namespace (libvirt's own; rule 29).
     fn children(&self) -> impl Iterator<Item = Elem<'d, 'a>> + '_ {
         self.node
             .children()
-            .filter(roxmltree::Node::is_element)
+            .filter(|n| n.is_element() && n.tag_name().namespace().is_none())
             .map(|node| Elem { node, ..*self })
     }
 

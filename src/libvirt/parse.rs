@@ -24,20 +24,23 @@ pub(super) fn parse_domain<'a>(
     host: &HostPci,
 ) -> Result<(Document<'a>, Plan), Error> {
     limit(xml.len(), super::MAX_INPUT_BYTES, "input size in bytes")?;
+    // Attributes, namespaces and depth, counted before the parser runs.
+    super::scan::prescan(xml)?;
     let tree = roxmltree::Document::parse(xml).map_err(|e| XmlError::Syntax(e.to_string()))?;
-    limit(depth(&tree), super::MAX_DEPTH, "element nesting depth")?;
     let root = tree.root_element();
     if root.tag_name().name() != "domain" {
         return Err(XmlError::WrongRoot(root.tag_name().name().to_string()).into());
     }
-    let devices = child(root, "devices");
+    // libvirt reads every `<devices>` block (its XPath `./devices/*`), in
+    // document order (rule 30); additions go into the first.
+    let blocks = || elements(root).filter(|n| n.tag_name().name() == "devices");
+    let devices = blocks().next();
+    let all_devices = || blocks().flat_map(elements);
     // Counted before any per-device work.
-    let count = devices.into_iter().flat_map(elements).count();
+    let count = all_devices().count();
     limit(count, limits::MAX_DEVICES, "devices")?;
     limit(
-        devices
-            .into_iter()
-            .flat_map(elements)
+        all_devices()
             .filter(|n| n.tag_name().name() == "controller")
             .count(),
         super::MAX_CONTROLLERS,
@@ -46,10 +49,21 @@ pub(super) fn parse_domain<'a>(
     let indent_unit = devices.map_or("  ", |d| indent_unit(xml, d));
 
     let os_type = child(root, "os").and_then(|os| child(os, "type"));
+    // libvirt reads `string(./os/type[1])`: without it (and without a Xen
+    // bootloader) the definition is refused (rule 33).
+    if os_type
+        .and_then(|t| t.text())
+        .is_none_or(|t| t.trim().is_empty())
+        && child(root, "bootloader").is_none()
+    {
+        return Err(ConfigError::NoOsType.into());
+    }
     let arch = os_type
         .and_then(|t| t.attribute("arch"))
         .unwrap_or("x86_64");
-    let given = os_type.and_then(|t| t.attribute("machine"));
+    let given = os_type
+        .and_then(|t| t.attribute("machine"))
+        .filter(|m| !m.is_empty());
     let builtin;
     let caps = match caps {
         Some(c) => c,
@@ -64,8 +78,8 @@ pub(super) fn parse_domain<'a>(
     // A capability set that lists machines names every machine the binary
     // has: another one is refused.
     if !caps.machines().is_empty() && !caps.machines().iter().any(|m| m.name == canonical) {
-        let emulator = devices
-            .and_then(|d| child(d, "emulator"))
+        let emulator = all_devices()
+            .find(|e| e.tag_name().name() == "emulator")
             .and_then(|e| e.text())
             .map(str::trim)
             .unwrap_or("/usr/bin/qemu-system-x86_64");
@@ -92,7 +106,7 @@ pub(super) fn parse_domain<'a>(
     let mut elems = Vec::with_capacity(count);
     let mut found: Vec<(Device, bool)> = Vec::with_capacity(count);
     let mut graphics = false;
-    for node in devices.into_iter().flat_map(elements) {
+    for node in all_devices() {
         let name = node.tag_name().name();
         if name == "graphics" {
             graphics = true;
@@ -104,8 +118,8 @@ pub(super) fn parse_domain<'a>(
             Some(a) => parse_address(a)?,
             None => DeviceAddress::None,
         };
-        let primary = name == "video"
-            && child(node, "model").and_then(|m| m.attribute("primary")) == Some("yes");
+        let primary =
+            name == "video" && child(node, "model").and_then(|m| prop(m, "primary")) == Some("yes");
         let mut device = Device::new(kind)
             .with_address(address)
             .with_label(label(node))
@@ -116,14 +130,8 @@ pub(super) fn parse_domain<'a>(
         device.bus_id = bus_id(child(node, "address"))?;
         device.zpci = match child(node, "address").and_then(|a| child(a, "zpci")) {
             Some(z) => Some(Zpci {
-                uid: z
-                    .attribute("uid")
-                    .map(|_| address_u32(z, "uid"))
-                    .transpose()?,
-                fid: z
-                    .attribute("fid")
-                    .map(|_| address_u32(z, "fid"))
-                    .transpose()?,
+                uid: prop(z, "uid").map(|_| address_u32(z, "uid")).transpose()?,
+                fid: prop(z, "fid").map(|_| address_u32(z, "fid")).transpose()?,
             }),
             None => None,
         };
@@ -131,7 +139,7 @@ pub(super) fn parse_domain<'a>(
         found.push((device, primary));
     }
     plan.set_graphics(graphics);
-    move_primary_video(&mut found);
+    move_primary_video(&mut found)?;
     for (device, _) in found {
         plan.add_device(device);
     }
@@ -157,29 +165,18 @@ fn limit(count: usize, max: usize, what: &'static str) -> Result<(), Error> {
     Ok(())
 }
 
-/// The deepest element nesting of the document (`<domain>` alone is 1),
-/// in one pass without recursion; counting stops past [`super::MAX_DEPTH`].
-fn depth(tree: &roxmltree::Document<'_>) -> usize {
-    // Ends of the open elements around the current one, in document order.
-    let mut open: Vec<usize> = Vec::new();
-    let mut deepest = 0usize;
-    for n in tree.root().descendants().filter(Node::is_element) {
-        let r = n.range();
-        while open.last().is_some_and(|&end| end <= r.start) {
-            open.pop();
-        }
-        open.push(r.end);
-        deepest = deepest.max(open.len());
-        if deepest > super::MAX_DEPTH {
-            break;
-        }
-    }
-    deepest
-}
-
 /// libvirt moves a video with `primary='yes'` to the front of the video list.
-fn move_primary_video(found: &mut Vec<(Device, bool)>) {
+/// Two primary videos are refused (rule 34).
+fn move_primary_video(found: &mut Vec<(Device, bool)>) -> Result<(), Error> {
     let is_video = |d: &Device| matches!(d.kind, DeviceKind::Video(_));
+    if found
+        .iter()
+        .filter(|(d, p)| *p && is_video(d))
+        .nth(1)
+        .is_some()
+    {
+        return Err(ConfigError::PrimaryVideos.into());
+    }
     let first = found.iter().position(|(d, _)| is_video(d));
     let primary = found.iter().position(|(d, p)| *p && is_video(d));
     if let (Some(first), Some(primary)) = (first, primary)
@@ -188,10 +185,22 @@ fn move_primary_video(found: &mut Vec<(Device, bool)>) {
         let item = found.remove(primary);
         found.insert(first, item);
     }
+    Ok(())
 }
 
+/// Element children in no namespace: the only ones libvirt reads (its
+/// XPath names carry no prefix); namespaced ones pass through (rule 29).
 fn elements<'a, 'i>(node: Node<'a, 'i>) -> impl Iterator<Item = Node<'a, 'i>> {
-    node.children().filter(Node::is_element)
+    node.children()
+        .filter(|n| n.is_element() && n.tag_name().namespace().is_none())
+}
+
+/// An attribute as libvirt's `virXMLPropString` (libxml2's `xmlGetProp`)
+/// reads it: the first of that local name, in whatever namespace (rule 29).
+fn prop<'a>(node: Node<'a, '_>, name: &str) -> Option<&'a str> {
+    node.attributes()
+        .find(|a| a.name() == name)
+        .map(|a| a.value())
 }
 
 fn child<'a, 'i>(node: Node<'a, 'i>, name: &str) -> Option<Node<'a, 'i>> {
@@ -202,12 +211,12 @@ fn child<'a, 'i>(node: Node<'a, 'i>, name: &str) -> Option<Node<'a, 'i>> {
 /// libvirt's input messages name), else alias, else empty.
 fn label(node: Node<'_, '_>) -> String {
     let target = match node.tag_name().name() {
-        "disk" => child(node, "target").and_then(|t| t.attribute("dev")),
-        "input" => node.attribute("type"),
+        "disk" => child(node, "target").and_then(|t| prop(t, "dev")),
+        "input" => prop(node, "type"),
         _ => None,
     };
     target
-        .or_else(|| child(node, "alias").and_then(|a| a.attribute("name")))
+        .or_else(|| child(node, "alias").and_then(|a| prop(a, "name")))
         .unwrap_or_default()
         .to_string()
 }
@@ -246,53 +255,69 @@ fn bad_attr(element: &str, attr: &str, value: &str, reason: &str) -> Error {
     .into()
 }
 
-/// One number of a PCI address: C-style, missing is 0.
-/// A number of an address element that must fit 32 bits (0 when absent).
+/// libvirt's message for a number attribute it cannot read.
+const NOT_A_NUMBER: &str = "Expected non-negative integer value";
+
+/// A number as C's `strtoul` with base 0 reads it, as libvirt's
+/// `virStrToLong_ul*p` accept it (rule 31): leading white space and one
+/// `+` are allowed, `-` is not, nothing may follow the digits (a trailing
+/// space is refused), `0x` means hexadecimal and a leading `0` octal.
+fn strtoul(s: &str) -> Option<u64> {
+    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let t = t.strip_prefix('+').unwrap_or(t);
+    let (digits, radix) = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(h) => (h, 16),
+        None if t.len() > 1 && t.starts_with('0') => (t.get(1..)?, 8),
+        None => (t, 10),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| char::from(b).is_digit(radix)) {
+        return None;
+    }
+    u64::from_str_radix(digits, radix).ok()
+}
+
+/// A number of an address element that must fit 32 bits (0 when absent),
+/// as libvirt's `virXMLPropUInt` reads it.
 fn address_u32(node: Node<'_, '_>, attr: &str) -> Result<u32, Error> {
     let n = address_part(node, attr)?;
     u32::try_from(n).map_err(|_| {
         bad_attr(
             node.tag_name().name(),
             attr,
-            node.attribute(attr).unwrap_or_default(),
-            "Expected unsigned integer value",
+            prop(node, attr).unwrap_or_default(),
+            NOT_A_NUMBER,
         )
     })
 }
 
+/// A 64-bit number of an address element (0 when absent).
 fn address_part(node: Node<'_, '_>, attr: &str) -> Result<u64, Error> {
-    match node.attribute(attr) {
+    match prop(node, attr) {
         None => Ok(0),
-        Some(v) => parse_c_uint(v).ok_or_else(|| {
-            bad_attr(
-                node.tag_name().name(),
-                attr,
-                v,
-                "Expected unsigned integer value",
-            )
-        }),
+        Some(v) => {
+            strtoul(v).ok_or_else(|| bad_attr(node.tag_name().name(), attr, v, NOT_A_NUMBER))
+        }
     }
 }
 
 /// Reads domain, bus, slot, function (and multifunction) of an address
 /// element; `check` forces the range checks even for an empty address.
 fn pci_address(node: Node<'_, '_>, check: bool) -> Result<PciAddress, Error> {
-    let domain = address_part(node, "domain")?;
-    let bus = address_part(node, "bus")?;
-    let slot = address_part(node, "slot")?;
-    let function = address_part(node, "function")?;
-    let clamp = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+    let domain = address_u32(node, "domain")?;
+    let bus = address_u32(node, "bus")?;
+    let slot = address_u32(node, "slot")?;
+    let function = address_u32(node, "function")?;
     let mut addr = if check || domain != 0 || bus != 0 || slot != 0 {
-        let domain = u16::try_from(domain).map_err(|_| AddressError::Domain(clamp(domain)))?;
-        let bus = u8::try_from(bus).map_err(|_| AddressError::Bus(clamp(bus)))?;
+        let domain = u16::try_from(domain).map_err(|_| AddressError::Domain(domain))?;
+        let bus = u8::try_from(bus).map_err(|_| AddressError::Bus(bus))?;
         let slot = u8::try_from(slot)
-            .map_err(|_| AddressError::Slot(clamp(slot)))
+            .map_err(|_| AddressError::Slot(slot))
             .and_then(Slot::new)
-            .map_err(|_| AddressError::Slot(clamp(slot)))?;
+            .map_err(|_| AddressError::Slot(slot))?;
         let function = u8::try_from(function)
-            .map_err(|_| AddressError::Function(clamp(function)))
+            .map_err(|_| AddressError::Function(function))
             .and_then(Function::new)
-            .map_err(|_| AddressError::Function(clamp(function)))?;
+            .map_err(|_| AddressError::Function(function))?;
         PciAddress::new(domain, bus, slot, function)
     } else {
         // An empty address: libvirt checks nothing and assigns one.
@@ -302,7 +327,7 @@ fn pci_address(node: Node<'_, '_>, check: bool) -> Result<PciAddress, Error> {
             .unwrap_or(Function::ZERO);
         PciAddress::new(0, 0, Slot::ZERO, function)
     };
-    match node.attribute("multifunction") {
+    match prop(node, "multifunction") {
         None => {}
         Some("on") => addr = addr.with_multifunction(Multifunction::On),
         Some("off") => addr = addr.with_multifunction(Multifunction::Off),
@@ -318,12 +343,32 @@ fn pci_address(node: Node<'_, '_>, check: bool) -> Result<PciAddress, Error> {
     Ok(addr)
 }
 
+/// libvirt 9.0's address types other than `pci` (`none` is not one the
+/// parser takes: `virDomainDeviceAddressTypeFromString(..) <= 0`).
+const KNOWN_ADDRESS_TYPES: [&str; 11] = [
+    "drive",
+    "virtio-serial",
+    "ccid",
+    "usb",
+    "spapr-vio",
+    "virtio-s390",
+    "ccw",
+    "virtio-mmio",
+    "isa",
+    "dimm",
+    "unassigned",
+];
+
 /// An `<address>` element of a device.
 pub(super) fn parse_address(node: Node<'_, '_>) -> Result<DeviceAddress, Error> {
-    match node.attribute("type") {
+    match prop(node, "type") {
         None => Err(XmlError::Rejected("No type specified for device address".into()).into()),
         Some("pci") => Ok(DeviceAddress::Pci(pci_address(node, false)?)),
-        Some(t) => Ok(DeviceAddress::Other(t.to_string())),
+        Some(t) if KNOWN_ADDRESS_TYPES.contains(&t) => Ok(DeviceAddress::Other(t.to_string())),
+        Some(t) => Err(ConfigError::UnknownAddressType {
+            address_type: t.to_string(),
+        }
+        .into()),
     }
 }
 
@@ -341,7 +386,7 @@ fn enum_attr<T>(
     attr: &str,
     f: impl Fn(&str) -> Option<T>,
 ) -> Result<Option<T>, Error> {
-    match node.attribute(attr) {
+    match prop(node, attr) {
         None => Ok(None),
         Some(v) => f(v)
             .map(Some)
@@ -370,7 +415,7 @@ fn virtio_model(node: Node<'_, '_>) -> Result<VirtioModel, Error> {
 
 /// The `type` of a child element (`<target type>`, `<driver type>`, …).
 fn child_attr<'a>(node: Node<'a, '_>, name: &str, attr: &str) -> Option<(Node<'a, 'a>, &'a str)> {
-    child(node, name).and_then(|c| c.attribute(attr).map(|v| (c, v)))
+    child(node, name).and_then(|c| prop(c, attr).map(|v| (c, v)))
 }
 
 /// The model of a device element, or `None` for elements pciplan ignores.
@@ -381,14 +426,17 @@ fn device_kind(node: Node<'_, '_>) -> Result<Option<DeviceKind>, Error> {
         "interface" => interface(node)?,
         "hostdev" => DeviceKind::Hostdev(hostdev(node)?),
         "sound" => DeviceKind::Sound(required_attr(node, "model", sound_model)?),
-        "video" => DeviceKind::Video(match child_attr(node, "model", "type") {
-            None => VideoModel::Default,
-            Some((m, v)) => video_model(v)
-                .ok_or_else(|| bad_attr(m.tag_name().name(), "type", v, "Unknown value"))?,
-        }),
+        // An empty model type is the default model (rule 35).
+        "video" => DeviceKind::Video(
+            match child_attr(node, "model", "type").filter(|(_, v)| !v.is_empty()) {
+                None => VideoModel::Default,
+                Some((m, v)) => video_model(v)
+                    .ok_or_else(|| bad_attr(m.tag_name().name(), "type", v, "Unknown value"))?,
+            },
+        ),
         "input" => DeviceKind::Input {
             // Without a bus, x86 puts tablets on USB and mice/keyboards on PS/2.
-            bus: match (node.attribute("bus"), node.attribute("type")) {
+            bus: match (prop(node, "bus"), prop(node, "type")) {
                 (Some("virtio"), _) => InputBus::Virtio,
                 (Some("usb"), _) | (None, Some("tablet")) => InputBus::Usb,
                 _ => InputBus::Other,
@@ -406,13 +454,11 @@ fn device_kind(node: Node<'_, '_>) -> Result<Option<DeviceKind>, Error> {
         "memballoon" => DeviceKind::Memballoon(required_attr(node, "model", balloon_model)?),
         "rng" => DeviceKind::Rng(virtio_model(node)?),
         "watchdog" => DeviceKind::Watchdog(required_attr(node, "model", watchdog_model)?),
-        "shmem" => DeviceKind::Shmem(
-            match child(node, "model").and_then(|m| m.attribute("type")) {
-                Some("ivshmem-plain") => ShmemModel::Plain,
-                Some("ivshmem-doorbell") => ShmemModel::Doorbell,
-                _ => ShmemModel::Ivshmem,
-            },
-        ),
+        "shmem" => DeviceKind::Shmem(match child(node, "model").and_then(|m| prop(m, "type")) {
+            Some("ivshmem-plain") => ShmemModel::Plain,
+            Some("ivshmem-doorbell") => ShmemModel::Doorbell,
+            _ => ShmemModel::Ivshmem,
+        }),
         "serial" => {
             DeviceKind::Serial(target_type(node, serial_target)?.unwrap_or(SerialTarget::None))
         }
@@ -440,7 +486,7 @@ fn device_kind(node: Node<'_, '_>) -> Result<Option<DeviceKind>, Error> {
         "nvram" => DeviceKind::Nvram,
         "hub" => DeviceKind::Hub,
         "tpm" => DeviceKind::Tpm {
-            spapr_proxy: node.attribute("model") == Some("spapr-tpm-proxy"),
+            spapr_proxy: prop(node, "model") == Some("spapr-tpm-proxy"),
         },
         "panic" => DeviceKind::Panic,
         "redirdev" => DeviceKind::Redirdev,
@@ -452,7 +498,7 @@ fn device_kind(node: Node<'_, '_>) -> Result<Option<DeviceKind>, Error> {
 /// The controller of a `<address type='virtio-serial' controller='N'>`
 /// (0 when absent).
 fn vserial_controller(node: Node<'_, '_>) -> Result<u32, Error> {
-    match child(node, "address").filter(|a| a.attribute("type") == Some("virtio-serial")) {
+    match child(node, "address").filter(|a| prop(*a, "type") == Some("virtio-serial")) {
         None => Ok(0),
         Some(a) => address_u32(a, "controller"),
     }
@@ -467,8 +513,8 @@ fn target_type<T>(node: Node<'_, '_>, f: impl Fn(&str) -> Option<T>) -> Result<O
 
 fn disk(node: Node<'_, '_>) -> Result<DeviceKind, Error> {
     let target = child(node, "target");
-    let dev = target.and_then(|t| t.attribute("dev")).unwrap_or_default();
-    let bus = match target.and_then(|t| t.attribute("bus")) {
+    let dev = target.and_then(|t| prop(t, "dev")).unwrap_or_default();
+    let bus = match target.and_then(|t| prop(t, "bus")) {
         Some(b) => disk_bus(b),
         None => bus_from_dev(dev),
     };
@@ -481,12 +527,10 @@ fn disk(node: Node<'_, '_>) -> Result<DeviceKind, Error> {
     };
     let drive_controller = match divisor {
         None => None,
-        Some(div) => {
-            match child(node, "address").filter(|a| a.attribute("type") == Some("drive")) {
-                Some(a) => Some(address_u32(a, "controller")?),
-                None => crate::plan::disk_name_index(dev).map(|i| i / div),
-            }
-        }
+        Some(div) => match child(node, "address").filter(|a| prop(*a, "type") == Some("drive")) {
+            Some(a) => Some(address_u32(a, "controller")?),
+            None => crate::plan::disk_name_index(dev).map(|i| i / div),
+        },
     };
     Ok(DeviceKind::Disk {
         bus,
@@ -500,12 +544,12 @@ fn disk(node: Node<'_, '_>) -> Result<DeviceKind, Error> {
 /// controller; SCSI: 7 units; SATA: 6 units; FDC: 2 units).
 fn disk_drive(node: Node<'_, '_>) -> Result<Option<Drive>, Error> {
     let target = child(node, "target");
-    let dev = target.and_then(|t| t.attribute("dev")).unwrap_or_default();
-    let bus = match target.and_then(|t| t.attribute("bus")) {
+    let dev = target.and_then(|t| prop(t, "dev")).unwrap_or_default();
+    let bus = match target.and_then(|t| prop(t, "bus")) {
         Some(b) => disk_bus(b),
         None => bus_from_dev(dev),
     };
-    if let Some(a) = child(node, "address").filter(|a| a.attribute("type") == Some("drive")) {
+    if let Some(a) = child(node, "address").filter(|a| prop(*a, "type") == Some("drive")) {
         return Ok(Some(Drive {
             controller: address_u32(a, "controller")?,
             bus: address_u32(a, "bus")?,
@@ -540,13 +584,13 @@ fn disk_drive(node: Node<'_, '_>) -> Result<Option<Drive>, Error> {
 /// none: libvirt then assigns them).
 fn bus_id(address: Option<Node<'_, '_>>) -> Result<Option<BusId>, Error> {
     let Some(a) = address else { return Ok(None) };
-    match a.attribute("type") {
-        Some("ccw") if a.attribute("devno").is_some() => Ok(Some(BusId::Ccw {
+    match prop(a, "type") {
+        Some("ccw") if prop(a, "devno").is_some() => Ok(Some(BusId::Ccw {
             cssid: address_u32(a, "cssid")?,
             ssid: address_u32(a, "ssid")?,
             devno: address_u32(a, "devno")?,
         })),
-        Some("spapr-vio") if a.attribute("reg").is_some() => Ok(Some(BusId::SpaprVio {
+        Some("spapr-vio") if prop(a, "reg").is_some() => Ok(Some(BusId::SpaprVio {
             reg: address_part(a, "reg")?,
         })),
         _ => Ok(None),
@@ -589,7 +633,7 @@ fn bus_from_dev(dev: &str) -> DiskBus {
 /// A non-negative integer attribute in libvirt's generic form (C-style
 /// base unless `decimal`).
 fn int_attr(node: Node<'_, '_>, attr: &str, decimal: bool) -> Result<Option<u32>, Error> {
-    let Some(v) = node.attribute(attr) else {
+    let Some(v) = prop(node, attr) else {
         return Ok(None);
     };
     let element = node.tag_name().name();
@@ -620,8 +664,8 @@ fn unknown_model(model: &str) -> Error {
 }
 
 fn controller(node: Node<'_, '_>) -> Result<Controller, Error> {
-    let ty = node.attribute("type").unwrap_or("ide");
-    let model = node.attribute("model");
+    let ty = prop(node, "type").unwrap_or("ide");
+    let model = prop(node, "model");
     let kind = match ty {
         "ide" => {
             if let Some(m) = model.filter(|m| !matches!(*m, "piix3" | "piix4" | "ich6")) {
@@ -680,7 +724,7 @@ fn only_one<'a, 'i>(node: Node<'a, 'i>, name: &str) -> Result<Option<Node<'a, 'i
 fn pci_controller(node: Node<'_, '_>, model: Option<&str>) -> Result<PciController, Error> {
     let model = model.map(str::parse::<ControllerModel>).transpose()?;
     let model_name = only_one(node, "model")?
-        .and_then(|m| m.attribute("name"))
+        .and_then(|m| prop(m, "name"))
         .map(str::to_string);
     let mut target = PciTarget::default();
     if let Some(t) = only_one(node, "target")? {
@@ -689,7 +733,7 @@ fn pci_controller(node: Node<'_, '_>, model: Option<&str>) -> Result<PciControll
         target.port = int_attr(t, "port", false)?;
         target.bus_nr = int_attr(t, "busNr", false)?;
         target.index = int_attr(t, "index", false)?;
-        target.hotplug = match t.attribute("hotplug") {
+        target.hotplug = match prop(t, "hotplug") {
             None => None,
             Some("on") => Some(true),
             Some("off") => Some(false),
@@ -712,8 +756,13 @@ fn pci_controller(node: Node<'_, '_>, model: Option<&str>) -> Result<PciControll
 }
 
 fn interface(node: Node<'_, '_>) -> Result<DeviceKind, Error> {
-    let model = child_attr(node, "model", "type").map(|(_, v)| NicModel::parse(v));
-    let hostdev = if node.attribute("type") == Some("hostdev") {
+    // libvirt reads the NIC model by XPath (`string(./model/@type)`): an
+    // attribute in no namespace only (rule 29).
+    let model = child(node, "model")
+        .and_then(|m| m.attribute("type"))
+        .filter(|v| !v.is_empty())
+        .map(NicModel::parse);
+    let hostdev = if prop(node, "type") == Some("hostdev") {
         Some(HostdevSource::Pci(host_address(node)?))
     } else {
         None
@@ -722,14 +771,14 @@ fn interface(node: Node<'_, '_>) -> Result<DeviceKind, Error> {
 }
 
 fn hostdev(node: Node<'_, '_>) -> Result<HostdevSource, Error> {
-    if node.attribute("mode").is_some_and(|m| m != "subsystem") {
+    if prop(node, "mode").is_some_and(|m| m != "subsystem") {
         return Ok(HostdevSource::Other);
     }
-    Ok(match node.attribute("type") {
+    Ok(match prop(node, "type") {
         Some("pci") => HostdevSource::Pci(host_address(node)?),
         Some("scsi_host") => HostdevSource::ScsiHost(virtio_model(node)?),
-        Some("mdev") if node.attribute("model") == Some("vfio-pci") => HostdevSource::MdevVfioPci,
-        Some("mdev") if node.attribute("model") == Some("vfio-ccw") => HostdevSource::MdevVfioCcw,
+        Some("mdev") if prop(node, "model") == Some("vfio-pci") => HostdevSource::MdevVfioPci,
+        Some("mdev") if prop(node, "model") == Some("vfio-ccw") => HostdevSource::MdevVfioCcw,
         Some("mdev") => HostdevSource::MdevOther,
         Some("scsi") => HostdevSource::Scsi(drive_address(node)?),
         _ => HostdevSource::Other,
@@ -738,7 +787,7 @@ fn hostdev(node: Node<'_, '_>) -> Result<HostdevSource, Error> {
 
 /// The (controller, unit) of a device's `<address type='drive'>`.
 fn drive_address(node: Node<'_, '_>) -> Result<Option<(u32, u32)>, Error> {
-    let Some(a) = child(node, "address").filter(|a| a.attribute("type") == Some("drive")) else {
+    let Some(a) = child(node, "address").filter(|a| prop(*a, "type") == Some("drive")) else {
         return Ok(None);
     };
     Ok(Some((
