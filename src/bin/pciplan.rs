@@ -7,7 +7,6 @@
 
 use std::fs;
 use std::io::{self, Read, Write};
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -558,11 +557,11 @@ fn emit(output: Option<&Path>, text: &str) -> Result<(), Failure> {
         Some(path) if path != Path::new("-") => fs::write(path, text)
             .map_err(|e| Failure::Io(format!("cannot write {}: {e}", path.display()))),
         _ => {
-            // Rust's standard output treats a closed descriptor (EBADF) as
-            // success; a duplicate of it reports the failure instead.
+            // Any write failure but a closed pipe is an error (exit 2). A
+            // standard output closed before start cannot be seen: Rust's
+            // runtime reopens it on /dev/null before `main` (README).
             let fail = |e: io::Error| Failure::Io(format!("cannot write standard output: {e}"));
-            let fd = io::stdout().as_fd().try_clone_to_owned().map_err(fail)?;
-            let mut out = fs::File::from(fd);
+            let mut out = io::stdout().lock();
             match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
                 Ok(()) => Ok(()),
                 // A reader that stopped reading (`pciplan ... | head`) is not

@@ -1,0 +1,145 @@
+//! Bounded time and memory on every input (issue 13).
+//!
+//! A small `arbitrary` description is expanded into a large document (up
+//! to a little over the 4 MiB input limit): repeated text, PCI controllers
+//! with any index, elements with many attributes, deep nesting, many
+//! namespace declarations, SCSI drives naming any controller, virtio
+//! channels, and a capabilities file with many machines. Everything must be
+//! answered, accepted or refused, within libFuzzer's `-timeout=2` and
+//! `-rss_limit_mb=100` (run without a sanitizer, so that RSS is pciplan's:
+//! `cargo +nightly fuzz run --sanitizer none resources -- -timeout=2
+//! -rss_limit_mb=100`).
+#![no_main]
+
+use std::fmt::Write;
+
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
+use pciplan::Capabilities;
+use pciplan::libvirt::{MAX_INPUT_BYTES, assign_xml, parse_caps_xml};
+use pciplan::machine::HostPci;
+
+#[derive(Arbitrary, Debug)]
+enum Part {
+    /// Short text repeated.
+    Repeat { text: String, times: u32 },
+    /// A PCI controller with any index.
+    Controller { index: u64, model: u8 },
+    /// One element with this many attributes.
+    Attributes { count: u32, namespaced: bool },
+    /// Elements nested this deep.
+    Nest { depth: u32 },
+    /// This many namespace declarations.
+    Namespaces { count: u32 },
+    /// A SCSI disk on any controller.
+    ScsiDrive { controller: u64 },
+    /// This many virtio channels.
+    Channels { count: u16 },
+    /// This many devices with an address.
+    Devices { count: u32, slot: u8 },
+    /// Text as is.
+    Raw(String),
+}
+
+#[derive(Arbitrary, Debug)]
+struct Spec {
+    q35: bool,
+    parts: Vec<Part>,
+    caps_machines: Option<u32>,
+}
+
+const MODELS: [&str; 6] = [
+    "pci-bridge",
+    "pcie-root-port",
+    "pcie-to-pci-bridge",
+    "pci-expander-bus",
+    "dmi-to-pci-bridge",
+    "pcie-switch-upstream-port",
+];
+
+/// Room for the limit to be exceeded, but not by much.
+const CAP: usize = MAX_INPUT_BYTES + 4096;
+
+fn expand(spec: &Spec) -> String {
+    let machine = if spec.q35 { "q35" } else { "pc" };
+    let mut s = format!(
+        "<domain type='kvm'><name>r</name><os><type arch='x86_64' machine='{machine}'>hvm</type></os><devices>\n"
+    );
+    for part in &spec.parts {
+        if s.len() > CAP {
+            break;
+        }
+        let room = CAP.saturating_sub(s.len());
+        match part {
+            Part::Repeat { text, times } => {
+                if !text.is_empty() {
+                    let n = (*times as usize).min(room / text.len() + 1);
+                    s.push_str(&text.repeat(n));
+                }
+            }
+            Part::Controller { index, model } => {
+                let model = MODELS[usize::from(*model) % MODELS.len()];
+                let _ = writeln!(s, "<controller type='pci' index='{index}' model='{model}'/>");
+            }
+            Part::Attributes { count, namespaced } => {
+                let n = (*count as usize).min(room / 8);
+                s.push_str(if *namespaced { "<rng xmlns:x='urn:x' model='virtio'" } else { "<rng model='virtio'" });
+                for i in 0..n {
+                    let _ = write!(s, " {}a{i:x}=''", if *namespaced { "x:" } else { "" });
+                }
+                s.push_str("/>\n");
+            }
+            Part::Nest { depth } => {
+                let n = (*depth as usize).min(room / 8);
+                s.push_str(&"<x>".repeat(n));
+                s.push_str(&"</x>".repeat(n));
+            }
+            Part::Namespaces { count } => {
+                let n = (*count as usize).min(room / 24);
+                for i in 0..n {
+                    let _ = write!(s, "<n:e xmlns:n='urn:{i}'/>");
+                }
+            }
+            Part::ScsiDrive { controller } => {
+                let _ = writeln!(
+                    s,
+                    "<disk type='file' device='disk'><target dev='sda' bus='scsi'/><address type='drive' controller='{controller}' bus='0' target='0' unit='0'/></disk>"
+                );
+            }
+            Part::Channels { count } => {
+                for i in 0..usize::from(*count).min(room / 64) {
+                    let _ = writeln!(s, "<channel type='pty'><target type='virtio' name='c{i}'/></channel>");
+                }
+            }
+            Part::Devices { count, slot } => {
+                for _ in 0..(*count as usize).min(room / 96) {
+                    let _ = writeln!(
+                        s,
+                        "<rng model='virtio'><address type='pci' slot='{}'/></rng>",
+                        slot % 32
+                    );
+                }
+            }
+            Part::Raw(text) => s.push_str(text),
+        }
+    }
+    s.push_str("</devices></domain>\n");
+    s
+}
+
+fuzz_target!(|spec: Spec| {
+    let xml = expand(&spec);
+    let caps = Capabilities::qemu_8_0_x86_64();
+    let host = HostPci::default();
+    if let Ok(out) = assign_xml(&xml, &caps, &host) {
+        let _ = assign_xml(&out, &caps, &host);
+    }
+    if let Some(n) = spec.caps_machines {
+        let mut c = String::from("<qemuCaps>\n");
+        for i in 0..(n as usize).min(MAX_INPUT_BYTES / 24) {
+            let _ = writeln!(c, "<machine name='m{}'/>", i % 50_000);
+        }
+        c.push_str("</qemuCaps>\n");
+        let _ = parse_caps_xml(&c);
+    }
+});
