@@ -169,13 +169,17 @@ fn own(c: &roxmltree::Node<'_, '_>) -> bool {
 }
 
 fn child<'a, 'i>(node: roxmltree::Node<'a, 'i>, name: &str) -> Option<roxmltree::Node<'a, 'i>> {
-    node.children().find(|c| own(c) && c.tag_name().name() == name)
+    node.children()
+        .find(|c| own(c) && c.tag_name().name() == name)
 }
 
 fn address_of(el: roxmltree::Node<'_, '_>) -> Option<Address> {
     let a = child(el, "address")?;
     let mut out = BTreeMap::new();
-    let ty = a.attributes().find(|x| x.name() == "type").map(|x| x.value());
+    let ty = a
+        .attributes()
+        .find(|x| x.name() == "type")
+        .map(|x| x.value());
     out.insert(
         "type".to_string(),
         ty.map_or(Val::Text("None".into()), |t| Val::Text(t.to_string())),
