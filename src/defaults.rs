@@ -145,8 +145,9 @@ impl Plan {
             }
         }
         let Some(max) = max else { return };
+        let have = self.controller_indexes("scsi");
         for c in 0..=max.min(MAX_IMPLIED_INDEX) {
-            if !self.has_controller("scsi", c) {
+            if !have.contains(&c) {
                 self.add_implied_controller(controller(ControllerKind::Scsi(model), c));
             }
         }
@@ -210,6 +211,16 @@ impl Plan {
         } else {
             self.push_device(d);
         }
+    }
+
+    /// The indexes of the controllers of one type.
+    fn controller_indexes(&self, ty: &str) -> BTreeSet<u32> {
+        self.devices
+            .iter()
+            .filter_map(|d| d.kind.controller())
+            .filter(|c| c.kind.type_name() == ty)
+            .filter_map(|c| c.index)
+            .collect()
     }
 
     fn has_controller(&self, ty: &str, index: u32) -> bool {
@@ -353,8 +364,9 @@ impl Plan {
                 })
                 .max();
             if let Some(max) = max {
+                let have = self.controller_indexes(kind.type_name());
                 for i in 0..=max.min(MAX_IMPLIED_INDEX) {
-                    if !self.has_controller(kind.type_name(), i) {
+                    if !have.contains(&i) {
                         self.add_implied_controller(controller(kind.clone(), i));
                     }
                 }
@@ -369,8 +381,10 @@ impl Plan {
                 _ => None,
             })
             .collect();
+        // One look-up set, not a scan of the devices per channel.
+        let mut have = self.controller_indexes("virtio-serial");
         for controller in vserial.into_iter().chain(self.extra_virtio_serial()) {
-            if !self.has_controller("virtio-serial", controller) {
+            if have.insert(controller) {
                 self.add_implied_controller(Device::new(DeviceKind::Controller(Controller {
                     kind: ControllerKind::VirtioSerial(VirtioModel::Default),
                     index: Some(controller),
