@@ -603,3 +603,40 @@ fn fifty_eight_thousand_virtio_channels_are_answered_in_bounded_time() {
 
     assert!(e.starts_with("internal error: a PCI slot is needed"), "{e}");
 }
+
+#[test]
+fn a_machine_version_qemu_8_0_does_not_have_is_refused_with_the_builtin_set() {
+    // Live libvirt 9.0 + QEMU 7.2 gives the same message for its own list
+    // (oracle cases i13-machine-ver, i13-machine-ver2).
+    let xml = domain_on("pc-i440fx-1.0", NIC);
+
+    let e = pciplan::libvirt::parse_domain_builtin(&xml, &HostPci::default(), Default::default())
+        .map(|_| ())
+        .expect_err("refused")
+        .to_string();
+
+    assert_eq!(
+        e,
+        "unsupported configuration: Emulator '/usr/bin/qemu-system-x86_64' does not support machine type 'pc-i440fx-1.0'"
+    );
+}
+
+#[test]
+fn machine_versions_qemu_8_0_has_are_accepted_with_the_builtin_set() {
+    for machine in [
+        "pc-i440fx-1.4",
+        "pc-i440fx-8.0",
+        "pc-q35-2.4",
+        "pc-q35-4.0.1",
+        "pc-q35-8.0",
+        "pc",
+        "q35",
+    ] {
+        let xml = domain_on(machine, NIC);
+
+        let r =
+            pciplan::libvirt::parse_domain_builtin(&xml, &HostPci::default(), Default::default());
+
+        assert!(r.is_ok(), "{machine}");
+    }
+}

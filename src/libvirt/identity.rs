@@ -13,7 +13,7 @@ use crate::plan::Plan;
 ///
 /// ```
 /// use pciplan::machine::HostPci;
-/// let xml = "<domain><os><type arch='x86_64' machine='pc'/></os><devices>\
+/// let xml = "<domain><os><type arch='x86_64' machine='pc'>hvm</type></os><devices>\
 ///            <interface type='network'><mac address='52:54:00:00:00:01'/><alias name='ua-net0'/></interface>\
 ///            </devices></domain>";
 /// let (doc, plan) = pciplan::libvirt::parse_domain_builtin(xml, &HostPci::default(), Default::default())?;

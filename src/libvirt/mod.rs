@@ -292,7 +292,7 @@ pub fn parse_domain<'a>(
 ///
 /// ```
 /// use pciplan::machine::HostPci;
-/// let xml = "<domain><os><type arch='aarch64' machine='virt'/></os><devices/></domain>";
+/// let xml = "<domain><os><type arch='aarch64' machine='virt'>hvm</type></os><devices/></domain>";
 /// let (_, plan) = pciplan::libvirt::parse_domain_builtin(xml, &HostPci::default(), Default::default())?;
 /// assert!(plan.caps().has("gpex-pcihost"));
 /// # Ok::<(), pciplan::Error>(())
@@ -328,7 +328,7 @@ pub fn write_domain(doc: &Document<'_>, plan: &Plan) -> Result<String, Error> {
 ///
 /// ```
 /// use pciplan::{Capabilities, machine::HostPci};
-/// let xml = "<domain><devices/></domain>";
+/// let xml = "<domain><os><type arch='x86_64' machine='pc'>hvm</type></os><devices/></domain>";
 /// let out = pciplan::libvirt::assign_xml(xml, &Capabilities::qemu_8_0_x86_64(), &HostPci::default())?;
 /// assert!(out.starts_with("<domain>"));
 /// # Ok::<(), pciplan::Error>(())

@@ -65,6 +65,7 @@ pub(super) fn parse_domain<'a>(
         .and_then(|t| t.attribute("machine"))
         .filter(|m| !m.is_empty());
     let builtin;
+    let is_builtin = caps.is_none();
     let caps = match caps {
         Some(c) => c,
         None => {
@@ -77,7 +78,16 @@ pub(super) fn parse_domain<'a>(
     let canonical = caps.canonical_machine(name);
     // A capability set that lists machines names every machine the binary
     // has: another one is refused.
-    if !caps.machines().is_empty() && !caps.machines().iter().any(|m| m.name == canonical) {
+    // The built-in QEMU 8.0 set lists no machines (its aliases stay as
+    // written), but a versioned pc/q35 machine it does not have is refused
+    // as QEMU 8.0's libvirt refuses it (rule 41).
+    let unlisted_version = is_builtin
+        && libvirt == crate::LibvirtVersion::V9_0
+        && matches!(arch, "x86_64" | "i686")
+        && !qemu_8_0_has_versioned(canonical);
+    if unlisted_version
+        || (!caps.machines().is_empty() && !caps.machines().iter().any(|m| m.name == canonical))
+    {
         let emulator = all_devices()
             .find(|e| e.tag_name().name() == "emulator")
             .and_then(|e| e.text())
@@ -155,6 +165,33 @@ pub(super) fn parse_domain<'a>(
         indent_unit,
     };
     Ok((doc, plan))
+}
+
+/// The versions of QEMU 8.0's `pc-i440fx-*` machines (libvirt's
+/// `caps_8.0.0.x86_64.xml`); its `pc-q35-*` ones are those from 2.4 on,
+/// plus 4.0.1.
+const QEMU_8_0_VERSIONS: [&str; 32] = [
+    "1.4", "1.5", "1.6", "1.7", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7", "2.8",
+    "2.9", "2.10", "2.11", "2.12", "3.0", "3.1", "4.0", "4.1", "4.2", "5.0", "5.1", "5.2", "6.0",
+    "6.1", "6.2", "7.0", "7.1", "7.2", "8.0",
+];
+
+/// Whether a machine name is no versioned pc/q35 machine, or one QEMU 8.0
+/// has (`true` for every other name: those are checked elsewhere).
+fn qemu_8_0_has_versioned(name: &str) -> bool {
+    let known = |v: &str| QEMU_8_0_VERSIONS.contains(&v);
+    if let Some(v) = name.strip_prefix("pc-i440fx-") {
+        return known(v);
+    }
+    if let Some(v) = name.strip_prefix("pc-q35-") {
+        return v == "4.0.1"
+            || (known(v)
+                && !matches!(
+                    v,
+                    "1.4" | "1.5" | "1.6" | "1.7" | "2.0" | "2.1" | "2.2" | "2.3"
+                ));
+    }
+    true
 }
 
 /// [`ConfigError::Limit`] when `count` is above `max`.
