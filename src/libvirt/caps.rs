@@ -35,7 +35,7 @@ pub fn parse_caps_xml(xml: &str) -> Result<Capabilities, Error> {
         .into());
     }
     super::scan::prescan(xml)?;
-    let tree = roxmltree::Document::parse(xml).map_err(|e| XmlError::Syntax(e.to_string()))?;
+    let tree = super::parse_tree(xml)?;
     let root = tree.root_element();
     if root.tag_name().name() != "qemuCaps" {
         return Err(XmlError::Invalid {

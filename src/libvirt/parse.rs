@@ -26,7 +26,7 @@ pub(super) fn parse_domain<'a>(
     limit(xml.len(), super::MAX_INPUT_BYTES, "input size in bytes")?;
     // Attributes, namespaces and depth, counted before the parser runs.
     super::scan::prescan(xml)?;
-    let tree = roxmltree::Document::parse(xml).map_err(|e| XmlError::Syntax(e.to_string()))?;
+    let tree = super::parse_tree(xml)?;
     let root = tree.root_element();
     if root.tag_name().name() != "domain" {
         return Err(XmlError::WrongRoot(root.tag_name().name().to_string()).into());
