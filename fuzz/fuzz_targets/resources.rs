@@ -5,10 +5,12 @@
 //! with any index, elements with many attributes, deep nesting, many
 //! namespace declarations, SCSI drives naming any controller, virtio
 //! channels, and a capabilities file with many machines. Everything must be
-//! answered, accepted or refused, within libFuzzer's `-timeout=2` and
-//! `-rss_limit_mb=100` (run without a sanitizer, so that RSS is pciplan's:
-//! `cargo +nightly fuzz run --sanitizer none resources -- -timeout=2
-//! -rss_limit_mb=100`).
+//! answered, accepted or refused, within 2 s of CPU time (measured here from
+//! `/proc/thread-self/schedstat`, so that a busy shared machine does not
+//! make wall-clock timeouts) and libFuzzer's `-rss_limit_mb=100` (run
+//! without a sanitizer, so that RSS is pciplan's: `cargo +nightly fuzz run
+//! --sanitizer none resources -- -timeout=20 -rss_limit_mb=100`; the wall
+//! timeout is only a safety net).
 #![no_main]
 
 use std::fmt::Write;
@@ -127,8 +129,26 @@ fn expand(spec: &Spec) -> String {
     s
 }
 
+/// Nanoseconds this thread has run on a CPU (Linux `schedstat`).
+fn cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// The CPU time every input must stay under.
+const CPU_BOUND_NS: u64 = 2_000_000_000;
+
 fuzz_target!(|spec: Spec| {
-    let xml = expand(&spec);
+    let start = cpu_ns();
+    check(&spec);
+    if let (Some(a), Some(b)) = (start, cpu_ns()) {
+        let used = b.saturating_sub(a);
+        assert!(used <= CPU_BOUND_NS, "took {used} ns of CPU for {spec:?}");
+    }
+});
+
+fn check(spec: &Spec) {
+    let xml = expand(spec);
     let caps = Capabilities::qemu_8_0_x86_64();
     let host = HostPci::default();
     if let Ok(out) = assign_xml(&xml, &caps, &host) {
@@ -142,4 +162,4 @@ fuzz_target!(|spec: Spec| {
         c.push_str("</qemuCaps>\n");
         let _ = parse_caps_xml(&c);
     }
-});
+}
