@@ -5,15 +5,19 @@
 //! with any index, elements with many attributes, deep nesting, many
 //! namespace declarations, SCSI drives naming any controller, virtio
 //! channels, and a capabilities file with many machines. Everything must be
-//! answered, accepted or refused, within 2 s of CPU time (measured here from
-//! `/proc/thread-self/schedstat`, so that a busy shared machine does not
-//! make wall-clock timeouts) and libFuzzer's `-rss_limit_mb=100` (run
-//! without a sanitizer, so that RSS is pciplan's: `cargo +nightly fuzz run
-//! --sanitizer none resources -- -timeout=20 -rss_limit_mb=100`; the wall
-//! timeout is only a safety net).
+//! answered, accepted or refused, within 2 s of CPU time and 100 MB of peak
+//! heap, both measured here for each input: CPU time from
+//! `/proc/thread-self/schedstat` (a busy shared machine makes wall-clock
+//! timeouts false), the heap by a counting allocator (the process RSS that
+//! `-rss_limit_mb` watches keeps what earlier inputs freed, so it creeps up
+//! to any limit). Run without a sanitizer: `cargo +nightly fuzz run
+//! --sanitizer none resources -- -timeout=20 -rss_limit_mb=1024`, where the
+//! two flags are only safety nets.
 #![no_main]
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
@@ -129,6 +133,49 @@ fn expand(spec: &Spec) -> String {
     s
 }
 
+/// The system allocator, counting the bytes in use and their peak.
+struct Counting;
+
+static IN_USE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded to `System` unchanged; only counters are
+// kept beside it.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract is `System`'s.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let now = IN_USE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract is `System`'s.
+        unsafe { System.dealloc(ptr, layout) };
+        IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller's contract is `System`'s.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
+            let now = IN_USE.fetch_add(new_size, Ordering::Relaxed) + new_size;
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// The peak heap every input must stay under.
+const HEAP_BOUND: usize = 100 * 1024 * 1024;
+
 /// Nanoseconds this thread has run on a CPU (Linux `schedstat`).
 fn cpu_ns() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
@@ -140,7 +187,11 @@ const CPU_BOUND_NS: u64 = 2_000_000_000;
 
 fuzz_target!(|spec: Spec| {
     let start = cpu_ns();
+    PEAK.store(IN_USE.load(Ordering::Relaxed), Ordering::Relaxed);
+    let base = IN_USE.load(Ordering::Relaxed);
     check(&spec);
+    let heap = PEAK.load(Ordering::Relaxed).saturating_sub(base);
+    assert!(heap <= HEAP_BOUND, "peak heap {heap} bytes for {spec:?}");
     if let (Some(a), Some(b)) = (start, cpu_ns()) {
         let used = b.saturating_sub(a);
         assert!(used <= CPU_BOUND_NS, "took {used} ns of CPU for {spec:?}");
