@@ -689,3 +689,20 @@ fn sixty_thousand_spapr_vio_nics_are_numbered_in_linear_time() {
 
     assert!(out.is_ok(), "{out:?}");
 }
+
+/// Found by `xml_roundtrip`: an empty address (bus 0, no slot) ignores its
+/// function, so `function='0x8'` was kept when the address had extras and
+/// the output no longer parsed (`function=0x8, must be <= 7`).
+#[test]
+fn an_address_with_extras_gets_the_numbers_as_written_checked() {
+    let xml = domain(
+        "    <rng model='virtio'>\n      \
+         <address type='pci' domain='0x0000' bus='0x00' sAot='0x1f' function='0x8'/>\n    </rng>\n",
+    );
+
+    let out = assign_fixed(&xml);
+
+    assert!(out.contains(
+        "<address type='pci' domain='0x0000' bus='0x00' slot='0x03' sAot='0x1f' function='0x0'/>"
+    ), "{out}");
+}

@@ -299,7 +299,7 @@ const NOT_A_NUMBER: &str = "Expected non-negative integer value";
 /// `virStrToLong_ul*p` accept it (rule 31): leading white space and one
 /// `+` are allowed, `-` is not, nothing may follow the digits (a trailing
 /// space is refused), `0x` means hexadecimal and a leading `0` octal.
-fn strtoul(s: &str) -> Option<u64> {
+pub(super) fn strtoul(s: &str) -> Option<u64> {
     let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
     let t = t.strip_prefix('+').unwrap_or(t);
     let (digits, radix) = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {

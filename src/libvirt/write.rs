@@ -503,9 +503,9 @@ fn edit_device(e: &Elem<'_, '_>, d: &Device, edits: &mut Edits<'_>, scratch: &mu
                 if old == a && (d.zpci.is_none() || zpci_written) => {}
             // Rule 39: an address with more than libvirt's attributes keeps
             // all of it; only the numbers change.
-            Some((_, DeviceAddress::Pci(old))) if given.is_some_and(|x| has_extras(&x)) => {
+            Some((_, DeviceAddress::Pci(_))) if given.is_some_and(|x| has_extras(&x)) => {
                 if let Some(x) = given {
-                    edit_address_in_place(&x, old, a, edits);
+                    edit_address_in_place(&x, a, edits);
                 }
             }
             Some((range, _)) => edits.replace_with(range.start, range.end, |b| {
@@ -593,12 +593,7 @@ fn has_extras(x: &Elem<'_, '_>) -> bool {
 /// Changes the numbers of a given `<address>` where they stand: a value
 /// that differs is replaced, a missing one is added after the attribute
 /// before it in libvirt's order; everything else stays as written.
-fn edit_address_in_place(
-    x: &Elem<'_, '_>,
-    old: &PciAddress,
-    a: &PciAddress,
-    edits: &mut Edits<'_>,
-) {
+fn edit_address_in_place(x: &Elem<'_, '_>, a: &PciAddress, edits: &mut Edits<'_>) {
     let mut at = x.attr("type").map_or_else(
         || {
             x.range()
@@ -608,31 +603,18 @@ fn edit_address_in_place(
         },
         |t| t.range.end,
     );
-    let parts: [(&str, bool, u32, usize); 4] = [
-        (
-            "domain",
-            old.domain() != a.domain(),
-            u32::from(a.domain()),
-            4,
-        ),
-        ("bus", old.bus() != a.bus(), u32::from(a.bus()), 2),
-        (
-            "slot",
-            old.slot() != a.slot(),
-            u32::from(a.slot().as_u8()),
-            2,
-        ),
-        (
-            "function",
-            old.function() != a.function(),
-            u32::from(a.function().as_u8()),
-            1,
-        ),
+    let parts: [(&str, u32, usize); 4] = [
+        ("domain", u32::from(a.domain()), 4),
+        ("bus", u32::from(a.bus()), 2),
+        ("slot", u32::from(a.slot().as_u8()), 2),
+        ("function", u32::from(a.function().as_u8()), 1),
     ];
-    for (name, changed, value, width) in parts {
+    for (name, value, width) in parts {
         match x.attr(name) {
             Some(attr) => {
-                if changed {
+                // What is written counts, not what the reader made of it
+                // (an empty address ignores its function, for one).
+                if super::parse::strtoul(attr.value) != Some(u64::from(value)) {
                     edits.replace_with(attr.value_range.start, attr.value_range.end, |b| {
                         b.push_str("0x");
                         push_hex(b, value, width);
