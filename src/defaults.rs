@@ -15,6 +15,14 @@ use crate::error::{ConfigError, Error};
 use crate::machine::{DefaultUsb, Profile};
 use crate::plan::Plan;
 
+/// Highest controller index an implied drive controller is added for.
+/// libvirt adds every controller up to the one a drive address names
+/// (rule 38); from about 1,000 on they no longer fit a machine's PCI slots
+/// and libvirt fails with "a PCI slot is needed ... pci-bridge" (live
+/// libvirt 9.0 at 1,000 and 9,000, in 0.1 s and 1.2 s; far beyond, it takes
+/// minutes). Adding up to 4,096 gives that same answer in bounded time.
+const MAX_IMPLIED_INDEX: u32 = 4_096;
+
 fn cfg(reason: ConfigError, device: Option<&Device>) -> Error {
     Error::Config {
         device: device.map(ToString::to_string),
@@ -34,17 +42,13 @@ impl Plan {
     /// The post-parse steps, in libvirt's order.
     pub(crate) fn apply_defaults(&mut self) -> Result<(), Error> {
         self.check_usb_disabled()?;
-        // A disabled USB controller has no device: libvirt drops its
-        // address, so the slot stays free.
+        // Devices that take no PCI address (a disabled USB controller, a
+        // `none` balloon or video, a hub, a DIMM, a virtio channel): libvirt
+        // drops a PCI address given to them, so the slot stays free and no
+        // bus is added for it (rule 32).
         for i in 0..self.devices.len() {
             let drop_address = self.devices.get(i).is_some_and(|d| {
-                matches!(
-                    d.kind,
-                    DeviceKind::Controller(Controller {
-                        kind: ControllerKind::Usb(Some(UsbModel::None)),
-                        ..
-                    })
-                ) && matches!(d.address, DeviceAddress::Pci(_))
+                takes_no_pci_address(&d.kind) && matches!(d.address, DeviceAddress::Pci(_))
             });
             if drop_address {
                 self.set_address(i, DeviceAddress::None);
@@ -141,8 +145,9 @@ impl Plan {
             }
         }
         let Some(max) = max else { return };
-        for c in 0..=max.min(255) {
-            if !self.has_controller("scsi", c) {
+        let have = self.controller_indexes("scsi");
+        for c in 0..=max.min(MAX_IMPLIED_INDEX) {
+            if !have.contains(&c) {
                 self.add_implied_controller(controller(ControllerKind::Scsi(model), c));
             }
         }
@@ -206,6 +211,16 @@ impl Plan {
         } else {
             self.push_device(d);
         }
+    }
+
+    /// The indexes of the controllers of one type.
+    fn controller_indexes(&self, ty: &str) -> BTreeSet<u32> {
+        self.devices
+            .iter()
+            .filter_map(|d| d.kind.controller())
+            .filter(|c| c.kind.type_name() == ty)
+            .filter_map(|c| c.index)
+            .collect()
     }
 
     fn has_controller(&self, ty: &str, index: u32) -> bool {
@@ -349,8 +364,9 @@ impl Plan {
                 })
                 .max();
             if let Some(max) = max {
-                for i in 0..=max.min(255) {
-                    if !self.has_controller(kind.type_name(), i) {
+                let have = self.controller_indexes(kind.type_name());
+                for i in 0..=max.min(MAX_IMPLIED_INDEX) {
+                    if !have.contains(&i) {
                         self.add_implied_controller(controller(kind.clone(), i));
                     }
                 }
@@ -365,8 +381,10 @@ impl Plan {
                 _ => None,
             })
             .collect();
-        for controller in vserial {
-            if !self.has_controller("virtio-serial", controller) {
+        // One look-up set, not a scan of the devices per channel.
+        let mut have = self.controller_indexes("virtio-serial");
+        for controller in vserial.into_iter().chain(self.extra_virtio_serial()) {
+            if have.insert(controller) {
                 self.add_implied_controller(Device::new(DeviceKind::Controller(Controller {
                     kind: ControllerKind::VirtioSerial(VirtioModel::Default),
                     index: Some(controller),
@@ -374,6 +392,53 @@ impl Plan {
                 })));
             }
         }
+    }
+
+    /// Rule 40: virtio channels without an address take ports 1–30 of the
+    /// virtio-serial controllers in index order (a port each, after the
+    /// channels given one on that controller); when every port is taken
+    /// libvirt adds the next controller. The indexes of the controllers to
+    /// add beyond those already there.
+    fn extra_virtio_serial(&self) -> Vec<u32> {
+        const PORTS: usize = 30;
+        let mut auto = 0usize;
+        let mut used: std::collections::BTreeMap<u32, usize> = std::collections::BTreeMap::new();
+        for d in &self.devices {
+            match (&d.kind, &d.address) {
+                (DeviceKind::Channel(ChannelTarget::Virtio { .. }), DeviceAddress::None) => {
+                    auto = auto.saturating_add(1);
+                }
+                (DeviceKind::Channel(ChannelTarget::Virtio { controller }), _) => {
+                    let n = used.entry(*controller).or_default();
+                    *n = n.saturating_add(1);
+                }
+                (
+                    DeviceKind::Controller(Controller {
+                        kind: ControllerKind::VirtioSerial(_),
+                        index: Some(i),
+                        ..
+                    }),
+                    _,
+                ) => {
+                    used.entry(*i).or_default();
+                }
+                _ => {}
+            }
+        }
+        if auto == 0 {
+            return Vec::new();
+        }
+        used.entry(0).or_default();
+        let mut free: usize = used.values().map(|n| PORTS.saturating_sub(*n)).sum();
+        let mut next = used.keys().next_back().map_or(0, |m| m.saturating_add(1));
+        let mut extra = Vec::new();
+        // Bounded by the device limit: at most one controller per 30 channels.
+        while free < auto {
+            extra.push(next);
+            next = next.saturating_add(1);
+            free = free.saturating_add(PORTS);
+        }
+        extra
     }
 
     /// A video device for graphics without one.
@@ -645,6 +710,7 @@ impl Plan {
                 self.validate_device_model(d)?;
             }
         }
+        self.check_console_serial_address()?;
         self.check_duplicate_drives()?;
         self.validate_videos()?;
         if !self.profile.ide
@@ -911,6 +977,39 @@ impl Plan {
         }
     }
 
+    /// A serial console without a serial port becomes the first serial
+    /// port, address and all (libvirt's console compatibility step): on x86
+    /// an isa-serial one, which takes no PCI address (rule 36).
+    fn check_console_serial_address(&self) -> Result<(), Error> {
+        if !self.machine.arch().is_x86()
+            || self
+                .devices
+                .iter()
+                .any(|o| matches!(o.kind, DeviceKind::Serial(_)))
+        {
+            return Ok(());
+        }
+        let first = self
+            .devices
+            .iter()
+            .find(|d| matches!(d.kind, DeviceKind::Console(_)));
+        match first {
+            Some(d)
+                if matches!(d.kind, DeviceKind::Console(ConsoleTarget::Serial))
+                    && matches!(d.address, DeviceAddress::Pci(_)) =>
+            {
+                Err(cfg(
+                    ConfigError::SerialAddressType {
+                        target: "isa-serial",
+                        address_type: "isa",
+                    },
+                    Some(d),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Two disks on one drive address (domain validation, after the
     /// device checks).
     fn check_duplicate_drives(&self) -> Result<(), Error> {
@@ -984,9 +1083,63 @@ impl Plan {
             } => err(ConfigError::InputVirtioModel {
                 input_type: d.label.clone(),
             }),
+            // Rule 36: device kinds bound to one address type.
+            DeviceKind::Smartcard
+                if !matches!(&d.address, DeviceAddress::None)
+                    && !matches!(&d.address, DeviceAddress::Other(t) if t == "ccid") =>
+            {
+                err(ConfigError::SmartcardAddressType)
+            }
+            DeviceKind::Watchdog(
+                m @ (WatchdogModel::Ib700 | WatchdogModel::Itco | WatchdogModel::Diag288),
+            ) if d.address != DeviceAddress::None => {
+                let model = match m {
+                    WatchdogModel::Ib700 => "ib700",
+                    WatchdogModel::Itco => "itco",
+                    _ => "diag288",
+                };
+                err(ConfigError::WatchdogAddress { model })
+            }
+            DeviceKind::Watchdog(WatchdogModel::I6300esb)
+                if !pci && d.address != DeviceAddress::None =>
+            {
+                err(ConfigError::WatchdogPciOnly { model: "i6300esb" })
+            }
+            DeviceKind::Serial(t) => {
+                let (target, wanted) = match t {
+                    SerialTarget::Isa => ("isa-serial", "isa"),
+                    SerialTarget::Usb => ("usb-serial", "usb"),
+                    SerialTarget::Pci => ("pci-serial", "pci"),
+                    _ => return Ok(()),
+                };
+                if d.address == DeviceAddress::None || d.address.type_name() == wanted {
+                    return Ok(());
+                }
+                err(ConfigError::SerialAddressType {
+                    target,
+                    address_type: wanted,
+                })
+            }
             _ => Ok(()),
         }
     }
+}
+
+/// Devices whose PCI address libvirt drops (rule 32).
+fn takes_no_pci_address(kind: &DeviceKind) -> bool {
+    matches!(
+        kind,
+        DeviceKind::Controller(Controller {
+            kind: ControllerKind::Usb(Some(UsbModel::None)),
+            ..
+        }) | DeviceKind::Memballoon(BalloonModel::None)
+            | DeviceKind::Video(VideoModel::None)
+            | DeviceKind::Hub
+            | DeviceKind::Memory(
+                crate::device::MemoryModel::Dimm | crate::device::MemoryModel::Nvdimm
+            )
+            | DeviceKind::Channel(ChannelTarget::Virtio { .. })
+    )
 }
 
 /// Disks on these buses share drive addresses when their controller type

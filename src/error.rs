@@ -626,6 +626,41 @@ pub enum ConfigError {
         /// What is wrong.
         reason: String,
     },
+    /// An `<address type>` libvirt does not know.
+    #[error("unknown address type '{address_type}'")]
+    UnknownAddressType {
+        /// The type as written.
+        address_type: String,
+    },
+    /// A smartcard with an address other than a CCID one.
+    #[error("Controllers must use the 'ccid' address type")]
+    SmartcardAddressType,
+    /// A watchdog model that takes no address was given one.
+    #[error("{model} model of watchdog does not support configuring the address")]
+    WatchdogAddress {
+        /// The watchdog model.
+        model: &'static str,
+    },
+    /// A PCI watchdog with an address of another bus.
+    #[error("{model} model of watchdog can go only on PCI bus")]
+    WatchdogPciOnly {
+        /// The watchdog model.
+        model: &'static str,
+    },
+    /// A serial port whose address type does not match its target type.
+    #[error("Target type '{target}' requires address type '{address_type}'")]
+    SerialAddressType {
+        /// The serial target type.
+        target: &'static str,
+        /// The address type it needs.
+        address_type: &'static str,
+    },
+    /// More than one video with `primary='yes'`.
+    #[error("Only one primary video device is supported")]
+    PrimaryVideos,
+    /// No `<os><type>` (and no Xen bootloader).
+    #[error("an os <type> must be specified")]
+    NoOsType,
     /// A plan or input exceeds a documented resource limit.
     #[error("{what} exceeds the limit of {limit}")]
     Limit {
@@ -651,6 +686,7 @@ impl ConfigError {
             | ConfigError::CcwInUse { .. }
             | ConfigError::SpaprVioInUse { .. }
             | ConfigError::DuplicateUsb { .. }
+            | ConfigError::NoOsType
             | ConfigError::Limit { .. } => ErrorClass::Xml,
             ConfigError::OptionRequired { .. }
             | ConfigError::SingleWatchdog
@@ -697,7 +733,13 @@ impl ConfigError {
             | ConfigError::IdeUnsupported
             | ConfigError::VideoNotPrimary { .. }
             | ConfigError::VideoNoneNotAlone
-            | ConfigError::ZpciUnsupported => ErrorClass::Unsupported,
+            | ConfigError::ZpciUnsupported
+            | ConfigError::UnknownAddressType { .. }
+            | ConfigError::SmartcardAddressType
+            | ConfigError::WatchdogAddress { .. }
+            | ConfigError::WatchdogPciOnly { .. }
+            | ConfigError::SerialAddressType { .. }
+            | ConfigError::PrimaryVideos => ErrorClass::Unsupported,
         }
     }
 }

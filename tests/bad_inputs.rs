@@ -252,7 +252,7 @@ fn more_controllers_than_the_limit_are_rejected() {
 /// `<domain><devices>` and then `inner` nested elements: depth `inner + 2`.
 fn nested(inner: usize) -> String {
     format!(
-        "<domain><devices>{}{}</devices></domain>",
+        "<domain><os><type>hvm</type></os><devices>{}{}</devices></domain>",
         "<x>".repeat(inner),
         "</x>".repeat(inner)
     )
@@ -297,7 +297,7 @@ fn nesting_half_a_million_deep_is_rejected_without_overflowing_the_stack() {
 fn devices_needing_more_than_256_buses_are_rejected() {
     // 31 usable slots per pci-bridge: 8,000 devices need about 260 buses.
     // libvirt counts on past bus 255 and fails placing the bridges it adds
-    // (rule 29; the live libvirt 9.0 gives this message for this input).
+    // (rule 42; the live libvirt 9.0 gives this message for this input).
     let xml = domain(&RNG.repeat(8_000));
 
     expect_error(

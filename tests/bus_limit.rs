@@ -1,4 +1,4 @@
-//! More than 256 buses (rule 29 of `docs/libvirt-rules.md`): libvirt's dry
+//! More than 256 buses (rule 42 of `docs/libvirt-rules.md`): libvirt's dry
 //! run counts on past bus 255 and fails where the controllers it then adds
 //! fail. The expected messages are the live libvirt 9.0's for the same
 //! inputs (`../shared/oracle/libvirt-assign`, 2026-12-02).

@@ -69,7 +69,7 @@ impl Plan {
     /// was never assigned, or changed since): the set is built from the
     /// devices, on a copy, and kept for the next hot-plug.
     fn hotplug_add_rebuilt(&mut self, device: Device, flags: ConnectFlags) -> Result<usize, Error> {
-        let bus_count = usize::try_from(self.max_pci_index().saturating_add(1)).unwrap_or(0);
+        let bus_count = usize::try_from(self.max_pci_index()?.saturating_add(1)).unwrap_or(0);
         let mut work = self.clone();
         let all_flags = work.compute_flags();
         let flagged = work.devices.len();

@@ -188,7 +188,58 @@ impl Plan {
             .collect()
     }
 
-    fn max_pci_index(&self) -> i64 {
+    /// The largest PCI controller index; above 255 the plan is refused
+    /// before any state sized by it is built (rule 37): a pcie-root machine
+    /// would run out of root-port slots on the way there (libvirt's dry run
+    /// fails with the root port it cannot place), any other machine fails
+    /// libvirt's validation of the index.
+    fn max_pci_index(&self) -> Result<i64, Error> {
+        let max = self.max_pci_index_unchecked();
+        if max <= 255 {
+            return Ok(max);
+        }
+        // The address set's first step refuses a PCI controller without a
+        // model, in controller order.
+        for pos in self.controller_positions() {
+            if let Some(dev) = self.devices.get(pos)
+                && let Some(Controller {
+                    kind: ControllerKind::Pci(p),
+                    ..
+                }) = dev.kind.controller()
+                && p.model.is_none()
+            {
+                return Err(fail(AllocError::ModelUnset, CheckMode::Auto, Some(dev)));
+            }
+        }
+        let device = self.devices.iter().find(|d| {
+            d.kind.controller().is_some_and(|c| {
+                matches!(c.kind, ControllerKind::Pci(_)) && i64::from(c.idx()) == max
+            })
+        });
+        if self.root_model() == Some(ControllerModel::PcieRoot) {
+            return Err(fail(
+                AllocError::ControllerNotAddable {
+                    model: ControllerModel::PcieRootPort.as_str(),
+                },
+                CheckMode::Auto,
+                device,
+            ));
+        }
+        // 11.3 inserts the controllers its dry run adds by index, so the
+        // first one validated is index 256, given or added.
+        let index = if self.libvirt.sorts_added_controllers() {
+            256
+        } else {
+            u32::try_from(max).unwrap_or(u32::MAX)
+        };
+        let device = device.filter(|d| d.kind.controller().is_some_and(|c| c.idx() == index));
+        Err(Error::Config {
+            device: device.map(ToString::to_string),
+            reason: crate::error::ConfigError::IndexTooHigh { index },
+        })
+    }
+
+    fn max_pci_index_unchecked(&self) -> i64 {
         self.devices
             .iter()
             .filter_map(|d| d.kind.controller())
@@ -202,7 +253,7 @@ impl Plan {
     /// Returns the real pass's address set (none without PCI).
     fn assign_addresses(&mut self) -> Result<Option<AddressSet>, Error> {
         self.assign_transports()?;
-        let max_index = self.max_pci_index();
+        let max_index = self.max_pci_index()?;
         let mut flags = self.compute_flags();
         // The zPCI flag is decided here (§5.2 step 3): controllers the dry
         // run appends carry none.

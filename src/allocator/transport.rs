@@ -45,6 +45,10 @@ impl Plan {
                 ));
             }
         }
+        // Numbers are only taken, never given back: every number below the
+        // cursor is in use, so the first free one is found from the cursor
+        // on (linear in all, not per device).
+        let mut cursor: u32 = 0;
         for i in order {
             let wants = self.devices.get(i).is_some_and(|d| {
                 matches!(&d.address, DeviceAddress::Other(t) if t == "ccw") && d.bus_id.is_none()
@@ -55,9 +59,10 @@ impl Plan {
             let Some(d) = self.edit_device(i) else {
                 continue;
             };
-            let Some(devno) = (0..=0xFFFF).find(|n| !used.contains(&(0xfe, 0, *n))) else {
+            let Some(devno) = (cursor..=0xFFFF).find(|n| !used.contains(&(0xfe, 0, *n))) else {
                 continue;
             };
+            cursor = devno.saturating_add(1);
             used.insert((0xfe, 0, devno));
             d.bus_id = Some(BusId::Ccw {
                 cssid: 0xfe,
@@ -106,6 +111,19 @@ impl Plan {
         // The first console mirrors the first serial port: not a device of
         // its own here.
         let counted = self.iteration_order();
+        // How many counted devices have each register, and which devices
+        // are counted: one pass, not one per device.
+        let mut in_counted = vec![false; self.devices.len()];
+        let mut holders: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+        for &j in &counted {
+            if let Some(slot) = in_counted.get_mut(j) {
+                *slot = true;
+            }
+            if let Some(BusId::SpaprVio { reg }) = self.devices.get(j).and_then(|o| o.bus_id) {
+                let n = holders.entry(reg).or_default();
+                *n = n.saturating_add(1);
+            }
+        }
         for &(_, i, _) in &order {
             let Some(d) = self.devices.get(i) else {
                 continue;
@@ -113,13 +131,8 @@ impl Plan {
             let Some(BusId::SpaprVio { reg }) = d.bus_id else {
                 continue;
             };
-            let clash = counted.iter().any(|&j| {
-                j != i
-                    && self
-                        .devices
-                        .get(j)
-                        .is_some_and(|o| o.bus_id == Some(BusId::SpaprVio { reg }))
-            });
+            let own = usize::from(in_counted.get(i).copied().unwrap_or(false));
+            let clash = holders.get(&reg).copied().unwrap_or(0) > own;
             if clash {
                 let reg = if reg == 0 {
                     "0".to_string()
@@ -129,6 +142,9 @@ impl Plan {
                 return Err(config(ConfigError::SpaprVioInUse { reg }, d));
             }
         }
+        // Per start value, where its search goes on: registers are only
+        // taken, so every one of its steps below the cursor is in use.
+        let mut cursors: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
         for (_, i, start) in order {
             if self.devices.get(i).is_none_or(|d| d.bus_id.is_some()) {
                 continue;
@@ -136,10 +152,11 @@ impl Plan {
             let Some(d) = self.edit_device(i) else {
                 continue;
             };
-            let mut reg = start;
+            let mut reg = cursors.get(&start).copied().unwrap_or(start);
             while used.contains(&reg) {
                 reg = reg.saturating_add(0x1000);
             }
+            cursors.insert(start, reg.saturating_add(0x1000));
             used.insert(reg);
             d.bus_id = Some(BusId::SpaprVio { reg });
         }

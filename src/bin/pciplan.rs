@@ -398,13 +398,13 @@ fn load<'a>(
 ) -> Result<(pciplan::libvirt::Document<'a>, Plan), Failure> {
     let caps = match &input.caps {
         Some(path) => Some(
-            parse_caps_xml(&read_text(path)?)
+            parse_caps_xml(&read_side_file(path)?)
                 .map_err(|e| Failure::Io(format!("{}: {e}", path.display())))?,
         ),
         None => None,
     };
     let host = match &input.host_pci {
-        Some(path) => HostPci::from_tsv(&read_text(path)?)
+        Some(path) => HostPci::from_tsv(&read_side_file(path)?)
             .map_err(|e| Failure::Io(format!("{}: {e}", path.display())))?,
         None => HostPci::default(),
     };
@@ -514,15 +514,61 @@ fn to_json<T: Serialize>(value: &T) -> Result<String, Failure> {
     Ok(text)
 }
 
+/// Reads a domain (`-` = standard input) with the library's size limit,
+/// enforced while reading: a larger or endless input is refused after
+/// [`pciplan::libvirt::MAX_INPUT_BYTES`] + 1 bytes, never read whole first.
 fn read_text(path: &Path) -> Result<String, Failure> {
-    let mut text = String::new();
-    let result = if path == Path::new("-") {
-        io::stdin().read_to_string(&mut text).map(|_| ())
+    read_bounded(path).map_err(|e| match e {
+        ReadError::TooLarge => Failure::Rejected(size_limit()),
+        ReadError::Io(msg) => Failure::Io(msg),
+    })
+}
+
+/// [`read_text`] for a capabilities or host file: over the limit is an
+/// I/O-class failure naming the file (exit 2).
+fn read_side_file(path: &Path) -> Result<String, Failure> {
+    read_bounded(path).map_err(|e| match e {
+        ReadError::TooLarge => Failure::Io(format!("{}: {}", path.display(), size_limit())),
+        ReadError::Io(msg) => Failure::Io(msg),
+    })
+}
+
+fn size_limit() -> pciplan::Error {
+    pciplan::ConfigError::Limit {
+        what: "input size in bytes",
+        limit: pciplan::libvirt::MAX_INPUT_BYTES,
+    }
+    .into()
+}
+
+enum ReadError {
+    TooLarge,
+    Io(String),
+}
+
+/// Reads at most the limit + 1 bytes of `path` (or standard input).
+fn read_bounded(path: &Path) -> Result<String, ReadError> {
+    let io_error = |e: io::Error| ReadError::Io(format!("cannot read {}: {e}", path.display()));
+    let reader: Box<dyn Read> = if path == Path::new("-") {
+        Box::new(io::stdin().lock())
     } else {
-        fs::read_to_string(path).map(|t| text = t)
+        Box::new(fs::File::open(path).map_err(io_error)?)
     };
-    result.map_err(|e| Failure::Io(format!("cannot read {}: {e}", path.display())))?;
-    Ok(text)
+    let limit = pciplan::libvirt::MAX_INPUT_BYTES;
+    let mut bytes = Vec::new();
+    reader
+        .take(u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(io_error)?;
+    if bytes.len() > limit {
+        return Err(ReadError::TooLarge);
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        io_error(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ))
+    })
 }
 
 fn emit(output: Option<&Path>, text: &str) -> Result<(), Failure> {
@@ -530,12 +576,17 @@ fn emit(output: Option<&Path>, text: &str) -> Result<(), Failure> {
         Some(path) if path != Path::new("-") => fs::write(path, text)
             .map_err(|e| Failure::Io(format!("cannot write {}: {e}", path.display()))),
         _ => {
+            // Any write failure but a closed pipe is an error (exit 2). A
+            // standard output closed before start cannot be seen: Rust's
+            // runtime reopens it on /dev/null before `main` (README).
+            let fail = |e: io::Error| Failure::Io(format!("cannot write standard output: {e}"));
             let mut out = io::stdout().lock();
             match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
                 Ok(()) => Ok(()),
-                // A closed pipe (`pciplan ... | head`) is not an error.
+                // A reader that stopped reading (`pciplan ... | head`) is not
+                // an error: exit 0 with no message (README, "Exit status").
                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-                Err(e) => Err(Failure::Io(format!("cannot write standard output: {e}"))),
+                Err(e) => Err(fail(e)),
             }
         }
     }

@@ -18,11 +18,24 @@ use crate::error::{Error, XmlError};
 /// # Ok::<(), pciplan::Error>(())
 /// ```
 ///
+/// Linear in the input: the same [limits](super#limits) as for a domain
+/// hold (size, attributes per element, namespaces, depth), and repeated
+/// machines are found through a hash set.
+///
 /// # Errors
 /// [`XmlError::Syntax`] for malformed XML or a DTD;
-/// [`XmlError::Invalid`] when the root is not `<qemuCaps>`.
+/// [`XmlError::Invalid`] when the root is not `<qemuCaps>`;
+/// [`crate::ConfigError::Limit`] beyond the limits.
 pub fn parse_caps_xml(xml: &str) -> Result<Capabilities, Error> {
-    let tree = roxmltree::Document::parse(xml).map_err(|e| XmlError::Syntax(e.to_string()))?;
+    if xml.len() > super::MAX_INPUT_BYTES {
+        return Err(crate::ConfigError::Limit {
+            what: "input size in bytes",
+            limit: super::MAX_INPUT_BYTES,
+        }
+        .into());
+    }
+    super::scan::prescan(xml)?;
+    let tree = super::parse_tree(xml)?;
     let root = tree.root_element();
     if root.tag_name().name() != "qemuCaps" {
         return Err(XmlError::Invalid {
@@ -32,6 +45,7 @@ pub fn parse_caps_xml(xml: &str) -> Result<Capabilities, Error> {
         .into());
     }
     let mut caps = Capabilities::empty();
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for node in root.children().filter(roxmltree::Node::is_element) {
         match node.tag_name().name() {
             "flag" => {
@@ -43,7 +57,7 @@ pub fn parse_caps_xml(xml: &str) -> Result<Capabilities, Error> {
                 let Some(name) = node.attribute("name") else {
                     continue;
                 };
-                if caps.machines().iter().any(|m| m.name == name) {
+                if !seen.insert(name) {
                     continue;
                 }
                 caps.add_machine(MachineType {

@@ -13,7 +13,7 @@ use crate::plan::Plan;
 ///
 /// ```
 /// use pciplan::machine::HostPci;
-/// let xml = "<domain><os><type arch='x86_64' machine='pc'/></os><devices>\
+/// let xml = "<domain><os><type arch='x86_64' machine='pc'>hvm</type></os><devices>\
 ///            <interface type='network'><mac address='52:54:00:00:00:01'/><alias name='ua-net0'/></interface>\
 ///            </devices></domain>";
 /// let (doc, plan) = pciplan::libvirt::parse_domain_builtin(xml, &HostPci::default(), Default::default())?;
@@ -41,8 +41,16 @@ pub fn identities(doc: &Document<'_>, plan: &Plan) -> Vec<Identity> {
 
 /// Fills alias, MAC, target and serial from one device element.
 fn read_keys(root: roxmltree::Node<'_, '_>, id: &mut Identity) {
-    let child = |name: &str| root.children().find(|c| c.has_tag_name(name));
-    let attr = |name: &str, a: &str| child(name).and_then(|c| c.attribute(a)).map(str::to_string);
+    // libvirt's own children only (no namespace), attributes by local name.
+    let child = |name: &str| {
+        root.children()
+            .find(|c| c.is_element() && c.tag_name().namespace().is_none() && c.has_tag_name(name))
+    };
+    let attr = |name: &str, a: &str| {
+        child(name)
+            .and_then(|c| c.attributes().find(|x| x.name() == a).map(|x| x.value()))
+            .map(str::to_string)
+    };
     id.alias = attr("alias", "name");
     if root.has_tag_name("interface") {
         id.mac = attr("mac", "address").map(|m| m.to_ascii_lowercase());

@@ -32,6 +32,13 @@
 //! | element nesting depth | [`MAX_DEPTH`] = 256 | libxml2's default `xmlParserMaxDepth`, which libvirt parses with |
 //! | elements in `<devices>` | [`crate::limits::MAX_DEVICES`] = 65,536 | the number of PCI functions of 256 buses |
 //! | `<controller>` elements | [`MAX_CONTROLLERS`] = 1,024 | 256 PCI controllers (indexes 0–255) plus ample room for the other types |
+//! | attributes of one element | [`MAX_ATTRIBUTES`] = 128 | libvirt's elements have at most about 20; the XML parser's duplicate check is quadratic in this count |
+//! | `xmlns` declarations | [`MAX_NAMESPACES`] = 1,024 | the parser copies the namespaces in scope into every declaring element |
+//! | XML nodes | [`MAX_NODES`] = 300,000 | 65,536 one-element devices (with the white space between them) fit; the tree of a 4 MiB document of empty elements would take 80 MB, with this limit the parse stays under 45 MB |
+//!
+//! Attributes, namespace declarations and depth are counted by a linear
+//! scan of the raw text before the XML parser runs, so the parser never
+//! sees input on which it is slow.
 //!
 //! DTDs are refused outright (`XML with DTD detected`), so entity expansion
 //! ("billion laughs") and external entities cannot happen: nothing the input
@@ -41,6 +48,7 @@ mod caps;
 mod error;
 mod identity;
 mod parse;
+mod scan;
 mod write;
 
 use std::borrow::Cow;
@@ -68,6 +76,33 @@ pub const MAX_DEPTH: usize = 256;
 
 /// Most `<controller>` elements accepted. See [Limits](self#limits).
 pub const MAX_CONTROLLERS: usize = 1024;
+
+/// Most attributes (namespace declarations included) on one element.
+/// See [Limits](self#limits).
+pub const MAX_ATTRIBUTES: usize = 128;
+
+/// Most `xmlns` declarations in one document. See [Limits](self#limits).
+pub const MAX_NAMESPACES: usize = 1024;
+
+/// Most XML nodes (elements, text, comments) in one document. See
+/// [Limits](self#limits).
+pub const MAX_NODES: usize = 300_000;
+
+/// Parses the text into a tree with the node limit; DTDs are refused.
+fn parse_tree(xml: &str) -> Result<roxmltree::Document<'_>, Error> {
+    let options = roxmltree::ParsingOptions {
+        nodes_limit: u32::try_from(MAX_NODES).unwrap_or(u32::MAX),
+        ..roxmltree::ParsingOptions::default()
+    };
+    roxmltree::Document::parse_with_options(xml, options).map_err(|e| match e {
+        roxmltree::Error::NodesLimitReached => crate::ConfigError::Limit {
+            what: "XML nodes",
+            limit: MAX_NODES,
+        }
+        .into(),
+        e => XmlError::Syntax(e.to_string()).into(),
+    })
+}
 
 /// A parsed libvirt domain definition: the original text and its XML tree,
 /// borrowed from the input, plus the device elements the plan refers to.
@@ -202,7 +237,23 @@ impl<'d, 'a: 'd> Elem<'d, 'a> {
         }
     }
 
+    /// The first attribute of that local name, in any namespace: what
+    /// libvirt's `virXMLPropString` (libxml2's `xmlGetProp`) reads for a
+    /// device (rule 29).
     fn attr(&self, name: &str) -> Option<Attr<'d>> {
+        self.node
+            .attributes()
+            .find(|a| a.name() == name)
+            .map(|a| Attr {
+                range: a.range(),
+                value_range: a.range_value(),
+                value: a.value(),
+            })
+    }
+
+    /// The attribute of that name in no namespace: what libvirt's XPath
+    /// lookups (`string(./os/type[1]/@machine)`) read.
+    fn plain_attr(&self, name: &str) -> Option<Attr<'d>> {
         self.node
             .attributes()
             .find(|a| a.name() == name && a.namespace().is_none())
@@ -213,11 +264,11 @@ impl<'d, 'a: 'd> Elem<'d, 'a> {
             })
     }
 
-    /// Element children.
+    /// Element children in no namespace (libvirt's own; rule 29).
     fn children(&self) -> impl Iterator<Item = Elem<'d, 'a>> + '_ {
         self.node
             .children()
-            .filter(roxmltree::Node::is_element)
+            .filter(|n| n.is_element() && n.tag_name().namespace().is_none())
             .map(|node| Elem { node, ..*self })
     }
 
@@ -262,7 +313,7 @@ pub fn parse_domain<'a>(
 ///
 /// ```
 /// use pciplan::machine::HostPci;
-/// let xml = "<domain><os><type arch='aarch64' machine='virt'/></os><devices/></domain>";
+/// let xml = "<domain><os><type arch='aarch64' machine='virt'>hvm</type></os><devices/></domain>";
 /// let (_, plan) = pciplan::libvirt::parse_domain_builtin(xml, &HostPci::default(), Default::default())?;
 /// assert!(plan.caps().has("gpex-pcihost"));
 /// # Ok::<(), pciplan::Error>(())
@@ -298,7 +349,7 @@ pub fn write_domain(doc: &Document<'_>, plan: &Plan) -> Result<String, Error> {
 ///
 /// ```
 /// use pciplan::{Capabilities, machine::HostPci};
-/// let xml = "<domain><devices/></domain>";
+/// let xml = "<domain><os><type arch='x86_64' machine='pc'>hvm</type></os><devices/></domain>";
 /// let out = pciplan::libvirt::assign_xml(xml, &Capabilities::qemu_8_0_x86_64(), &HostPci::default())?;
 /// assert!(out.starts_with("<domain>"));
 /// # Ok::<(), pciplan::Error>(())

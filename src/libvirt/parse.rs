@@ -24,20 +24,23 @@ pub(super) fn parse_domain<'a>(
     host: &HostPci,
 ) -> Result<(Document<'a>, Plan), Error> {
     limit(xml.len(), super::MAX_INPUT_BYTES, "input size in bytes")?;
-    let tree = roxmltree::Document::parse(xml).map_err(|e| XmlError::Syntax(e.to_string()))?;
-    limit(depth(&tree), super::MAX_DEPTH, "element nesting depth")?;
+    // Attributes, namespaces and depth, counted before the parser runs.
+    super::scan::prescan(xml)?;
+    let tree = super::parse_tree(xml)?;
     let root = tree.root_element();
     if root.tag_name().name() != "domain" {
         return Err(XmlError::WrongRoot(root.tag_name().name().to_string()).into());
     }
-    let devices = child(root, "devices");
+    // libvirt reads every `<devices>` block (its XPath `./devices/*`), in
+    // document order (rule 30); additions go into the first.
+    let blocks = || elements(root).filter(|n| n.tag_name().name() == "devices");
+    let devices = blocks().next();
+    let all_devices = || blocks().flat_map(elements);
     // Counted before any per-device work.
-    let count = devices.into_iter().flat_map(elements).count();
+    let count = all_devices().count();
     limit(count, limits::MAX_DEVICES, "devices")?;
     limit(
-        devices
-            .into_iter()
-            .flat_map(elements)
+        all_devices()
             .filter(|n| n.tag_name().name() == "controller")
             .count(),
         super::MAX_CONTROLLERS,
@@ -46,11 +49,23 @@ pub(super) fn parse_domain<'a>(
     let indent_unit = devices.map_or("  ", |d| indent_unit(xml, d));
 
     let os_type = child(root, "os").and_then(|os| child(os, "type"));
+    // libvirt reads `string(./os/type[1])`: without it (and without a Xen
+    // bootloader) the definition is refused (rule 33).
+    if os_type
+        .and_then(|t| t.text())
+        .is_none_or(|t| t.trim().is_empty())
+        && child(root, "bootloader").is_none()
+    {
+        return Err(ConfigError::NoOsType.into());
+    }
     let arch = os_type
         .and_then(|t| t.attribute("arch"))
         .unwrap_or("x86_64");
-    let given = os_type.and_then(|t| t.attribute("machine"));
+    let given = os_type
+        .and_then(|t| t.attribute("machine"))
+        .filter(|m| !m.is_empty());
     let builtin;
+    let is_builtin = caps.is_none();
     let caps = match caps {
         Some(c) => c,
         None => {
@@ -63,9 +78,18 @@ pub(super) fn parse_domain<'a>(
     let canonical = caps.canonical_machine(name);
     // A capability set that lists machines names every machine the binary
     // has: another one is refused.
-    if !caps.machines().is_empty() && !caps.machines().iter().any(|m| m.name == canonical) {
-        let emulator = devices
-            .and_then(|d| child(d, "emulator"))
+    // The built-in QEMU 8.0 set lists no machines (its aliases stay as
+    // written), but a versioned pc/q35 machine it does not have is refused
+    // as QEMU 8.0's libvirt refuses it (rule 41).
+    let unlisted_version = is_builtin
+        && libvirt == crate::LibvirtVersion::V9_0
+        && matches!(arch, "x86_64" | "i686")
+        && !qemu_8_0_has_versioned(canonical);
+    if unlisted_version
+        || (!caps.machines().is_empty() && !caps.machines().iter().any(|m| m.name == canonical))
+    {
+        let emulator = all_devices()
+            .find(|e| e.tag_name().name() == "emulator")
             .and_then(|e| e.text())
             .map(str::trim)
             .unwrap_or("/usr/bin/qemu-system-x86_64");
@@ -90,11 +114,13 @@ pub(super) fn parse_domain<'a>(
     plan.set_numa_cells(u32::try_from(cells).unwrap_or(u32::MAX));
 
     let mut elems = Vec::with_capacity(count);
-    // The element token of the first video with `primary='yes'`.
+    // The element token of the first video with `primary='yes'`, and how
+    // many there are.
     let mut primary_video: Option<usize> = None;
+    let mut primary_videos = 0usize;
     let mut graphics = false;
     let mut adding = plan.adding();
-    for node in devices.into_iter().flat_map(elements) {
+    for node in all_devices() {
         let name = node.tag_name().name();
         if name == "graphics" {
             graphics = true;
@@ -107,11 +133,11 @@ pub(super) fn parse_domain<'a>(
             Some(a) => parse_address(a)?,
             None => DeviceAddress::None,
         };
-        if name == "video"
-            && primary_video.is_none()
-            && child(node, "model").and_then(|m| m.attribute("primary")) == Some("yes")
-        {
-            primary_video = Some(elems.len());
+        if name == "video" && child(node, "model").and_then(|m| prop(m, "primary")) == Some("yes") {
+            primary_videos = primary_videos.saturating_add(1);
+            if primary_video.is_none() {
+                primary_video = Some(elems.len());
+            }
         }
         let mut device = Device::new(kind)
             .with_address(address)
@@ -123,14 +149,8 @@ pub(super) fn parse_domain<'a>(
         device.bus_id = bus_id(address_node)?;
         device.zpci = match address_node.and_then(|a| child(a, "zpci")) {
             Some(z) => Some(Zpci {
-                uid: z
-                    .attribute("uid")
-                    .map(|_| address_u32(z, "uid"))
-                    .transpose()?,
-                fid: z
-                    .attribute("fid")
-                    .map(|_| address_u32(z, "fid"))
-                    .transpose()?,
+                uid: prop(z, "uid").map(|_| address_u32(z, "uid")).transpose()?,
+                fid: prop(z, "fid").map(|_| address_u32(z, "fid")).transpose()?,
             }),
             None => None,
         };
@@ -139,6 +159,10 @@ pub(super) fn parse_domain<'a>(
     }
     adding.finish();
     plan.set_graphics(graphics);
+    // Two primary videos are refused (rule 34).
+    if primary_videos > 1 {
+        return Err(ConfigError::PrimaryVideos.into());
+    }
     move_primary_video(&mut plan, primary_video);
 
     let devices = devices.map(|d| d.id());
@@ -154,32 +178,39 @@ pub(super) fn parse_domain<'a>(
     Ok((doc, plan))
 }
 
+/// The versions of QEMU 8.0's `pc-i440fx-*` machines (libvirt's
+/// `caps_8.0.0.x86_64.xml`); its `pc-q35-*` ones are those from 2.4 on,
+/// plus 4.0.1.
+const QEMU_8_0_VERSIONS: [&str; 32] = [
+    "1.4", "1.5", "1.6", "1.7", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7", "2.8",
+    "2.9", "2.10", "2.11", "2.12", "3.0", "3.1", "4.0", "4.1", "4.2", "5.0", "5.1", "5.2", "6.0",
+    "6.1", "6.2", "7.0", "7.1", "7.2", "8.0",
+];
+
+/// Whether a machine name is no versioned pc/q35 machine, or one QEMU 8.0
+/// has (`true` for every other name: those are checked elsewhere).
+fn qemu_8_0_has_versioned(name: &str) -> bool {
+    let known = |v: &str| QEMU_8_0_VERSIONS.contains(&v);
+    if let Some(v) = name.strip_prefix("pc-i440fx-") {
+        return known(v);
+    }
+    if let Some(v) = name.strip_prefix("pc-q35-") {
+        return v == "4.0.1"
+            || (known(v)
+                && !matches!(
+                    v,
+                    "1.4" | "1.5" | "1.6" | "1.7" | "2.0" | "2.1" | "2.2" | "2.3"
+                ));
+    }
+    true
+}
+
 /// [`ConfigError::Limit`] when `count` is above `max`.
 fn limit(count: usize, max: usize, what: &'static str) -> Result<(), Error> {
     if count > max {
         return Err(ConfigError::Limit { what, limit: max }.into());
     }
     Ok(())
-}
-
-/// The deepest element nesting of the document (`<domain>` alone is 1),
-/// in one pass without recursion; counting stops past [`super::MAX_DEPTH`].
-fn depth(tree: &roxmltree::Document<'_>) -> usize {
-    // Ends of the open elements around the current one, in document order.
-    let mut open: Vec<usize> = Vec::new();
-    let mut deepest = 0usize;
-    for n in tree.root().descendants().filter(Node::is_element) {
-        let r = n.range();
-        while open.last().is_some_and(|&end| end <= r.start) {
-            open.pop();
-        }
-        open.push(r.end);
-        deepest = deepest.max(open.len());
-        if deepest > super::MAX_DEPTH {
-            break;
-        }
-    }
-    deepest
 }
 
 /// libvirt moves a video with `primary='yes'` to the front of the video
@@ -198,8 +229,19 @@ fn move_primary_video(plan: &mut Plan, primary: Option<usize>) {
     }
 }
 
+/// Element children in no namespace: the only ones libvirt reads (its
+/// XPath names carry no prefix); namespaced ones pass through (rule 29).
 fn elements<'a, 'i>(node: Node<'a, 'i>) -> impl Iterator<Item = Node<'a, 'i>> {
-    node.children().filter(Node::is_element)
+    node.children()
+        .filter(|n| n.is_element() && n.tag_name().namespace().is_none())
+}
+
+/// An attribute as libvirt's `virXMLPropString` (libxml2's `xmlGetProp`)
+/// reads it: the first of that local name, in whatever namespace (rule 29).
+fn prop<'a>(node: Node<'a, '_>, name: &str) -> Option<&'a str> {
+    node.attributes()
+        .find(|a| a.name() == name)
+        .map(|a| a.value())
 }
 
 fn child<'a, 'i>(node: Node<'a, 'i>, name: &str) -> Option<Node<'a, 'i>> {
@@ -210,12 +252,12 @@ fn child<'a, 'i>(node: Node<'a, 'i>, name: &str) -> Option<Node<'a, 'i>> {
 /// libvirt's input messages name), else alias, else empty.
 fn label(node: Node<'_, '_>) -> String {
     let target = match node.tag_name().name() {
-        "disk" => child(node, "target").and_then(|t| t.attribute("dev")),
-        "input" => node.attribute("type"),
+        "disk" => child(node, "target").and_then(|t| prop(t, "dev")),
+        "input" => prop(node, "type"),
         _ => None,
     };
     target
-        .or_else(|| child(node, "alias").and_then(|a| a.attribute("name")))
+        .or_else(|| child(node, "alias").and_then(|a| prop(a, "name")))
         .unwrap_or_default()
         .to_string()
 }
@@ -254,53 +296,69 @@ fn bad_attr(element: &str, attr: &str, value: &str, reason: &str) -> Error {
     .into()
 }
 
-/// One number of a PCI address: C-style, missing is 0.
-/// A number of an address element that must fit 32 bits (0 when absent).
+/// libvirt's message for a number attribute it cannot read.
+const NOT_A_NUMBER: &str = "Expected non-negative integer value";
+
+/// A number as C's `strtoul` with base 0 reads it, as libvirt's
+/// `virStrToLong_ul*p` accept it (rule 31): leading white space and one
+/// `+` are allowed, `-` is not, nothing may follow the digits (a trailing
+/// space is refused), `0x` means hexadecimal and a leading `0` octal.
+pub(super) fn strtoul(s: &str) -> Option<u64> {
+    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let t = t.strip_prefix('+').unwrap_or(t);
+    let (digits, radix) = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(h) => (h, 16),
+        None if t.len() > 1 && t.starts_with('0') => (t.get(1..)?, 8),
+        None => (t, 10),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| char::from(b).is_digit(radix)) {
+        return None;
+    }
+    u64::from_str_radix(digits, radix).ok()
+}
+
+/// A number of an address element that must fit 32 bits (0 when absent),
+/// as libvirt's `virXMLPropUInt` reads it.
 fn address_u32(node: Node<'_, '_>, attr: &str) -> Result<u32, Error> {
     let n = address_part(node, attr)?;
     u32::try_from(n).map_err(|_| {
         bad_attr(
             node.tag_name().name(),
             attr,
-            node.attribute(attr).unwrap_or_default(),
-            "Expected unsigned integer value",
+            prop(node, attr).unwrap_or_default(),
+            NOT_A_NUMBER,
         )
     })
 }
 
+/// A 64-bit number of an address element (0 when absent).
 fn address_part(node: Node<'_, '_>, attr: &str) -> Result<u64, Error> {
-    match node.attribute(attr) {
+    match prop(node, attr) {
         None => Ok(0),
-        Some(v) => parse_c_uint(v).ok_or_else(|| {
-            bad_attr(
-                node.tag_name().name(),
-                attr,
-                v,
-                "Expected unsigned integer value",
-            )
-        }),
+        Some(v) => {
+            strtoul(v).ok_or_else(|| bad_attr(node.tag_name().name(), attr, v, NOT_A_NUMBER))
+        }
     }
 }
 
 /// Reads domain, bus, slot, function (and multifunction) of an address
 /// element; `check` forces the range checks even for an empty address.
 fn pci_address(node: Node<'_, '_>, check: bool) -> Result<PciAddress, Error> {
-    let domain = address_part(node, "domain")?;
-    let bus = address_part(node, "bus")?;
-    let slot = address_part(node, "slot")?;
-    let function = address_part(node, "function")?;
-    let clamp = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+    let domain = address_u32(node, "domain")?;
+    let bus = address_u32(node, "bus")?;
+    let slot = address_u32(node, "slot")?;
+    let function = address_u32(node, "function")?;
     let mut addr = if check || domain != 0 || bus != 0 || slot != 0 {
-        let domain = u16::try_from(domain).map_err(|_| AddressError::Domain(clamp(domain)))?;
-        let bus = u8::try_from(bus).map_err(|_| AddressError::Bus(clamp(bus)))?;
+        let domain = u16::try_from(domain).map_err(|_| AddressError::Domain(domain))?;
+        let bus = u8::try_from(bus).map_err(|_| AddressError::Bus(bus))?;
         let slot = u8::try_from(slot)
-            .map_err(|_| AddressError::Slot(clamp(slot)))
+            .map_err(|_| AddressError::Slot(slot))
             .and_then(Slot::new)
-            .map_err(|_| AddressError::Slot(clamp(slot)))?;
+            .map_err(|_| AddressError::Slot(slot))?;
         let function = u8::try_from(function)
-            .map_err(|_| AddressError::Function(clamp(function)))
+            .map_err(|_| AddressError::Function(function))
             .and_then(Function::new)
-            .map_err(|_| AddressError::Function(clamp(function)))?;
+            .map_err(|_| AddressError::Function(function))?;
         PciAddress::new(domain, bus, slot, function)
     } else {
         // An empty address: libvirt checks nothing and assigns one.
@@ -310,7 +368,7 @@ fn pci_address(node: Node<'_, '_>, check: bool) -> Result<PciAddress, Error> {
             .unwrap_or(Function::ZERO);
         PciAddress::new(0, 0, Slot::ZERO, function)
     };
-    match node.attribute("multifunction") {
+    match prop(node, "multifunction") {
         None => {}
         Some("on") => addr = addr.with_multifunction(Multifunction::On),
         Some("off") => addr = addr.with_multifunction(Multifunction::Off),
@@ -326,12 +384,32 @@ fn pci_address(node: Node<'_, '_>, check: bool) -> Result<PciAddress, Error> {
     Ok(addr)
 }
 
+/// libvirt 9.0's address types other than `pci` (`none` is not one the
+/// parser takes: `virDomainDeviceAddressTypeFromString(..) <= 0`).
+const KNOWN_ADDRESS_TYPES: [&str; 11] = [
+    "drive",
+    "virtio-serial",
+    "ccid",
+    "usb",
+    "spapr-vio",
+    "virtio-s390",
+    "ccw",
+    "virtio-mmio",
+    "isa",
+    "dimm",
+    "unassigned",
+];
+
 /// An `<address>` element of a device.
 pub(super) fn parse_address(node: Node<'_, '_>) -> Result<DeviceAddress, Error> {
-    match node.attribute("type") {
+    match prop(node, "type") {
         None => Err(XmlError::Rejected("No type specified for device address".into()).into()),
         Some("pci") => Ok(DeviceAddress::Pci(pci_address(node, false)?)),
-        Some(t) => Ok(DeviceAddress::Other(t.to_string())),
+        Some(t) if KNOWN_ADDRESS_TYPES.contains(&t) => Ok(DeviceAddress::Other(t.to_string())),
+        Some(t) => Err(ConfigError::UnknownAddressType {
+            address_type: t.to_string(),
+        }
+        .into()),
     }
 }
 
@@ -349,7 +427,7 @@ fn enum_attr<T>(
     attr: &str,
     f: impl Fn(&str) -> Option<T>,
 ) -> Result<Option<T>, Error> {
-    match node.attribute(attr) {
+    match prop(node, attr) {
         None => Ok(None),
         Some(v) => f(v)
             .map(Some)
@@ -378,7 +456,7 @@ fn virtio_model(node: Node<'_, '_>) -> Result<VirtioModel, Error> {
 
 /// The `type` of a child element (`<target type>`, `<driver type>`, …).
 fn child_attr<'a>(node: Node<'a, '_>, name: &str, attr: &str) -> Option<(Node<'a, 'a>, &'a str)> {
-    child(node, name).and_then(|c| c.attribute(attr).map(|v| (c, v)))
+    child(node, name).and_then(|c| prop(c, attr).map(|v| (c, v)))
 }
 
 /// The model of a device element, or `None` for elements pciplan ignores.
@@ -389,14 +467,17 @@ fn device_kind(node: Node<'_, '_>) -> Result<Option<DeviceKind>, Error> {
         "interface" => interface(node)?,
         "hostdev" => DeviceKind::Hostdev(hostdev(node)?),
         "sound" => DeviceKind::Sound(required_attr(node, "model", sound_model)?),
-        "video" => DeviceKind::Video(match child_attr(node, "model", "type") {
-            None => VideoModel::Default,
-            Some((m, v)) => video_model(v)
-                .ok_or_else(|| bad_attr(m.tag_name().name(), "type", v, "Unknown value"))?,
-        }),
+        // An empty model type is the default model (rule 35).
+        "video" => DeviceKind::Video(
+            match child_attr(node, "model", "type").filter(|(_, v)| !v.is_empty()) {
+                None => VideoModel::Default,
+                Some((m, v)) => video_model(v)
+                    .ok_or_else(|| bad_attr(m.tag_name().name(), "type", v, "Unknown value"))?,
+            },
+        ),
         "input" => DeviceKind::Input {
             // Without a bus, x86 puts tablets on USB and mice/keyboards on PS/2.
-            bus: match (node.attribute("bus"), node.attribute("type")) {
+            bus: match (prop(node, "bus"), prop(node, "type")) {
                 (Some("virtio"), _) => InputBus::Virtio,
                 (Some("usb"), _) | (None, Some("tablet")) => InputBus::Usb,
                 _ => InputBus::Other,
@@ -414,13 +495,11 @@ fn device_kind(node: Node<'_, '_>) -> Result<Option<DeviceKind>, Error> {
         "memballoon" => DeviceKind::Memballoon(required_attr(node, "model", balloon_model)?),
         "rng" => DeviceKind::Rng(virtio_model(node)?),
         "watchdog" => DeviceKind::Watchdog(required_attr(node, "model", watchdog_model)?),
-        "shmem" => DeviceKind::Shmem(
-            match child(node, "model").and_then(|m| m.attribute("type")) {
-                Some("ivshmem-plain") => ShmemModel::Plain,
-                Some("ivshmem-doorbell") => ShmemModel::Doorbell,
-                _ => ShmemModel::Ivshmem,
-            },
-        ),
+        "shmem" => DeviceKind::Shmem(match child(node, "model").and_then(|m| prop(m, "type")) {
+            Some("ivshmem-plain") => ShmemModel::Plain,
+            Some("ivshmem-doorbell") => ShmemModel::Doorbell,
+            _ => ShmemModel::Ivshmem,
+        }),
         "serial" => {
             DeviceKind::Serial(target_type(node, serial_target)?.unwrap_or(SerialTarget::None))
         }
@@ -448,7 +527,7 @@ fn device_kind(node: Node<'_, '_>) -> Result<Option<DeviceKind>, Error> {
         "nvram" => DeviceKind::Nvram,
         "hub" => DeviceKind::Hub,
         "tpm" => DeviceKind::Tpm {
-            spapr_proxy: node.attribute("model") == Some("spapr-tpm-proxy"),
+            spapr_proxy: prop(node, "model") == Some("spapr-tpm-proxy"),
         },
         "panic" => DeviceKind::Panic,
         "redirdev" => DeviceKind::Redirdev,
@@ -460,7 +539,7 @@ fn device_kind(node: Node<'_, '_>) -> Result<Option<DeviceKind>, Error> {
 /// The controller of a `<address type='virtio-serial' controller='N'>`
 /// (0 when absent).
 fn vserial_controller(node: Node<'_, '_>) -> Result<u32, Error> {
-    match child(node, "address").filter(|a| a.attribute("type") == Some("virtio-serial")) {
+    match child(node, "address").filter(|a| prop(*a, "type") == Some("virtio-serial")) {
         None => Ok(0),
         Some(a) => address_u32(a, "controller"),
     }
@@ -475,8 +554,8 @@ fn target_type<T>(node: Node<'_, '_>, f: impl Fn(&str) -> Option<T>) -> Result<O
 
 fn disk(node: Node<'_, '_>) -> Result<DeviceKind, Error> {
     let target = child(node, "target");
-    let dev = target.and_then(|t| t.attribute("dev")).unwrap_or_default();
-    let bus = match target.and_then(|t| t.attribute("bus")) {
+    let dev = target.and_then(|t| prop(t, "dev")).unwrap_or_default();
+    let bus = match target.and_then(|t| prop(t, "bus")) {
         Some(b) => disk_bus(b),
         None => bus_from_dev(dev),
     };
@@ -489,12 +568,10 @@ fn disk(node: Node<'_, '_>) -> Result<DeviceKind, Error> {
     };
     let drive_controller = match divisor {
         None => None,
-        Some(div) => {
-            match child(node, "address").filter(|a| a.attribute("type") == Some("drive")) {
-                Some(a) => Some(address_u32(a, "controller")?),
-                None => crate::plan::disk_name_index(dev).map(|i| i / div),
-            }
-        }
+        Some(div) => match child(node, "address").filter(|a| prop(*a, "type") == Some("drive")) {
+            Some(a) => Some(address_u32(a, "controller")?),
+            None => crate::plan::disk_name_index(dev).map(|i| i / div),
+        },
     };
     Ok(DeviceKind::Disk {
         bus,
@@ -508,12 +585,12 @@ fn disk(node: Node<'_, '_>) -> Result<DeviceKind, Error> {
 /// controller; SCSI: 7 units; SATA: 6 units; FDC: 2 units).
 fn disk_drive(node: Node<'_, '_>) -> Result<Option<Drive>, Error> {
     let target = child(node, "target");
-    let dev = target.and_then(|t| t.attribute("dev")).unwrap_or_default();
-    let bus = match target.and_then(|t| t.attribute("bus")) {
+    let dev = target.and_then(|t| prop(t, "dev")).unwrap_or_default();
+    let bus = match target.and_then(|t| prop(t, "bus")) {
         Some(b) => disk_bus(b),
         None => bus_from_dev(dev),
     };
-    if let Some(a) = child(node, "address").filter(|a| a.attribute("type") == Some("drive")) {
+    if let Some(a) = child(node, "address").filter(|a| prop(*a, "type") == Some("drive")) {
         return Ok(Some(Drive {
             controller: address_u32(a, "controller")?,
             bus: address_u32(a, "bus")?,
@@ -548,13 +625,13 @@ fn disk_drive(node: Node<'_, '_>) -> Result<Option<Drive>, Error> {
 /// none: libvirt then assigns them).
 fn bus_id(address: Option<Node<'_, '_>>) -> Result<Option<BusId>, Error> {
     let Some(a) = address else { return Ok(None) };
-    match a.attribute("type") {
-        Some("ccw") if a.attribute("devno").is_some() => Ok(Some(BusId::Ccw {
+    match prop(a, "type") {
+        Some("ccw") if prop(a, "devno").is_some() => Ok(Some(BusId::Ccw {
             cssid: address_u32(a, "cssid")?,
             ssid: address_u32(a, "ssid")?,
             devno: address_u32(a, "devno")?,
         })),
-        Some("spapr-vio") if a.attribute("reg").is_some() => Ok(Some(BusId::SpaprVio {
+        Some("spapr-vio") if prop(a, "reg").is_some() => Ok(Some(BusId::SpaprVio {
             reg: address_part(a, "reg")?,
         })),
         _ => Ok(None),
@@ -597,7 +674,7 @@ fn bus_from_dev(dev: &str) -> DiskBus {
 /// A non-negative integer attribute in libvirt's generic form (C-style
 /// base unless `decimal`).
 fn int_attr(node: Node<'_, '_>, attr: &str, decimal: bool) -> Result<Option<u32>, Error> {
-    let Some(v) = node.attribute(attr) else {
+    let Some(v) = prop(node, attr) else {
         return Ok(None);
     };
     let element = node.tag_name().name();
@@ -628,8 +705,8 @@ fn unknown_model(model: &str) -> Error {
 }
 
 fn controller(node: Node<'_, '_>) -> Result<Controller, Error> {
-    let ty = node.attribute("type").unwrap_or("ide");
-    let model = node.attribute("model");
+    let ty = prop(node, "type").unwrap_or("ide");
+    let model = prop(node, "model");
     let kind = match ty {
         "ide" => {
             if let Some(m) = model.filter(|m| !matches!(*m, "piix3" | "piix4" | "ich6")) {
@@ -688,7 +765,7 @@ fn only_one<'a, 'i>(node: Node<'a, 'i>, name: &str) -> Result<Option<Node<'a, 'i
 fn pci_controller(node: Node<'_, '_>, model: Option<&str>) -> Result<PciController, Error> {
     let model = model.map(str::parse::<ControllerModel>).transpose()?;
     let model_name = only_one(node, "model")?
-        .and_then(|m| m.attribute("name"))
+        .and_then(|m| prop(m, "name"))
         .map(str::to_string);
     let mut target = PciTarget::default();
     if let Some(t) = only_one(node, "target")? {
@@ -697,7 +774,7 @@ fn pci_controller(node: Node<'_, '_>, model: Option<&str>) -> Result<PciControll
         target.port = int_attr(t, "port", false)?;
         target.bus_nr = int_attr(t, "busNr", false)?;
         target.index = int_attr(t, "index", false)?;
-        target.hotplug = match t.attribute("hotplug") {
+        target.hotplug = match prop(t, "hotplug") {
             None => None,
             Some("on") => Some(true),
             Some("off") => Some(false),
@@ -720,8 +797,13 @@ fn pci_controller(node: Node<'_, '_>, model: Option<&str>) -> Result<PciControll
 }
 
 fn interface(node: Node<'_, '_>) -> Result<DeviceKind, Error> {
-    let model = child_attr(node, "model", "type").map(|(_, v)| NicModel::parse(v));
-    let hostdev = if node.attribute("type") == Some("hostdev") {
+    // libvirt reads the NIC model by XPath (`string(./model/@type)`): an
+    // attribute in no namespace only (rule 29).
+    let model = child(node, "model")
+        .and_then(|m| m.attribute("type"))
+        .filter(|v| !v.is_empty())
+        .map(NicModel::parse);
+    let hostdev = if prop(node, "type") == Some("hostdev") {
         Some(HostdevSource::Pci(host_address(node)?))
     } else {
         None
@@ -730,14 +812,14 @@ fn interface(node: Node<'_, '_>) -> Result<DeviceKind, Error> {
 }
 
 fn hostdev(node: Node<'_, '_>) -> Result<HostdevSource, Error> {
-    if node.attribute("mode").is_some_and(|m| m != "subsystem") {
+    if prop(node, "mode").is_some_and(|m| m != "subsystem") {
         return Ok(HostdevSource::Other);
     }
-    Ok(match node.attribute("type") {
+    Ok(match prop(node, "type") {
         Some("pci") => HostdevSource::Pci(host_address(node)?),
         Some("scsi_host") => HostdevSource::ScsiHost(virtio_model(node)?),
-        Some("mdev") if node.attribute("model") == Some("vfio-pci") => HostdevSource::MdevVfioPci,
-        Some("mdev") if node.attribute("model") == Some("vfio-ccw") => HostdevSource::MdevVfioCcw,
+        Some("mdev") if prop(node, "model") == Some("vfio-pci") => HostdevSource::MdevVfioPci,
+        Some("mdev") if prop(node, "model") == Some("vfio-ccw") => HostdevSource::MdevVfioCcw,
         Some("mdev") => HostdevSource::MdevOther,
         Some("scsi") => HostdevSource::Scsi(drive_address(node)?),
         _ => HostdevSource::Other,
@@ -746,7 +828,7 @@ fn hostdev(node: Node<'_, '_>) -> Result<HostdevSource, Error> {
 
 /// The (controller, unit) of a device's `<address type='drive'>`.
 fn drive_address(node: Node<'_, '_>) -> Result<Option<(u32, u32)>, Error> {
-    let Some(a) = child(node, "address").filter(|a| a.attribute("type") == Some("drive")) else {
+    let Some(a) = child(node, "address").filter(|a| prop(*a, "type") == Some("drive")) else {
         return Ok(None);
     };
     Ok(Some((

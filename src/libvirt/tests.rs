@@ -52,12 +52,12 @@ fn root_other_than_domain_is_rejected() {
 
 #[test]
 fn missing_devices_is_accepted_and_added_when_needed() {
-    let (doc, mut plan) = parse("<domain>\n  <name>x</name>\n</domain>").unwrap();
+    let (doc, mut plan) = parse("<domain>\n  <name>x</name>\n  <os><type arch='x86_64' machine='pc'>hvm</type></os>\n</domain>").unwrap();
     let root = crate::Controller::pci(ControllerModel::PcieRoot, 0);
     plan.push_device(crate::Device::new(DeviceKind::Controller(root)));
     assert_eq!(
         write_domain(&doc, &plan).unwrap(),
-        "<domain>\n  <name>x</name>\n  <devices>\n    <controller type='pci' index='0' model='pcie-root'/>\n  </devices>\n</domain>"
+        "<domain>\n  <name>x</name>\n  <os><type arch='x86_64' machine='pc'>hvm</type></os>\n  <devices>\n    <controller type='pci' index='0' model='pcie-root'/>\n  </devices>\n</domain>"
     );
 }
 
@@ -150,7 +150,7 @@ fn machine_alias_is_expanded_in_output() {
 
 #[test]
 fn numa_cells_and_graphics_are_read() {
-    let xml = "<domain><cpu><numa><cell id='0'/><cell id='1'/></numa></cpu><devices><graphics type='vnc'/></devices></domain>";
+    let xml = "<domain><os><type arch='x86_64' machine='pc'>hvm</type></os><cpu><numa><cell id='0'/><cell id='1'/></numa></cpu><devices><graphics type='vnc'/></devices></domain>";
     let (_, plan) = parse(xml).unwrap();
     assert_eq!(plan.numa_cells, 2);
     assert!(plan.has_graphics);
@@ -371,7 +371,8 @@ fn added_controller_without_controllers_goes_before_later_kinds() {
 
 #[test]
 fn added_memballoon_goes_to_end_of_empty_devices() {
-    let xml = "<domain>\n  <devices/>\n</domain>";
+    let xml =
+        "<domain>\n  <os><type arch='x86_64' machine='pc'>hvm</type></os>\n  <devices/>\n</domain>";
     let (doc, mut plan) = parse(xml).unwrap();
     plan.push_device(
         crate::Device::new(DeviceKind::Memballoon(crate::device::BalloonModel::Virtio))
@@ -379,7 +380,7 @@ fn added_memballoon_goes_to_end_of_empty_devices() {
     );
     assert_eq!(
         write_domain(&doc, &plan).unwrap(),
-        "<domain>\n  <devices>\n    <memballoon model='virtio'>\n      <address type='pci' domain='0x0000' bus='0x00' slot='0x04' function='0x0'/>\n    </memballoon>\n  </devices>\n</domain>"
+        "<domain>\n  <os><type arch='x86_64' machine='pc'>hvm</type></os>\n  <devices>\n    <memballoon model='virtio'>\n      <address type='pci' domain='0x0000' bus='0x00' slot='0x04' function='0x0'/>\n    </memballoon>\n  </devices>\n</domain>"
     );
 }
 

@@ -315,7 +315,7 @@ fn write_machine(doc: &Document<'_>, plan: &Plan, edits: &mut Edits<'_>) {
         .start
         .saturating_add(1)
         .saturating_add(t.qname().len());
-    let arch = t.attr("arch");
+    let arch = t.plain_attr("arch");
     if arch.is_none() {
         // libvirt fills in the architecture it used.
         let value = plan.machine().arch().as_str();
@@ -324,7 +324,7 @@ fn write_machine(doc: &Document<'_>, plan: &Plan, edits: &mut Edits<'_>) {
         });
     }
     let name = plan.machine().name();
-    match t.attr("machine") {
+    match t.plain_attr("machine") {
         Some(a) if a.value != name => {
             edits.replace(a.value_range.start, a.value_range.end, &escape(name));
         }
@@ -506,9 +506,17 @@ fn edit_device(e: &Elem<'_, '_>, d: &Device, edits: &mut Edits<'_>, scratch: &mu
                     .is_some_and(|z| z.attr("uid").is_some() && z.attr("fid").is_some())
             })
         };
+        let given = e.child("address");
         match &old_address {
             Some((_, DeviceAddress::Pci(old)))
                 if old == a && (d.zpci.is_none() || zpci_written()) => {}
+            // Rule 39: an address with more than libvirt's attributes keeps
+            // all of it; only the numbers change.
+            Some((_, DeviceAddress::Pci(_))) if given.is_some_and(|x| has_extras(&x)) => {
+                if let Some(x) = given {
+                    edit_address_in_place(&x, a, edits);
+                }
+            }
             Some((range, _)) => edits.replace_with(range.start, range.end, |b| {
                 push_device_address(b, a, d, ci, unit);
             }),
@@ -555,6 +563,95 @@ fn edit_device(e: &Elem<'_, '_>, d: &Device, edits: &mut Edits<'_>, scratch: &mu
         push_child(scratch, ci, |b| b.push_str(&render_other_address(t, d)));
     }
     edits.append_children(e, scratch);
+}
+
+/// The attributes of libvirt's PCI address element.
+const ADDRESS_ATTRS: [&str; 6] = ["type", "domain", "bus", "slot", "function", "multifunction"];
+
+/// Whether an `<address>` holds anything libvirt's own form would lose:
+/// another attribute (or one in a namespace, or one twice), a namespace
+/// declaration, or content other than white space and `<zpci>`.
+fn has_extras(x: &Elem<'_, '_>) -> bool {
+    let mut seen = 0u8;
+    for a in x.node.attributes() {
+        let Some(k) = ADDRESS_ATTRS.iter().position(|n| *n == a.name()) else {
+            return true;
+        };
+        let bit = 1u8 << k;
+        if a.namespace().is_some() || seen & bit != 0 {
+            return true;
+        }
+        seen |= bit;
+    }
+    let r = x.range();
+    let head_end = x.node.first_child().map_or(r.end, |c| c.range().start);
+    if x.text
+        .get(r.start..head_end)
+        .is_some_and(|t| t.contains("xmlns"))
+    {
+        return true;
+    }
+    x.node.children().any(|c| {
+        if c.is_text() {
+            return !c.text().is_some_and(|t| t.trim().is_empty());
+        }
+        !(c.is_element() && c.tag_name().namespace().is_none() && c.tag_name().name() == "zpci")
+    })
+}
+
+/// Changes the numbers of a given `<address>` where they stand: a value
+/// that differs is replaced, a missing one is added after the attribute
+/// before it in libvirt's order; everything else stays as written.
+fn edit_address_in_place(x: &Elem<'_, '_>, a: &PciAddress, edits: &mut Edits<'_>) {
+    let mut at = x.attr("type").map_or_else(
+        || {
+            x.range()
+                .start
+                .saturating_add(1)
+                .saturating_add(x.qname().len())
+        },
+        |t| t.range.end,
+    );
+    let parts: [(&str, u32, usize); 4] = [
+        ("domain", u32::from(a.domain()), 4),
+        ("bus", u32::from(a.bus()), 2),
+        ("slot", u32::from(a.slot().as_u8()), 2),
+        ("function", u32::from(a.function().as_u8()), 1),
+    ];
+    for (name, value, width) in parts {
+        match x.attr(name) {
+            Some(attr) => {
+                // What is written counts, not what the reader made of it
+                // (an empty address ignores its function, for one).
+                if super::parse::strtoul(attr.value) != Some(u64::from(value)) {
+                    edits.replace_with(attr.value_range.start, attr.value_range.end, |b| {
+                        b.push_str("0x");
+                        push_hex(b, value, width);
+                    });
+                }
+                at = attr.range.end;
+            }
+            None => edits.replace_with(at, at, |b| {
+                let _ = write!(b, " {name}='0x");
+                push_hex(b, value, width);
+                b.push('\'');
+            }),
+        }
+    }
+    let wanted = match a.multifunction() {
+        Multifunction::Absent => return,
+        Multifunction::On => "on",
+        Multifunction::Off => "off",
+    };
+    match x.attr("multifunction") {
+        Some(m) if m.value != wanted => {
+            edits.replace(m.value_range.start, m.value_range.end, wanted)
+        }
+        Some(_) => {}
+        None => edits.replace_with(at, at, |b| {
+            let _ = write!(b, " multifunction='{wanted}'");
+        }),
+    }
 }
 
 /// The `<model name>` and `<target>` values a PCI controller

@@ -163,19 +163,28 @@ pub struct View {
     pub addresses: BTreeMap<String, Address>,
 }
 
+/// libvirt reads only elements in no namespace (docs/libvirt-rules.md, rule 29).
+fn own(c: &roxmltree::Node<'_, '_>) -> bool {
+    c.is_element() && c.tag_name().namespace().is_none()
+}
+
 fn child<'a, 'i>(node: roxmltree::Node<'a, 'i>, name: &str) -> Option<roxmltree::Node<'a, 'i>> {
     node.children()
-        .find(|c| c.is_element() && c.tag_name().name() == name)
+        .find(|c| own(c) && c.tag_name().name() == name)
 }
 
 fn address_of(el: roxmltree::Node<'_, '_>) -> Option<Address> {
     let a = child(el, "address")?;
     let mut out = BTreeMap::new();
-    let ty = a.attribute("type");
+    let ty = a
+        .attributes()
+        .find(|x| x.name() == "type")
+        .map(|x| x.value());
     out.insert(
         "type".to_string(),
         ty.map_or(Val::Text("None".into()), |t| Val::Text(t.to_string())),
     );
+    // The first attribute of a local name wins, in any namespace (rule 29).
     for attr in a.attributes() {
         let k = attr.name();
         if k == "type" {
@@ -186,7 +195,7 @@ fn address_of(el: roxmltree::Node<'_, '_>) -> Option<Address> {
         } else {
             Val::Text(attr.value().to_string())
         };
-        out.insert(k.to_string(), v);
+        out.entry(k.to_string()).or_insert(v);
     }
     if ty == Some("pci") {
         for k in PCI_NUM_ATTRS {
@@ -217,22 +226,23 @@ pub fn view(xml: &str) -> Result<View, String> {
         res.arch = t.attribute("arch").map(str::to_string);
         res.machine = t.attribute("machine").map(str::to_string);
     }
-    let Some(devs) = child(root, "devices") else {
-        return Ok(res);
+    // Every `<devices>` block, as libvirt reads them (rule 30).
+    let all = || {
+        root.children()
+            .filter(|c| own(c) && c.tag_name().name() == "devices")
+            .flat_map(|d| d.children().filter(own))
     };
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for el in devs.children().filter(roxmltree::Node::is_element) {
+    for el in all() {
         let tag = el.tag_name().name();
         let key = if tag == "controller" {
             // USB controllers sharing an index (EHCI companions) are keyed
             // by model as well: libvirt's own output does not keep their
             // document order on a re-read, so model → address is what counts.
             let shared = el.attribute("type") == Some("usb")
-                && devs
-                    .children()
+                && all()
                     .filter(|o| {
-                        o.is_element()
-                            && o.tag_name().name() == "controller"
+                        o.tag_name().name() == "controller"
                             && o.attribute("type") == Some("usb")
                             && o.attribute("index") == el.attribute("index")
                     })
