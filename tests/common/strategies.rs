@@ -1,7 +1,6 @@
-//! Proptest strategies shared by the property-test binaries of explain,
-//! diff and capacity (a copy of the generators of `tests/properties.rs`,
-//! which can switch to this module). Include with
-//! `#[path = "common/strategies.rs"] mod strategies;`.
+//! Proptest strategies shared by the property-test binaries
+//! (`tests/properties.rs` and those of explain, diff and capacity). Include
+//! with `#[path = "common/strategies.rs"] mod strategies;`.
 #![allow(dead_code)]
 
 use pciplan::device::{
