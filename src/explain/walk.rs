@@ -178,6 +178,29 @@ impl Occupancy {
         }
     }
 
+    /// Scans one bus for [`Self::walk`]: its answer, or why it was passed
+    /// over (added to `passed`).
+    fn try_bus(
+        &self,
+        bus_nr: u8,
+        model: ControllerModel,
+        flags: ConnectFlags,
+        function: Option<u8>,
+        passed: &mut Vec<PassedBus>,
+    ) -> Option<(PciAddress, Vec<SlotTaken>)> {
+        match self.scan(bus_nr, flags, function) {
+            Ok(hit) => Some(hit),
+            Err(reason) => {
+                passed.push(PassedBus {
+                    bus: bus_nr,
+                    model,
+                    reason,
+                });
+                None
+            }
+        }
+    }
+
     /// FindNext (§5.6) with the reasons: every bus before the answer, in
     /// libvirt's order, and why it could not answer.
     pub(crate) fn walk(&self, flags: ConnectFlags, function: Option<u8>, group: u32) -> Search {
@@ -197,40 +220,30 @@ impl Occupancy {
                 }
                 continue;
             }
-            match self.scan(bus_nr, flags, function) {
-                Ok((found, skipped)) => {
-                    return Search {
-                        flags,
-                        passed,
-                        skipped_slots: skipped,
-                        found: Some(found),
-                    };
-                }
-                Err(reason) => passed.push(PassedBus {
-                    bus: bus_nr,
-                    model: bus.model,
-                    reason,
-                }),
+            if let Some((found, skipped)) =
+                self.try_bus(bus_nr, bus.model, flags, function, &mut passed)
+            {
+                return Search {
+                    flags,
+                    passed,
+                    skipped_slots: skipped,
+                    found: Some(found),
+                };
             }
         }
         for bus_nr in deferred {
             let Some(bus) = self.buses.get(usize::from(bus_nr)) else {
                 continue;
             };
-            match self.scan(bus_nr, flags, function) {
-                Ok((found, skipped)) => {
-                    return Search {
-                        flags,
-                        passed,
-                        skipped_slots: skipped,
-                        found: Some(found),
-                    };
-                }
-                Err(reason) => passed.push(PassedBus {
-                    bus: bus_nr,
-                    model: bus.model,
-                    reason,
-                }),
+            if let Some((found, skipped)) =
+                self.try_bus(bus_nr, bus.model, flags, function, &mut passed)
+            {
+                return Search {
+                    flags,
+                    passed,
+                    skipped_slots: skipped,
+                    found: Some(found),
+                };
             }
         }
         Search {

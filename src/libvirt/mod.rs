@@ -276,11 +276,12 @@ impl<'d, 'a: 'd> Elem<'d, 'a> {
         self.children().find(|c| c.name() == name)
     }
 
-    /// The first `<address>` child and what it parses to (`None` also when
-    /// it does not parse: the reader refused such documents already).
-    fn address(&self) -> Option<(Range<usize>, DeviceAddress)> {
-        let a = self.child("address")?;
-        parse::parse_address(a.node).ok().map(|p| (a.range(), p))
+    /// What this `<address>` element parses to, with its range (`None`
+    /// when it does not parse: the reader refused such documents already).
+    fn parsed_address(&self) -> Option<(Range<usize>, DeviceAddress)> {
+        parse::parse_address(self.node)
+            .ok()
+            .map(|p| (self.range(), p))
     }
 }
 

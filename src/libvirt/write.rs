@@ -482,7 +482,9 @@ fn edit_device(e: &Elem<'_, '_>, d: &Device, edits: &mut Edits<'_>, scratch: &mu
     let child_indent = e.child_indent();
     let ci = child_indent.as_ref();
     let unit = e.unit;
-    let old_address = e.address();
+    // The first `<address>` child, looked up once.
+    let given = e.child("address");
+    let old_address = given.and_then(|a| a.parsed_address());
     if let DeviceKind::Controller(c) = &d.kind {
         // libvirt writes every controller's index (§7.2).
         if let (Some(i), None) = (c.index, e.attr("index")) {
@@ -501,12 +503,11 @@ fn edit_device(e: &Elem<'_, '_>, d: &Device, edits: &mut Edits<'_>, scratch: &mu
         && !a.is_empty()
     {
         let zpci_written = || {
-            e.child("address").is_some_and(|x| {
+            given.is_some_and(|x| {
                 x.child("zpci")
                     .is_some_and(|z| z.attr("uid").is_some() && z.attr("fid").is_some())
             })
         };
-        let given = e.child("address");
         match &old_address {
             Some((_, DeviceAddress::Pci(old)))
                 if old == a && (d.zpci.is_none() || zpci_written()) => {}
