@@ -49,7 +49,53 @@ pub struct Plan {
 /// plan (see [`Plan::assign`]). Recording only while an operation runs; like
 /// [`LiveSet`], plans compare equal whatever it holds.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Journal(Option<Vec<Undo>>);
+pub(crate) struct Journal(Option<Log>);
+
+/// The journal of a running operation.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Log {
+    /// The changes to take back, newest last.
+    undo: Vec<Undo>,
+    /// A bit per position whose device is already kept whole in `undo`
+    /// since the list last shifted there: its later edits need no record
+    /// (taking back the older copy restores them too). This bounds the
+    /// journal to one copy per device, however often a device is edited.
+    saved: Vec<u64>,
+}
+
+impl Log {
+    fn with_capacity(n: usize) -> Log {
+        Log {
+            undo: Vec::with_capacity(n),
+            saved: Vec::new(),
+        }
+    }
+
+    fn is_saved(&self, i: usize) -> bool {
+        self.saved
+            .get(i / 64)
+            .is_some_and(|w| w & (1u64 << (i % 64)) != 0)
+    }
+
+    fn mark_saved(&mut self, i: usize) {
+        let word = i / 64;
+        if self.saved.len() <= word {
+            self.saved.resize(word.saturating_add(1), 0);
+        }
+        if let Some(w) = self.saved.get_mut(word) {
+            *w |= 1u64 << (i % 64);
+        }
+    }
+
+    /// Positions from `i` on now hold other devices: forget them.
+    fn forget_from(&mut self, i: usize) {
+        let word = i / 64;
+        if let Some(w) = self.saved.get_mut(word) {
+            *w &= (1u64 << (i % 64)) - 1;
+        }
+        self.saved.truncate(word.saturating_add(1));
+    }
+}
 
 impl PartialEq for Journal {
     fn eq(&self, _: &Journal) -> bool {
@@ -300,6 +346,9 @@ impl Plan {
         let i = match at {
             Some(i) => {
                 self.devices.insert(i, device);
+                if let Some(j) = &mut self.journal.0 {
+                    j.forget_from(i);
+                }
                 i
             }
             None => {
@@ -348,7 +397,7 @@ impl Plan {
 
     fn record(&mut self, undo: Undo) {
         if let Some(j) = &mut self.journal.0 {
-            j.push(undo);
+            j.undo.push(undo);
         }
     }
 
@@ -356,18 +405,23 @@ impl Plan {
     pub(crate) fn set_address(&mut self, i: usize, address: DeviceAddress) {
         if let Some(d) = self.devices.get_mut(i) {
             let old = std::mem::replace(&mut d.address, address);
-            if let Some(j) = &mut self.journal.0 {
-                j.push(Undo::Address(i, old));
+            if let Some(j) = &mut self.journal.0
+                && !j.is_saved(i)
+            {
+                j.undo.push(Undo::Address(i, old));
             }
         }
     }
 
     /// Device `i` for a change other than its address, recorded in the
-    /// journal (the whole device is kept).
+    /// journal (the whole device is kept, once per operation).
     pub(crate) fn edit_device(&mut self, i: usize) -> Option<&mut Device> {
         let d = self.devices.get_mut(i)?;
-        if let Some(j) = &mut self.journal.0 {
-            j.push(Undo::Device(i, Box::new(d.clone())));
+        if let Some(j) = &mut self.journal.0
+            && !j.is_saved(i)
+        {
+            j.undo.push(Undo::Device(i, Box::new(d.clone())));
+            j.mark_saved(i);
         }
         Some(d)
     }
@@ -377,7 +431,8 @@ impl Plan {
     pub(crate) fn split_devices(&mut self, at: usize) -> Vec<Device> {
         let cut = self.devices.split_off(at.min(self.devices.len()));
         if let Some(j) = &mut self.journal.0 {
-            j.push(Undo::Truncated(at, cut.clone()));
+            j.undo.push(Undo::Truncated(at, cut.clone()));
+            j.forget_from(at);
         }
         cut
     }
@@ -395,12 +450,18 @@ impl Plan {
         let outer = self
             .journal
             .0
-            .replace(Vec::with_capacity(self.devices.len().saturating_add(16)));
+            .replace(Log::with_capacity(self.devices.len().saturating_add(16)));
         let result = op(self);
         let journal = std::mem::replace(&mut self.journal.0, outer).unwrap_or_default();
         if result.is_err() {
-            self.undo(journal);
+            self.undo(journal.undo);
             self.live.0 = live;
+        } else if let Some(outer) = &mut self.journal.0 {
+            // Nested: the enclosing operation may still fail and must then
+            // take these changes back too. Its saved positions may have
+            // shifted meanwhile: forget them all.
+            outer.undo.extend(journal.undo);
+            outer.saved.clear();
         }
         result
     }

@@ -135,6 +135,45 @@ fn one_element_with_470000_attributes_is_a_limit_refused_quickly() {
 }
 
 #[test]
+fn text_of_a_million_equals_signs_is_a_limit_not_a_300_mb_reservation() {
+    // The XML parser reserves an attribute per '=' of the whole text.
+    let xml = domain(&"@7==".repeat(500_000));
+    assert!(xml.len() <= MAX_INPUT_BYTES);
+
+    let e = timed(|| error_of(&xml));
+
+    assert_eq!(
+        e,
+        "XML error: '<' and '=' characters exceeds the limit of 800000"
+    );
+}
+
+#[test]
+fn a_comment_of_a_million_lt_signs_is_a_limit_not_a_300_mb_reservation() {
+    // ... and a node per '<', comments included.
+    let xml = domain(&format!("<!--{}-->", "<".repeat(1_000_000)));
+
+    let e = timed(|| error_of(&xml));
+
+    assert_eq!(
+        e,
+        "XML error: '<' and '=' characters exceeds the limit of 800000"
+    );
+}
+
+#[test]
+fn caps_file_of_a_million_equals_signs_is_a_limit() {
+    let xml = format!("<qemuCaps>{}</qemuCaps>", "=".repeat(1_000_000));
+
+    let e = parse_caps_xml(&xml).expect_err("refused").to_string();
+
+    assert_eq!(
+        e,
+        "XML error: '<' and '=' characters exceeds the limit of 800000"
+    );
+}
+
+#[test]
 fn caps_file_with_100000_machines_parses_in_linear_time() {
     let machines: String = (0..100_000)
         .map(|i| format!("<machine name='m{i}'/>\n"))
@@ -653,13 +692,27 @@ fn machine_versions_qemu_8_0_has_are_accepted_with_the_builtin_set() {
 /// 4 MiB document of empty elements took 80 MB; the node limit stops the
 /// parser at 300,000 nodes.
 #[test]
-fn a_document_of_a_million_empty_elements_stops_at_the_node_limit() {
+fn a_document_of_400000_empty_elements_stops_at_the_node_limit() {
+    let xml = domain(&"<a/>".repeat(400_000));
+
+    let e = timed(|| error_of(&xml));
+
+    assert_eq!(e, "XML error: XML nodes exceeds the limit of 300000");
+}
+
+/// A million of them is above the count of `<` the parser may size its
+/// table by, and is refused before it runs.
+#[test]
+fn a_document_of_a_million_empty_elements_is_refused_before_parsing() {
     let xml = domain(&"<a/>".repeat((MAX_INPUT_BYTES - 200) / 4));
     assert!(xml.len() <= MAX_INPUT_BYTES);
 
     let e = timed(|| error_of(&xml));
 
-    assert_eq!(e, "XML error: XML nodes exceeds the limit of 300000");
+    assert_eq!(
+        e,
+        "XML error: '<' and '=' characters exceeds the limit of 800000"
+    );
 }
 
 /// Sibling of the quadratic paths: CCW device numbers were searched from 0

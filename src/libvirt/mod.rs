@@ -35,6 +35,7 @@
 //! | attributes of one element | [`MAX_ATTRIBUTES`] = 128 | libvirt's elements have at most about 20; the XML parser's duplicate check is quadratic in this count |
 //! | `xmlns` declarations | [`MAX_NAMESPACES`] = 1,024 | the parser copies the namespaces in scope into every declaring element |
 //! | XML nodes | [`MAX_NODES`] = 300,000 | 65,536 one-element devices (with the white space between them) fit; the tree of a 4 MiB document of empty elements would take 80 MB, with this limit the parse stays under 45 MB |
+//! | `<` and `=` characters | [`MAX_MARKUP_CHARS`] = 800,000 | the XML parser reserves a node for every `<` and an attribute for every `=` of the text, wherever they stand (in a comment, in text), about 72 bytes each, before it reads anything: 4 MiB of `=` would reserve 300 MB; a dense real domain of 4 MiB has about 280,000 |
 //!
 //! Attributes, namespace declarations and depth are counted by a linear
 //! scan of the raw text before the XML parser runs, so the parser never
@@ -88,8 +89,25 @@ pub const MAX_NAMESPACES: usize = 1024;
 /// [Limits](self#limits).
 pub const MAX_NODES: usize = 300_000;
 
+/// Most `<` and `=` characters, together, in one document (the XML
+/// parser sizes its tables by them). See [Limits](self#limits).
+pub const MAX_MARKUP_CHARS: usize = 800_000;
+
 /// Parses the text into a tree with the node limit; DTDs are refused.
 fn parse_tree(xml: &str) -> Result<roxmltree::Document<'_>, Error> {
+    // Counted before the parser runs: it reserves room by these counts.
+    let markup = xml
+        .as_bytes()
+        .iter()
+        .filter(|&&b| b == b'<' || b == b'=')
+        .count();
+    if markup > MAX_MARKUP_CHARS {
+        return Err(crate::ConfigError::Limit {
+            what: "'<' and '=' characters",
+            limit: MAX_MARKUP_CHARS,
+        }
+        .into());
+    }
     let options = roxmltree::ParsingOptions {
         nodes_limit: u32::try_from(MAX_NODES).unwrap_or(u32::MAX),
         ..roxmltree::ParsingOptions::default()
