@@ -233,10 +233,10 @@ impl PciAddress {
     }
 }
 
-impl fmt::Display for PciAddress {
-    /// `DDDD:BB:SS.F`, built on the stack (addresses are written for every
-    /// device of large plans).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl PciAddress {
+    /// The address as `DDDD:BB:SS.F`, built on the stack (addresses are
+    /// written for every device of large plans).
+    pub(crate) fn text(&self) -> AddressText {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let nibble = |v: u16, shift: u32| {
             HEX.get(usize::from((v >> shift) & 0xf))
@@ -246,7 +246,7 @@ impl fmt::Display for PciAddress {
         let d = self.domain;
         let b = u16::from(self.bus);
         let s = u16::from(self.slot.0);
-        let text = [
+        AddressText([
             nibble(d, 12),
             nibble(d, 8),
             nibble(d, 4),
@@ -259,8 +259,23 @@ impl fmt::Display for PciAddress {
             nibble(s, 0),
             b'.',
             b'0'.saturating_add(self.function.0),
-        ];
-        f.write_str(std::str::from_utf8(&text).unwrap_or("????:??:??.?"))
+        ])
+    }
+}
+
+/// A PCI address's text, `DDDD:BB:SS.F`, on the stack.
+#[derive(Copy, Clone)]
+pub(crate) struct AddressText([u8; 12]);
+
+impl AddressText {
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("????:??:??.?")
+    }
+}
+
+impl fmt::Display for PciAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text().as_str())
     }
 }
 

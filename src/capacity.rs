@@ -49,7 +49,10 @@ pub struct ClassCapacity {
     /// The class (`PCI Express endpoint`, `virtio NIC`, …).
     pub class: &'static str,
     /// The connect flags a device of the class has on this machine.
-    #[cfg_attr(feature = "serde", serde(serialize_with = "flags_hex"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_text::flags_hex")
+    )]
     pub flags: ConnectFlags,
     /// How many more can be hot-plugged into the running guest now.
     pub hotplug: usize,
@@ -325,7 +328,7 @@ impl Capacity {
             out.push_str(&format!(
                 "{:<27} {:<7} {:>12}   {:>14}\n",
                 c.class,
-                format!("{:#x}", c.flags.bits()),
+                c.flags.hex(),
                 count(c.hotplug),
                 cold
             ));
@@ -342,9 +345,4 @@ impl Capacity {
         ));
         out
     }
-}
-
-#[cfg(feature = "serde")]
-fn flags_hex<S: serde::Serializer>(f: &ConnectFlags, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format!("{:#x}", f.bits()))
 }

@@ -50,6 +50,41 @@ bitflags! {
 }
 
 impl ConnectFlags {
+    /// The bits as lowercase hex with `0x`, as libvirt's messages print
+    /// them (`format!("{:#x}")`).
+    ///
+    /// ```
+    /// use pciplan::ConnectFlags as F;
+    /// assert_eq!((F::PCI_DEVICE | F::AUTOASSIGN).hex(), "0x11");
+    /// ```
+    pub fn hex(self) -> String {
+        let mut buf = [0u8; 10];
+        self.hex_into(&mut buf).to_owned()
+    }
+
+    /// [`ConnectFlags::hex`] written into `buf`, with no allocation.
+    pub(crate) fn hex_into(self, buf: &mut [u8; 10]) -> &str {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let v = self.bits();
+        let digits = (32 - v.leading_zeros()).div_ceil(4).max(1);
+        let mut len = 0;
+        for (k, out) in buf.iter_mut().enumerate() {
+            let Some(d) = u32::try_from(k).ok().and_then(|k| k.checked_sub(2)) else {
+                *out = if k == 0 { b'0' } else { b'x' };
+                continue;
+            };
+            if d >= digits {
+                break;
+            }
+            let nib = (v >> (4 * (digits - 1 - d))) & 0xf;
+            *out = HEX.get(nib as usize).copied().unwrap_or(b'0');
+            len = k + 1;
+        }
+        std::str::from_utf8(buf.get(..len).unwrap_or_default()).unwrap_or("0x0")
+    }
+}
+
+impl ConnectFlags {
     /// The connection kinds (bits 4..=13).
     pub const TYPES: ConnectFlags = ConnectFlags::from_bits_truncate(0x3ff0);
     /// PCI_DEVICE | PCIE_DEVICE.
@@ -173,6 +208,13 @@ mod tests {
 
     fn addr(bus: u8) -> PciAddress {
         PciAddress::from_parts(bus, 1, 0).unwrap()
+    }
+
+    #[test]
+    fn hex_is_what_format_writes() {
+        for v in [0u32, 1, 0xf, 0x10, 0x11, 0xabc, 0x8000_0000, u32::MAX] {
+            assert_eq!(F::from_bits_retain(v).hex(), format!("{v:#x}"));
+        }
     }
 
     #[test]

@@ -56,6 +56,8 @@ pub mod libvirt;
 pub mod machine;
 mod plan;
 pub mod qemu;
+#[cfg(feature = "serde")]
+mod serde_text;
 pub mod topology;
 pub mod version;
 

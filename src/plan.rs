@@ -592,10 +592,11 @@ fn insert_position<T>(
     controller: impl Fn(&T) -> &Controller,
     new: &Controller,
 ) -> Option<usize> {
-    let ty = new.kind.type_name();
+    // One variant per `type` value: comparing variants compares types.
+    let ty = std::mem::discriminant(&new.kind);
     let mut insert_at: Option<usize> = None;
     for (i, cur) in existing.iter().map(controller).enumerate().rev() {
-        if cur.kind.type_name() != ty {
+        if std::mem::discriminant(&cur.kind) != ty {
             continue;
         }
         let Some(new_idx) = new.index else {

@@ -253,7 +253,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     let given = pciplan::export::Given::of(&plan);
                     plan.assign()?;
                     let ids = pciplan::libvirt::identities(&doc, &plan);
-                    records_json(&pciplan::export::records_given(&given, &plan, &ids))?
+                    records_json_lines(&pciplan::export::records_given(&given, &plan, &ids))
                 }
             };
             let result = emit(output.as_deref(), &text);
@@ -493,18 +493,17 @@ struct Refused<'a> {
     refusal: &'a pciplan::explain::Refusal,
 }
 
-/// Device records as a JSON array with one compact record per line: large
-/// plans stay small and line-oriented tools can read them.
-fn records_json<T: Serialize>(records: &[T]) -> Result<String, Failure> {
-    let mut out: Vec<u8> = Vec::with_capacity(records.len().saturating_mul(400).saturating_add(4));
-    out.push(b'[');
+/// The export records as a JSON array, one compact record per line,
+/// written by [`pciplan::export::DeviceRecord::write_json`].
+fn records_json_lines(records: &[pciplan::export::DeviceRecord]) -> String {
+    let mut out = String::with_capacity(records.len().saturating_mul(400).saturating_add(4));
+    out.push('[');
     for (i, r) in records.iter().enumerate() {
-        out.extend_from_slice(if i == 0 { b"\n" } else { b",\n" });
-        serde_json::to_writer(&mut out, r)
-            .map_err(|e| Failure::Io(format!("cannot format JSON: {e}")))?;
+        out.push_str(if i == 0 { "\n" } else { ",\n" });
+        r.write_json(&mut out);
     }
-    out.extend_from_slice(b"\n]\n");
-    String::from_utf8(out).map_err(|e| Failure::Io(format!("cannot format JSON: {e}")))
+    out.push_str("\n]\n");
+    out
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<String, Failure> {

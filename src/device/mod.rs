@@ -452,6 +452,26 @@ impl Device {
     }
 }
 
+impl Device {
+    /// The device as it is named in messages: its [`Display`](fmt::Display)
+    /// form (`interface 'net0'`, `controller type='pci' index='1'
+    /// model='pci-bridge'`).
+    ///
+    /// ```
+    /// use pciplan::{Device, DeviceKind};
+    /// assert_eq!(Device::new(DeviceKind::Panic).name(), "panic");
+    /// ```
+    pub fn name(&self) -> String {
+        match &self.kind {
+            // Most devices of a large plan: no formatting needed.
+            k if self.label.is_empty() && !matches!(k, DeviceKind::Controller(_)) => {
+                k.element().to_owned()
+            }
+            _ => self.to_string(),
+        }
+    }
+}
+
 impl fmt::Display for Device {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {

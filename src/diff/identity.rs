@@ -36,7 +36,7 @@ pub struct Identity {
         feature = "serde",
         serde(
             skip_serializing_if = "Option::is_none",
-            serialize_with = "crate::diff::ser_opt_addr"
+            serialize_with = "crate::serde_text::opt_addr"
         )
     )]
     pub host_source: Option<PciAddress>,

@@ -73,10 +73,16 @@ pub struct DeviceChange {
     /// Position in the new plan.
     pub new: Option<usize>,
     /// Old PCI address.
-    #[cfg_attr(feature = "serde", serde(serialize_with = "ser_opt_addr"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_text::opt_addr")
+    )]
     pub old_address: Option<PciAddress>,
     /// New PCI address.
-    #[cfg_attr(feature = "serde", serde(serialize_with = "ser_opt_addr"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_text::opt_addr")
+    )]
     pub new_address: Option<PciAddress>,
     /// The identity key that matched the two sides (`alias`, `mac`, …,
     /// `order`), when matched.
@@ -438,15 +444,4 @@ fn controller_differences(old: &Device, new: &Device) -> Vec<String> {
         what.push(format!("address {} -> {}", s(old), s(new)));
     }
     what
-}
-
-#[cfg(feature = "serde")]
-pub(crate) fn ser_opt_addr<S: serde::Serializer>(
-    a: &Option<PciAddress>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match a {
-        Some(a) => s.serialize_str(&a.to_string()),
-        None => s.serialize_none(),
-    }
 }

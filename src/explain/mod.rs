@@ -199,7 +199,10 @@ pub struct PassedBus {
     /// Bus number (the controller index).
     pub bus: u8,
     /// The bus's controller model.
-    #[cfg_attr(feature = "serde", serde(serialize_with = "text::model_str"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_text::model_str")
+    )]
     pub model: ControllerModel,
     /// Why it was passed over.
     pub reason: Passed,
@@ -222,14 +225,20 @@ pub struct PassedBus {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Search {
     /// The flags searched with.
-    #[cfg_attr(feature = "serde", serde(serialize_with = "text::flags_hex"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_text::flags_hex")
+    )]
     pub flags: ConnectFlags,
     /// The buses before the answer, in search order.
     pub passed: Vec<PassedBus>,
     /// The lower slots of the answering bus that were taken.
     pub skipped_slots: Vec<SlotTaken>,
     /// The re-walk's answer (equal to the device's address).
-    #[cfg_attr(feature = "serde", serde(serialize_with = "text::opt_addr"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_text::opt_addr")
+    )]
     pub found: Option<PciAddress>,
 }
 
@@ -283,10 +292,16 @@ pub struct ChainLink {
     /// Controller index (its bus number).
     pub index: u32,
     /// Model.
-    #[cfg_attr(feature = "serde", serde(serialize_with = "text::model_str"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_text::model_str")
+    )]
     pub model: ControllerModel,
     /// The controller's own address (`None` for a root).
-    #[cfg_attr(feature = "serde", serde(serialize_with = "text::opt_addr"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_text::opt_addr")
+    )]
     pub address: Option<PciAddress>,
 }
 
@@ -315,12 +330,18 @@ pub struct DeviceExplanation {
     /// The device as libvirt names it in messages.
     pub name: String,
     /// Its PCI address.
-    #[cfg_attr(feature = "serde", serde(serialize_with = "text::opt_addr"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_text::opt_addr")
+    )]
     pub address: Option<PciAddress>,
     /// Where it came from.
     pub origin: Origin,
     /// Its connect flags (§3).
-    #[cfg_attr(feature = "serde", serde(serialize_with = "text::flags_hex"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_text::flags_hex")
+    )]
     pub flags: ConnectFlags,
     /// The flags in words, with whether its bus is hot-pluggable.
     pub flags_words: String,

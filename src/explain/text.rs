@@ -1,4 +1,4 @@
-//! Text rendering of explanations and refusals, and serde helpers.
+//! Text rendering of explanations and refusals.
 
 use std::fmt::{self, Write as _};
 
@@ -163,32 +163,5 @@ impl fmt::Display for Refusal {
             writeln!(f, "  devices: {}", self.devices.join("; "))?;
         }
         writeln!(f, "  fix: {}", self.fix)
-    }
-}
-
-#[cfg(feature = "serde")]
-pub(super) fn model_str<S: serde::Serializer>(
-    m: &crate::ControllerModel,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    s.serialize_str(m.as_str())
-}
-
-#[cfg(feature = "serde")]
-pub(super) fn flags_hex<S: serde::Serializer>(
-    f: &crate::ConnectFlags,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format!("{:#x}", f.bits()))
-}
-
-#[cfg(feature = "serde")]
-pub(super) fn opt_addr<S: serde::Serializer>(
-    a: &Option<crate::PciAddress>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match a {
-        Some(a) => s.serialize_str(&a.to_string()),
-        None => s.serialize_none(),
     }
 }

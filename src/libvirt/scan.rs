@@ -78,36 +78,35 @@ fn start_tag(bytes: &[u8], at: usize) -> StartTag {
         empty: false,
         end: bytes.len(),
     };
-    let mut quote: Option<u8> = None;
     // Start of the current name (after whitespace), to spot `xmlns`.
     let mut name_start = at;
     let mut prev = 0u8;
     let mut j = at;
     while let Some(&b) = bytes.get(j) {
-        match quote {
-            Some(q) => {
-                if b == q {
-                    quote = None;
-                    name_start = j.saturating_add(1);
+        match b {
+            b'\'' | b'"' => {
+                // A value: jump to its closing quote.
+                let after = j.saturating_add(1);
+                let Some(len) = bytes.get(after..).and_then(|v| memchr::memchr(b, v)) else {
+                    return tag;
+                };
+                j = after.saturating_add(len);
+                name_start = j.saturating_add(1);
+            }
+            b'=' => {
+                tag.attributes = tag.attributes.saturating_add(1);
+                let name = bytes.get(name_start..j).unwrap_or_default().trim_ascii();
+                if name == b"xmlns" || name.starts_with(b"xmlns:") {
+                    tag.namespaces = tag.namespaces.saturating_add(1);
                 }
             }
-            None => match b {
-                b'\'' | b'"' => quote = Some(b),
-                b'=' => {
-                    tag.attributes = tag.attributes.saturating_add(1);
-                    let name = bytes.get(name_start..j).unwrap_or_default().trim_ascii();
-                    if name == b"xmlns" || name.starts_with(b"xmlns:") {
-                        tag.namespaces = tag.namespaces.saturating_add(1);
-                    }
-                }
-                b'>' => {
-                    tag.empty = prev == b'/';
-                    tag.end = j.saturating_add(1);
-                    return tag;
-                }
-                b' ' | b'\t' | b'\r' | b'\n' => name_start = j,
-                _ => {}
-            },
+            b'>' => {
+                tag.empty = prev == b'/';
+                tag.end = j.saturating_add(1);
+                return tag;
+            }
+            b' ' | b'\t' | b'\r' | b'\n' => name_start = j,
+            _ => {}
         }
         prev = b;
         j = j.saturating_add(1);
@@ -117,11 +116,7 @@ fn start_tag(bytes: &[u8], at: usize) -> StartTag {
 
 /// Position of the next `needle` byte from `from`.
 fn find(bytes: &[u8], from: usize, needle: u8) -> Option<usize> {
-    bytes
-        .get(from..)?
-        .iter()
-        .position(|&b| b == needle)
-        .map(|p| p.saturating_add(from))
+    memchr::memchr(needle, bytes.get(from..)?).map(|p| p.saturating_add(from))
 }
 
 /// Just past the next `end` from `from` (the text's end when none).
@@ -129,11 +124,13 @@ fn skip_past(bytes: &[u8], from: usize, end: &[u8]) -> usize {
     let Some(hay) = bytes.get(from..) else {
         return bytes.len();
     };
-    hay.windows(end.len())
-        .position(|w| w == end)
-        .map_or(bytes.len(), |p| {
-            p.saturating_add(from).saturating_add(end.len())
-        })
+    let found = match end {
+        [b] => memchr::memchr(*b, hay),
+        _ => memchr::memmem::find(hay, end),
+    };
+    found.map_or(bytes.len(), |p| {
+        p.saturating_add(from).saturating_add(end.len())
+    })
 }
 
 #[cfg(test)]

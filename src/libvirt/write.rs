@@ -358,17 +358,29 @@ fn push_hex(b: &mut String, value: u32, width: usize) {
 }
 
 /// Appends libvirt's full form of a PCI address, up to and without the
-/// closing `/>`.
+/// closing `/>`. Every number has a fixed width (domain 4 hex digits, bus
+/// and slot 2, function 1), so the text is a template with its digits
+/// filled in.
 fn push_address_open(b: &mut String, a: &PciAddress) {
-    b.push_str("<address type='pci' domain='0x");
-    push_hex(b, u32::from(a.domain()), 4);
-    b.push_str("' bus='0x");
-    push_hex(b, u32::from(a.bus()), 2);
-    b.push_str("' slot='0x");
-    push_hex(b, u32::from(a.slot().as_u8()), 2);
-    b.push_str("' function='0x");
-    push_hex(b, u32::from(a.function().as_u8()), 1);
-    b.push('\'');
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    const DOMAIN: usize = "<address type='pci' domain='0x".len();
+    const BUS: usize = DOMAIN + "0000' bus='0x".len();
+    const SLOT: usize = BUS + "00' slot='0x".len();
+    const FUNCTION: usize = SLOT + "00' function='0x".len();
+    let mut t = *b"<address type='pci' domain='0x0000' bus='0x00' slot='0x00' function='0x0'";
+    let mut put = |at: usize, value: u16, width: usize| {
+        for k in 0..width {
+            let nib = usize::from((value >> (4 * (width - 1 - k))) & 0xf);
+            if let (Some(out), Some(&h)) = (t.get_mut(at + k), HEX.get(nib)) {
+                *out = h;
+            }
+        }
+    };
+    put(DOMAIN, a.domain(), 4);
+    put(BUS, u16::from(a.bus()), 2);
+    put(SLOT, u16::from(a.slot().as_u8()), 2);
+    put(FUNCTION, u16::from(a.function().as_u8()), 1);
+    b.push_str(std::str::from_utf8(&t).unwrap_or_default());
     match a.multifunction() {
         Multifunction::Absent => {}
         Multifunction::On => b.push_str(" multifunction='on'"),
@@ -984,6 +996,28 @@ mod tests {
             render_address(&a),
             "<address type='pci' domain='0x0000' bus='0x01' slot='0x1f' function='0x2' multifunction='on'/>"
         );
+    }
+
+    #[test]
+    fn address_template_writes_every_number_in_full() {
+        for (domain, bus, slot, function) in [
+            (0u16, 0u8, 0u8, 0u8),
+            (0xabcd, 0xff, 0x1f, 7),
+            (0x10, 0x9, 0xd, 3),
+        ] {
+            let a = PciAddress::new(
+                domain,
+                bus,
+                crate::address::Slot::new(slot).unwrap(),
+                crate::address::Function::new(function).unwrap(),
+            );
+            assert_eq!(
+                render_address(&a),
+                format!(
+                    "<address type='pci' domain='0x{domain:04x}' bus='0x{bus:02x}' slot='0x{slot:02x}' function='0x{function:x}'/>"
+                )
+            );
+        }
     }
 
     #[test]

@@ -17,6 +17,8 @@
 //! # Ok::<(), pciplan::Error>(())
 //! ```
 
+mod json;
+
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
@@ -73,7 +75,10 @@ pub struct DeviceRecord {
     /// 0-based position among devices with the same element name.
     pub ordinal: usize,
     /// The PCI address in libvirt's text form, or null.
-    #[cfg_attr(feature = "serde", serde(serialize_with = "ser_opt_addr"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_text::opt_addr")
+    )]
     pub address: Option<PciAddress>,
     /// The connect flags, in hex (`0x21`).
     pub connect_flags: String,
@@ -153,12 +158,14 @@ pub fn records_given(given: &Given, after: &Plan, ids: &[Identity]) -> Vec<Devic
     let parents = Parents::of(after);
     let mut chains: Vec<Option<Vec<ChainLink>>> = vec![None; 256];
     let served = served_devices(after);
-    let mut seen: HashMap<&'static str, usize> = HashMap::new();
+    // Devices seen so far per element name (one kind per name).
+    let mut seen = [0usize; 32];
     let mut ordinals = Vec::with_capacity(after.devices().len());
     for d in after.devices() {
-        let n = seen.entry(d.kind.element()).or_insert(0);
-        ordinals.push(*n);
-        *n = n.saturating_add(1);
+        let n = seen
+            .get_mut(usize::from(d.kind.iteration_rank()))
+            .map_or(0, |n| std::mem::replace(n, n.saturating_add(1)));
+        ordinals.push(n);
     }
     let mut out = Vec::with_capacity(after.devices().len());
     for (i, d) in after.devices().iter().enumerate() {
@@ -182,11 +189,11 @@ pub fn records_given(given: &Given, after: &Plan, ids: &[Identity]) -> Vec<Devic
             element: d.kind.element(),
             ordinal: ordinals.get(i).copied().unwrap_or(0),
             address,
-            connect_flags: format!("{:#x}", flags.bits()),
+            connect_flags: flags.hex(),
             flag_names: flag_names(flags),
             origin,
             added_for: if d.origin.is_none() { added_for } else { None },
-            name: d.to_string(),
+            name: d.name(),
             identity: ids
                 .get(i)
                 .cloned()
@@ -315,7 +322,7 @@ pub(crate) fn served_devices(plan: &Plan) -> HashMap<usize, usize> {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TreeSlot {
     /// The address.
-    #[cfg_attr(feature = "serde", serde(serialize_with = "ser_addr"))]
+    #[cfg_attr(feature = "serde", serde(serialize_with = "crate::serde_text::addr"))]
     pub address: PciAddress,
     /// The device there.
     pub device: DeviceRef,
@@ -345,7 +352,10 @@ pub struct TreeBus {
     /// `<model name>`.
     pub model_name: Option<String>,
     /// The controller's own address (`None` for a root).
-    #[cfg_attr(feature = "serde", serde(serialize_with = "ser_opt_addr"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_text::opt_addr")
+    )]
     pub address: Option<PciAddress>,
     /// The bus above (`None` for a root).
     pub parent: Option<u32>,
@@ -431,7 +441,7 @@ pub fn tree(plan: &Plan) -> Tree {
                 element: d.kind.element(),
                 ordinal,
             },
-            name: d.to_string(),
+            name: d.name(),
             provides_bus: d
                 .kind
                 .controller()
@@ -528,17 +538,4 @@ fn bus_words(b: &TreeBus) -> String {
 /// Escapes a string for a double-quoted DOT label.
 fn escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
-}
-
-#[cfg(feature = "serde")]
-fn ser_opt_addr<S: serde::Serializer>(a: &Option<PciAddress>, s: S) -> Result<S::Ok, S::Error> {
-    match a {
-        Some(a) => s.serialize_str(&a.to_string()),
-        None => s.serialize_none(),
-    }
-}
-
-#[cfg(feature = "serde")]
-fn ser_addr<S: serde::Serializer>(a: &PciAddress, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&a.to_string())
 }
