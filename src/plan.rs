@@ -56,10 +56,11 @@ pub(crate) struct Journal(Option<Log>);
 pub(crate) struct Log {
     /// The changes to take back, newest last.
     undo: Vec<Undo>,
-    /// A bit per position whose device is already kept whole in `undo`
-    /// since the list last shifted there: its later edits need no record
-    /// (taking back the older copy restores them too). This bounds the
-    /// journal to one copy per device, however often a device is edited.
+    /// A bit per position whose device is already kept whole in `undo`, or
+    /// was inserted by the operation, since the list last shifted there: its
+    /// later edits need no record (taking back the older copy, or the
+    /// insertion, undoes them too). This bounds the journal to one copy per
+    /// device that was there before, however often a device is edited.
     saved: Vec<u64>,
 }
 
@@ -356,7 +357,7 @@ impl Plan {
                 self.devices.len().saturating_sub(1)
             }
         };
-        self.record(Undo::Inserted(i));
+        self.record_inserted(i);
         i
     }
 
@@ -391,13 +392,16 @@ impl Plan {
     pub(crate) fn append_device(&mut self, device: Device) -> usize {
         self.devices.push(device);
         let i = self.devices.len().saturating_sub(1);
-        self.record(Undo::Inserted(i));
+        self.record_inserted(i);
         i
     }
 
-    fn record(&mut self, undo: Undo) {
+    /// Records that a device was inserted at `i`. Taking that back removes
+    /// it, so its later edits need no record: it counts as saved.
+    fn record_inserted(&mut self, i: usize) {
         if let Some(j) = &mut self.journal.0 {
-            j.undo.push(undo);
+            j.undo.push(Undo::Inserted(i));
+            j.mark_saved(i);
         }
     }
 
