@@ -304,31 +304,53 @@ const NOT_A_NUMBER: &str = "Expected non-negative integer value";
 /// `+` are allowed, `-` is not, nothing may follow the digits (a trailing
 /// space is refused), `0x` means hexadecimal and a leading `0` octal.
 pub(super) fn strtoul(s: &str) -> Option<u64> {
-    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let t = t.strip_prefix('+').unwrap_or(t);
-    let (digits, radix) = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        Some(h) => (h, 16),
-        None if t.len() > 1 && t.starts_with('0') => (t.get(1..)?, 8),
-        None => (t, 10),
+    let b = s.as_bytes();
+    let mut i = 0;
+    while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)) {
+        i += 1;
+    }
+    if b.get(i) == Some(&b'+') {
+        i += 1;
+    }
+    let zero = b.get(i) == Some(&b'0');
+    let (start, radix) = match b.get(i + 1) {
+        Some(b'x' | b'X') if zero => (i + 2, 16u64),
+        Some(_) if zero => (i + 1, 8),
+        _ => (i, 10),
     };
-    if digits.is_empty() || !digits.bytes().all(|b| char::from(b).is_digit(radix)) {
+    let digits = b.get(start..)?;
+    if digits.is_empty() {
         return None;
     }
-    u64::from_str_radix(digits, radix).ok()
+    // One pass: every byte a digit of the radix, no overflow.
+    let mut n: u64 = 0;
+    for &c in digits {
+        let d = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            _ => return None,
+        };
+        if u64::from(d) >= radix {
+            return None;
+        }
+        n = n.checked_mul(radix)?.checked_add(u64::from(d))?;
+    }
+    Some(n)
 }
 
 /// A number of an address element that must fit 32 bits (0 when absent),
 /// as libvirt's `virXMLPropUInt` reads it.
 fn address_u32(node: Node<'_, '_>, attr: &str) -> Result<u32, Error> {
-    let n = address_part(node, attr)?;
-    u32::try_from(n).map_err(|_| {
-        bad_attr(
-            node.tag_name().name(),
-            attr,
-            prop(node, attr).unwrap_or_default(),
-            NOT_A_NUMBER,
-        )
-    })
+    number_u32(node, attr, prop(node, attr))
+}
+
+/// [`address_u32`] for the value of `attr` already looked up.
+fn number_u32(node: Node<'_, '_>, attr: &str, value: Option<&str>) -> Result<u32, Error> {
+    let Some(v) = value else { return Ok(0) };
+    strtoul(v)
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| bad_attr(node.tag_name().name(), attr, v, NOT_A_NUMBER))
 }
 
 /// A 64-bit number of an address element (0 when absent).
@@ -344,10 +366,22 @@ fn address_part(node: Node<'_, '_>, attr: &str) -> Result<u64, Error> {
 /// Reads domain, bus, slot, function (and multifunction) of an address
 /// element; `check` forces the range checks even for an empty address.
 fn pci_address(node: Node<'_, '_>, check: bool) -> Result<PciAddress, Error> {
-    let domain = address_u32(node, "domain")?;
-    let bus = address_u32(node, "bus")?;
-    let slot = address_u32(node, "slot")?;
-    let function = address_u32(node, "function")?;
+    // The first attribute of each name, found in one pass (as `prop`
+    // finds it).
+    const NAMES: [&str; 5] = ["domain", "bus", "slot", "function", "multifunction"];
+    let mut values: [Option<&str>; 5] = [None; 5];
+    for a in node.attributes() {
+        if let Some(k) = NAMES.iter().position(|n| *n == a.name())
+            && let Some(v @ None) = values.get_mut(k)
+        {
+            *v = Some(a.value());
+        }
+    }
+    let [domain, bus, slot, function, multifunction] = values;
+    let domain = number_u32(node, "domain", domain)?;
+    let bus = number_u32(node, "bus", bus)?;
+    let slot = number_u32(node, "slot", slot)?;
+    let function = number_u32(node, "function", function)?;
     let mut addr = if check || domain != 0 || bus != 0 || slot != 0 {
         let domain = u16::try_from(domain).map_err(|_| AddressError::Domain(domain))?;
         let bus = u8::try_from(bus).map_err(|_| AddressError::Bus(bus))?;
@@ -368,7 +402,7 @@ fn pci_address(node: Node<'_, '_>, check: bool) -> Result<PciAddress, Error> {
             .unwrap_or(Function::ZERO);
         PciAddress::new(0, 0, Slot::ZERO, function)
     };
-    match prop(node, "multifunction") {
+    match multifunction {
         None => {}
         Some("on") => addr = addr.with_multifunction(Multifunction::On),
         Some("off") => addr = addr.with_multifunction(Multifunction::Off),
