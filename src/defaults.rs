@@ -762,6 +762,17 @@ impl Plan {
         Ok(())
     }
 
+    /// The checks libvirt's device validation runs on one device given to a
+    /// live attach, before anything is placed: the device-model checks and,
+    /// for a PCI controller, the controller checks (§6.4–6.5).
+    pub(crate) fn validate_attached(&self, d: &Device) -> Result<(), Error> {
+        self.validate_device_model(d)?;
+        if let DeviceKind::Controller(c) = &d.kind {
+            self.validate_pci_controller(d, c)?;
+        }
+        Ok(())
+    }
+
     fn validate_pci_controller(&self, d: &Device, c: &Controller) -> Result<(), Error> {
         let ControllerKind::Pci(p) = &c.kind else {
             return Ok(());
