@@ -476,6 +476,16 @@ impl Plan {
         Ok(())
     }
 
+    /// The default models libvirt's post-parse gives one device of a live
+    /// attach (the same table as for a definition: a model-less NIC, SCSI
+    /// controller, video, …).
+    pub(crate) fn attached_defaults(&self, d: &mut Device) -> Result<(), Error> {
+        if may_take_default(d, &self.profile) {
+            default_model(d, &self.profile, self.profile.usb_model)?;
+        }
+        Ok(())
+    }
+
     /// §6.2: checks after post-processing, before assignment.
     pub(crate) fn check_before_assign(&self) -> Result<(), Error> {
         // libvirt checks the address type of a vfio-ccw mdev while parsing.

@@ -170,7 +170,7 @@ fn check_one_address_line(input: &str, output: &str, index: Option<&str>) -> Res
         [old] => output.replacen(&line, &format!("{old}\n"), 1),
         _ => return Err(format!("several address lines in {input:?}")),
     };
-    if let Some(i) = index {
+    if let Some(i) = index.filter(|_| !input.contains(" index='")) {
         back = back.replacen(&format!(" index='{i}'"), "", 1);
     }
     if back != input {

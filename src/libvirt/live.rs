@@ -208,6 +208,7 @@ impl<'a> LiveDomain<'a> {
         device.origin = Some(token);
         // libvirt validates the device first (a PCI controller's options, a
         // second IDE controller, …), then refuses kinds it cannot attach.
+        self.plan.attached_defaults(&mut device)?;
         self.plan.validate_attached(&device)?;
         check_attachable(&device)?;
         if let DeviceKind::Controller(c) = &mut device.kind

@@ -45,6 +45,10 @@ def case(out, cid, d):
     prev = live
     for r in steps(d):
         k = r["step"]
+        if "argument key 'filename' must not have null value" in r["error"]:
+            # A cdrom without a source: QEMU's block layer refuses it, no
+            # PCI question (hand-written probe); left out.
+            continue
         op = r.get("op", "attach")
         dev_file = [f for f in os.listdir(d) if re.fullmatch(r"step-%s\.(device|attach|detach|detach-alias)\.xml" % k, f)][0]
         dev = read(os.path.join(d, dev_file))
