@@ -31,9 +31,12 @@ use pciplan::machine::HostPci;
 use pciplan::{Capabilities, DeviceKind, PciAddress};
 
 fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
+#[allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 fn caps() -> Capabilities {
     let text = fs::read_to_string(data("oracle/caps-qemu-7.2.xml")).unwrap();
     parse_caps_xml(&text).unwrap()
@@ -66,6 +69,7 @@ struct Case<'a> {
 
 /// Splits the corpus into its cases: `@@ ` lines are headers, the text
 /// up to the next header is the body of the one before.
+#[allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 fn cases(text: &str) -> Vec<Case<'_>> {
     let mut out = Vec::new();
     let mut parts = Vec::new();
@@ -161,10 +165,10 @@ fn check_one_address_line(input: &str, output: &str, index: Option<&str>) -> Res
     let is_address = |l: &&str| l.trim_start().starts_with("<address type='pci'");
     let given: Vec<&str> = input.lines().filter(is_address).collect();
     let written: Vec<&str> = output.lines().filter(is_address).collect();
-    if written.len() != 1 {
+    let [written] = written.as_slice() else {
         return Err(format!("{} address lines in {output:?}", written.len()));
-    }
-    let line = format!("{}\n", written[0]);
+    };
+    let line = format!("{written}\n");
     let mut back = match given.as_slice() {
         [] => output.replacen(&line, "", 1),
         [old] => output.replacen(&line, &format!("{old}\n"), 1),
@@ -175,11 +179,17 @@ fn check_one_address_line(input: &str, output: &str, index: Option<&str>) -> Res
     }
     if back != input {
         // A self-closing element got an end tag.
-        let root = input.trim_start().split([' ', '>', '/']).next().unwrap_or("");
+        let root = input
+            .trim_start()
+            .split([' ', '>', '/'])
+            .next()
+            .unwrap_or("");
         let name = root.trim_start_matches('<');
         let closed = back.replacen(&format!(">\n</{name}>"), "/>", 1);
         if closed != input {
-            return Err(format!("written {output:?} is not input {input:?} plus one line"));
+            return Err(format!(
+                "written {output:?} is not input {input:?} plus one line"
+            ));
         }
     }
     Ok(())
@@ -244,12 +254,22 @@ fn replay(case: &Case<'_>, caps: &Capabilities, n: &mut Counts) -> Result<(), St
                             return Err(format!("{at}: accepted, libvirt said {msg}"));
                         };
                         if r.libvirt_message() != msg {
-                            return Err(format!("{at}: QEMU refusal {:?}, libvirt {msg:?}", r.libvirt_message()));
+                            return Err(format!(
+                                "{at}: QEMU refusal {:?}, libvirt {msg:?}",
+                                r.libvirt_message()
+                            ));
                         }
                         let addr = a.address().ok_or(format!("{at}: no address tried"))?;
-                        let sent = format!("{}/0x{:x}", bus_name(case.family, addr), addr.slot().as_u8());
+                        let sent = format!(
+                            "{}/0x{:x}",
+                            bus_name(case.family, addr),
+                            addr.slot().as_u8()
+                        );
                         if !step.device_add.contains(&format!("@{sent}")) {
-                            return Err(format!("{at}: tried {sent}, libvirt sent {}", step.device_add));
+                            return Err(format!(
+                                "{at}: tried {sent}, libvirt sent {}",
+                                step.device_add
+                            ));
                         }
                         if live.plan() != &before {
                             return Err(format!("{at}: a QEMU refusal changed the guest"));
@@ -258,7 +278,10 @@ fn replay(case: &Case<'_>, caps: &Capabilities, n: &mut Counts) -> Result<(), St
                     }
                     (Err(e), false, Some(msg)) => {
                         if libvirt_message(&e) != msg {
-                            return Err(format!("{at}: refused with {:?}, libvirt {msg:?}", libvirt_message(&e)));
+                            return Err(format!(
+                                "{at}: refused with {:?}, libvirt {msg:?}",
+                                libvirt_message(&e)
+                            ));
                         }
                         if live.plan() != &before {
                             return Err(format!("{at}: a refusal changed the guest"));
@@ -266,7 +289,10 @@ fn replay(case: &Case<'_>, caps: &Capabilities, n: &mut Counts) -> Result<(), St
                         n.libvirt_refusals += 1;
                     }
                     (Err(e), true, _) => {
-                        return Err(format!("{at}: refused with {e}, libvirt accepted at {}", step.addr));
+                        return Err(format!(
+                            "{at}: refused with {e}, libvirt accepted at {}",
+                            step.addr
+                        ));
                     }
                     (_, false, None) => return Err(format!("{at}: corpus step without error")),
                 }
@@ -283,7 +309,10 @@ fn replay(case: &Case<'_>, caps: &Capabilities, n: &mut Counts) -> Result<(), St
                     (Ok(_), None) => n.detach_sent += 1,
                     (Err(e), Some(msg)) => {
                         if libvirt_message(&e) != msg {
-                            return Err(format!("{at}: refused with {:?}, libvirt {msg:?}", libvirt_message(&e)));
+                            return Err(format!(
+                                "{at}: refused with {:?}, libvirt {msg:?}",
+                                libvirt_message(&e)
+                            ));
                         }
                         if live.plan() != &before {
                             return Err(format!("{at}: a refusal changed the guest"));
@@ -293,7 +322,9 @@ fn replay(case: &Case<'_>, caps: &Capabilities, n: &mut Counts) -> Result<(), St
                     (Ok(d), Some(msg)) => {
                         return Err(format!("{at}: detached {}, libvirt said {msg}", d.device));
                     }
-                    (Err(e), None) => return Err(format!("{at}: refused with {e}, libvirt sent it")),
+                    (Err(e), None) => {
+                        return Err(format!("{at}: refused with {e}, libvirt sent it"));
+                    }
                 }
             }
             other => return Err(format!("unknown op {other}")),
@@ -339,7 +370,12 @@ fn every_recorded_live_attach_and_detach_gives_libvirts_answer() {
     for f in failures.iter().take(40) {
         println!("FAIL {f}");
     }
-    assert!(failures.is_empty(), "{} of {} cases disagree", failures.len(), n.cases);
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases disagree",
+        failures.len(),
+        n.cases
+    );
 }
 
 #[test]
@@ -360,17 +396,21 @@ fn no_other_address_moves_after_a_detach_and_a_re_attach() {
             .enumerate()
             .filter(|(_, d)| {
                 d.address.present().is_some()
-                    && matches!(d.kind, DeviceKind::Interface { .. } | DeviceKind::Disk { .. })
+                    && matches!(
+                        d.kind,
+                        DeviceKind::Interface { .. } | DeviceKind::Disk { .. }
+                    )
             })
             .map(|(i, _)| i)
             .collect();
-        let others = |plan: &pciplan::Plan, skip: Option<PciAddress>| -> Vec<(String, Option<PciAddress>)> {
-            plan.devices()
-                .iter()
-                .filter(|d| d.address.present() != skip)
-                .map(|d| (d.to_string(), d.address.present()))
-                .collect()
-        };
+        let others =
+            |plan: &pciplan::Plan, skip: Option<PciAddress>| -> Vec<(String, Option<PciAddress>)> {
+                plan.devices()
+                    .iter()
+                    .filter(|d| d.address.present() != skip)
+                    .map(|d| (d.to_string(), d.address.present()))
+                    .collect()
+            };
         let mut done = None;
         for victim in candidates {
             let gone = live.plan().devices()[victim].address.present();
@@ -386,7 +426,12 @@ fn no_other_address_moves_after_a_detach_and_a_re_attach() {
                 }
                 Err(_) => {
                     refused += 1;
-                    assert_eq!(live.plan(), &untouched, "{}: a refused detach changed the guest", case.id);
+                    assert_eq!(
+                        live.plan(),
+                        &untouched,
+                        "{}: a refused detach changed the guest",
+                        case.id
+                    );
                 }
             }
         }
@@ -394,17 +439,31 @@ fn no_other_address_moves_after_a_detach_and_a_re_attach() {
             continue;
         };
         let dev = parse_device(&element).unwrap();
-        assert_eq!(others(live.plan(), gone), before, "{}: detach moved an address", case.id);
+        assert_eq!(
+            others(live.plan(), gone),
+            before,
+            "{}: detach moved an address",
+            case.id
+        );
         checked += 1;
         match live.attach(&dev) {
             Ok(again) => {
-                assert_eq!(again.address(), gone, "{}: re-attach took another slot", case.id);
+                assert_eq!(
+                    again.address(),
+                    gone,
+                    "{}: re-attach took another slot",
+                    case.id
+                );
                 reattached += 1;
             }
             // A device placed at start on a bus libvirt does not hot-plug
             // to (q35's pcie-root): it can leave but not come back.
             Err(e) => {
-                assert!(e.to_string().contains("requires hotplug capability"), "{}: {e}", case.id);
+                assert!(
+                    e.to_string().contains("requires hotplug capability"),
+                    "{}: {e}",
+                    case.id
+                );
                 not_back += 1;
             }
         }
@@ -425,6 +484,7 @@ fn no_other_address_moves_after_a_detach_and_a_re_attach() {
 
 /// A device element naming the plan's device `i` by what the plan knows:
 /// its PCI address (the element's own keys are in the live XML).
+#[allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 fn victim_element(live: &LiveDomain<'_>, i: usize) -> String {
     let d = &live.plan().devices()[i];
     let a = d.address.present().unwrap();

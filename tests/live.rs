@@ -39,7 +39,10 @@ fn attach_refusal(live: &str, device: &str) -> Result<String, Box<dyn Error>> {
     let text = read(live)?;
     let mut guest = LiveDomain::parse(&text, &caps()?, &HostPci::default())?;
     let before = guest.plan().clone();
-    let err = guest.attach(&parse_device(device)?).err().ok_or("attach succeeded")?;
+    let err = guest
+        .attach(&parse_device(device)?)
+        .err()
+        .ok_or("attach succeeded")?;
     assert_eq!(guest.plan(), &before, "a refused attach changed the guest");
     Ok(libvirt_message(&err))
 }
@@ -64,13 +67,19 @@ fn detach_refusal(live: &str, target: &str) -> Result<String, Box<dyn Error>> {
 #[test]
 fn attach_of_a_usb_controller_is_not_supported() -> R {
     let msg = attach_refusal(Q35, "<controller type='usb' model='qemu-xhci'/>")?;
-    assert_eq!(msg, "Operation not supported: 'usb' controller cannot be hot plugged.");
+    assert_eq!(
+        msg,
+        "Operation not supported: 'usb' controller cannot be hot plugged."
+    );
     Ok(())
 }
 
 #[test]
 fn attach_of_a_pci_controller_without_model_name_fails_its_validation_first() -> R {
-    let msg = attach_refusal(Q35, "<controller type='pci' index='8' model='pcie-root-port'/>")?;
+    let msg = attach_refusal(
+        Q35,
+        "<controller type='pci' index='8' model='pcie-root-port'/>",
+    )?;
     assert_eq!(
         msg,
         "internal error: Required option 'modelName' is not set for PCI controller with index '8', \
@@ -86,7 +95,10 @@ fn attach_of_a_complete_pci_controller_is_not_supported() -> R {
         "<controller type='pci' index='2' model='pci-bridge'>\n  <model name='pci-bridge'/>\n  \
          <target chassisNr='2'/>\n</controller>",
     )?;
-    assert_eq!(msg, "Operation not supported: 'pci' controller cannot be hot plugged.");
+    assert_eq!(
+        msg,
+        "Operation not supported: 'pci' controller cannot be hot plugged."
+    );
     Ok(())
 }
 
@@ -97,14 +109,20 @@ fn attach_at_function_1_is_an_internal_error() -> R {
         "<rng model='virtio'>\n  <backend model='random'>/dev/urandom</backend>\n  \
          <address type='pci' domain='0x0000' bus='0x00' slot='0x09' function='0x3'/>\n</rng>",
     )?;
-    assert_eq!(msg, "internal error: Only PCI device addresses with function=0 are supported");
+    assert_eq!(
+        msg,
+        "internal error: Only PCI device addresses with function=0 are supported"
+    );
     Ok(())
 }
 
 #[test]
 fn attach_of_a_sound_card_is_not_supported() -> R {
     let msg = attach_refusal(PC, "<sound model='ich6'/>")?;
-    assert_eq!(msg, "Operation not supported: live attach of device 'sound' is not supported");
+    assert_eq!(
+        msg,
+        "Operation not supported: live attach of device 'sound' is not supported"
+    );
     Ok(())
 }
 
@@ -128,10 +146,15 @@ fn attach_to_pci_0_without_acpi_is_refused_by_qemu_after_libvirt_chose_the_slot(
     let mut guest = LiveDomain::parse(&text, &caps()?, &HostPci::default())?;
     let before = guest.plan().clone();
 
-    let a = guest.attach(&parse_device("<interface type='user'>\n  <model type='virtio'/>\n</interface>\n")?)?;
+    let a = guest.attach(&parse_device(
+        "<interface type='user'>\n  <model type='virtio'/>\n</interface>\n",
+    )?)?;
 
     let refusal = a.qemu_refusal.ok_or("no QEMU refusal predicted")?;
-    assert_eq!(a.device.address.present().map(|x| x.to_string()).as_deref(), Some("0000:00:04.0"));
+    assert_eq!(
+        a.device.address.present().map(|x| x.to_string()).as_deref(),
+        Some("0000:00:04.0")
+    );
     assert_eq!(
         refusal.libvirt_message(),
         "internal error: unable to execute QEMU command 'device_add': Bus 'pci.0' does not support hotplugging"
@@ -163,7 +186,10 @@ fn scsi_controllers_get_the_lowest_free_index() -> R {
     let second = guest.attach(&scsi)?;
 
     let index = |d: &pciplan::Device| d.kind.controller().and_then(|c| c.index);
-    assert_eq!((index(&first.device), index(&second.device)), (Some(1), Some(3)));
+    assert_eq!(
+        (index(&first.device), index(&second.device)),
+        (Some(1), Some(3))
+    );
     assert_eq!(
         first.xml,
         "<controller type='scsi' index='1' model='virtio-scsi'>\n  \
@@ -174,7 +200,10 @@ fn scsi_controllers_get_the_lowest_free_index() -> R {
 
 #[test]
 fn a_scsi_controller_index_in_use_is_refused() -> R {
-    let msg = attach_refusal(PC, "<controller type='scsi' index='2' model='virtio-scsi'/>")?;
+    let msg = attach_refusal(
+        PC,
+        "<controller type='scsi' index='2' model='virtio-scsi'/>",
+    )?;
     assert_eq!(msg, "operation failed: target scsi:2 already exists");
     Ok(())
 }
@@ -183,7 +212,8 @@ fn a_scsi_controller_index_in_use_is_refused() -> R {
 fn virtio_channels_take_the_next_free_port_of_the_virtio_serial_controller() -> R {
     let text = read(PC)?;
     let mut guest = LiveDomain::parse(&text, &caps()?, &HostPci::default())?;
-    let channel = "<channel type='unix'>\n  <target type='virtio' name='org.example.one'/>\n</channel>\n";
+    let channel =
+        "<channel type='unix'>\n  <target type='virtio' name='org.example.one'/>\n</channel>\n";
 
     let a = guest.attach(&parse_device(channel)?)?;
 
@@ -202,21 +232,30 @@ fn a_virtio_serial_port_in_use_is_refused() -> R {
         "<channel type='unix'>\n  <target type='virtio' name='x'/>\n  \
          <address type='virtio-serial' controller='0' bus='0' port='1'/>\n</channel>",
     )?;
-    assert_eq!(msg, "XML error: virtio serial port 1 on controller 0 is already occupied");
+    assert_eq!(
+        msg,
+        "XML error: virtio serial port 1 on controller 0 is already occupied"
+    );
     Ok(())
 }
 
 #[test]
 fn detach_of_the_primary_video_is_not_supported() -> R {
     let msg = detach_refusal(PC, "<video>\n  <model type='vga'/>\n</video>")?;
-    assert_eq!(msg, "Operation not supported: live detach of device 'video' is not supported");
+    assert_eq!(
+        msg,
+        "Operation not supported: live detach of device 'video' is not supported"
+    );
     Ok(())
 }
 
 #[test]
 fn detach_of_a_pci_bridge_with_devices_is_not_supported() -> R {
     let msg = detach_refusal(PC, "<controller type='pci' index='1' model='pci-bridge'/>")?;
-    assert_eq!(msg, "Operation not supported: 'pci' controller cannot be hot unplugged.");
+    assert_eq!(
+        msg,
+        "Operation not supported: 'pci' controller cannot be hot unplugged."
+    );
     Ok(())
 }
 
@@ -250,7 +289,10 @@ fn detach_of_an_unknown_alias_is_an_internal_error() -> R {
 
 #[test]
 fn detach_of_an_unknown_disk_names_its_target() -> R {
-    let msg = detach_refusal(PC, "<disk type='file' device='disk'>\n  <target dev='vdz' bus='virtio'/>\n</disk>")?;
+    let msg = detach_refusal(
+        PC,
+        "<disk type='file' device='disk'>\n  <target dev='vdz' bus='virtio'/>\n</disk>",
+    )?;
     assert_eq!(msg, "device not found: disk vdz not found");
     Ok(())
 }
@@ -268,7 +310,9 @@ fn detach_then_attach_gives_the_freed_slot_back_and_moves_nothing() -> R {
             .collect()
     };
     let before = addresses(&guest);
-    let nic = parse_device("<interface type='user'>\n  <mac address='52:54:00:bb:00:01'/>\n</interface>\n")?;
+    let nic = parse_device(
+        "<interface type='user'>\n  <mac address='52:54:00:bb:00:01'/>\n</interface>\n",
+    )?;
 
     let gone = guest.detach(DetachTarget::Element(&nic))?;
     let back = guest.attach(&parse_device(
@@ -312,7 +356,13 @@ fn pciplan(args: &[&str]) -> Result<Output, Box<dyn Error>> {
 
 #[test]
 fn cli_attach_prints_the_element_with_its_address() -> R {
-    let o = pciplan(&["attach", "--caps", CAPS, Q35, "examples/live/nic-virtio.xml"])?;
+    let o = pciplan(&[
+        "attach",
+        "--caps",
+        CAPS,
+        Q35,
+        "examples/live/nic-virtio.xml",
+    ])?;
 
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(
@@ -338,7 +388,13 @@ fn cli_attach_refused_by_libvirt_prints_one_error_line() -> R {
 
 #[test]
 fn cli_attach_refused_by_qemu_names_the_address_libvirt_tried() -> R {
-    let o = pciplan(&["attach", "--caps", CAPS, PC_NO_ACPI, "examples/live/rng.xml"])?;
+    let o = pciplan(&[
+        "attach",
+        "--caps",
+        CAPS,
+        PC_NO_ACPI,
+        "examples/live/rng.xml",
+    ])?;
 
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8(o.stderr)?;
@@ -367,10 +423,16 @@ fn cli_attach_sequence_stops_at_the_first_refusal() -> R {
     assert_eq!(o.status.code(), Some(1));
     let out = String::from_utf8(o.stdout)?;
     let records: Vec<serde_json::Value> = serde_json::from_str(&out)?;
-    let outcomes: Vec<_> = records.iter().map(|r| r["outcome"].as_str().unwrap_or("")).collect();
+    let outcomes: Vec<_> = records
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap_or(""))
+        .collect();
     assert_eq!(outcomes, ["attached", "attached", "refused"]);
     assert_eq!(records[1]["address"], "0000:07:01.0");
-    assert_eq!(records[2]["error"], "internal error: No more available PCI slots");
+    assert_eq!(
+        records[2]["error"],
+        "internal error: No more available PCI slots"
+    );
     Ok(())
 }
 

@@ -59,12 +59,17 @@ struct Tally {
     problems: Vec<String>,
 }
 
+#[allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 fn caps() -> Capabilities {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/oracle/caps-qemu-7.2.xml");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/oracle/caps-qemu-7.2.xml"
+    );
     parse_caps_xml(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 /// A random guest definition.
+#[allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 fn domain(seed: u64) -> (String, bool) {
     let mut r = Rng::new(seed.wrapping_add(0x4070));
     let q35 = seed % 2 == 1;
@@ -73,7 +78,11 @@ fn domain(seed: u64) -> (String, bool) {
     if q35 {
         devices.push_str("    <controller type='pci' index='0' model='pcie-root'/>\n");
         for i in 1..=r.below(6) + 1 {
-            let off = if r.chance(20) { "\n      <target hotplug='off'/>" } else { "" };
+            let off = if r.chance(20) {
+                "\n      <target hotplug='off'/>"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 devices,
                 "    <controller type='pci' index='{i}' model='pcie-root-port'>{off}\n    </controller>"
@@ -91,7 +100,10 @@ fn domain(seed: u64) -> (String, bool) {
             index += 1;
         }
         for _ in 0..r.below(3) {
-            let _ = writeln!(devices, "    <controller type='pci' index='{index}' model='pci-bridge'/>");
+            let _ = writeln!(
+                devices,
+                "    <controller type='pci' index='{index}' model='pci-bridge'/>"
+            );
             index += 1;
         }
     }
@@ -103,7 +115,11 @@ fn domain(seed: u64) -> (String, bool) {
              <model type='{model}'/>\n    </interface>"
         );
     }
-    let features = if acpi { "  <features>\n    <acpi/>\n  </features>\n" } else { "" };
+    let features = if acpi {
+        "  <features>\n    <acpi/>\n  </features>\n"
+    } else {
+        ""
+    };
     let machine = if q35 { "q35" } else { "pc" };
     let xml = format!(
         "<domain type='qemu'>\n  <name>hp{seed}</name>\n  <os>\n    <type arch='x86_64' machine='{machine}'>hvm</type>\n  \
@@ -113,6 +129,7 @@ fn domain(seed: u64) -> (String, bool) {
 }
 
 /// A random device element to attach.
+#[allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 fn device(r: &mut Rng, q35: bool, k: u64) -> String {
     let virtio = r.pick(&["virtio", "virtio-transitional", "virtio-non-transitional"]);
     match r.below(5) {
@@ -131,7 +148,9 @@ fn device(r: &mut Rng, q35: bool, k: u64) -> String {
             "<disk type='file' device='disk' model='{virtio}'>\n  <target dev='vd{}' bus='virtio'/>\n</disk>\n",
             char::from(b'a' + u8::try_from(k).unwrap_or(0))
         ),
-        3 => format!("<rng model='{virtio}'>\n  <backend model='random'>/dev/urandom</backend>\n</rng>\n"),
+        3 => format!(
+            "<rng model='{virtio}'>\n  <backend model='random'>/dev/urandom</backend>\n</rng>\n"
+        ),
         _ => "<controller type='scsi' model='virtio-scsi'/>\n".to_string(),
     }
 }
@@ -146,28 +165,38 @@ fn bus_name(q35: bool, a: PciAddress) -> String {
 
 /// The QEMU driver of the device just attached: the first field of its
 /// `-device` value in the plan's command line (same bus and slot).
+#[allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 fn driver(plan: &pciplan::Plan, a: PciAddress, q35: bool) -> Option<String> {
     let want_bus = format!("bus={}", bus_name(q35, a));
     let want_addr = format!("addr=0x{:x}", a.slot().as_u8());
-    pciplan::qemu::device_args(plan).ok()?.into_iter().find_map(|d| {
-        let fields: Vec<&str> = d.split(',').collect();
-        (fields.contains(&want_bus.as_str()) && fields.iter().any(|f| f.starts_with(&want_addr)))
+    pciplan::qemu::device_args(plan)
+        .ok()?
+        .into_iter()
+        .find_map(|d| {
+            let fields: Vec<&str> = d.split(',').collect();
+            (fields.contains(&want_bus.as_str())
+                && fields.iter().any(|f| f.starts_with(&want_addr)))
             .then(|| fields[0].to_string())
-    })
+        })
 }
 
+#[allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 fn run(seed: u64, caps: &Capabilities) -> Result<Tally, String> {
     let q35 = seed % 2 == 1;
     let (xml, acpi) = domain(seed);
-    let mut live = LiveDomain::parse(&xml, caps, &HostPci::default()).map_err(|e| format!("{e}"))?;
-    let mut args: Vec<String> = ["-accel", "tcg", "-display", "none", "-S"].map(String::from).to_vec();
+    let mut live =
+        LiveDomain::parse(&xml, caps, &HostPci::default()).map_err(|e| format!("{e}"))?;
+    let mut args: Vec<String> = ["-accel", "tcg", "-display", "none", "-S"]
+        .map(String::from)
+        .to_vec();
     let mut line = pciplan::qemu::command_line(live.plan()).map_err(|e| e.to_string())?;
     if !acpi && let Some(m) = line.get_mut(1) {
         m.push_str(",acpi=off");
     }
     args.extend(line);
     let mut vm = Vm::start(PROGRAM, &args, QMP_TIMEOUT).map_err(|e| format!("{e:?}"))?;
-    vm.execute("cont", json!({}), QMP_TIMEOUT).map_err(|e| format!("{e:?}"))?;
+    vm.execute("cont", json!({}), QMP_TIMEOUT)
+        .map_err(|e| format!("{e:?}"))?;
     let mut t = Tally::default();
     let mut r = Rng::new(seed ^ 0x5eed);
     for k in 0..ATTACHES {
@@ -182,7 +211,9 @@ fn run(seed: u64, caps: &Capabilities) -> Result<Tally, String> {
                 continue;
             }
         };
-        let Some(a) = attached.address() else { continue };
+        let Some(a) = attached.address() else {
+            continue;
+        };
         // The plan as it will be (with the device), for the driver name.
         let mut with = live.plan().clone();
         if attached.qemu_refusal.is_some() {
@@ -216,13 +247,17 @@ fn run(seed: u64, caps: &Capabilities) -> Result<Tally, String> {
                 if msg.contains(&predicted.to_string()) {
                     t.refused_as_predicted += 1;
                 } else {
-                    t.problems.push(format!("{a}: QEMU said {msg}, predicted {predicted}"));
+                    t.problems
+                        .push(format!("{a}: QEMU said {msg}, predicted {predicted}"));
                 }
             }
             (Ok(_), Some(predicted)) => {
-                t.problems.push(format!("{a}: QEMU accepted, predicted {predicted}"));
+                t.problems
+                    .push(format!("{a}: QEMU accepted, predicted {predicted}"));
             }
-            (Err(e), _) => t.problems.push(format!("{a} ({driver}): QEMU refused: {e:?}")),
+            (Err(e), _) => t
+                .problems
+                .push(format!("{a} ({driver}): QEMU refused: {e:?}")),
         }
     }
     // query-pci until it shows the plan (the firmware numbers the bridges
@@ -251,6 +286,7 @@ fn run(seed: u64, caps: &Capabilities) -> Result<Tally, String> {
 }
 
 /// `query-pci`, with an expander's root bus tied to the expander device.
+#[allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 fn observe(vm: &mut Vm) -> Result<expect::Topo, VmError> {
     let q = vm.execute("query-pci", json!({}), QMP_TIMEOUT)?;
     let mut roots: BTreeMap<i64, BusPath> = BTreeMap::new();

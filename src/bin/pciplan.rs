@@ -141,7 +141,11 @@ enum Command {
         #[command(flatten)]
         input: InputArgs,
         /// The device element naming the device.
-        #[arg(value_name = "DEVICE.xml", required_unless_present = "alias", conflicts_with = "alias")]
+        #[arg(
+            value_name = "DEVICE.xml",
+            required_unless_present = "alias",
+            conflicts_with = "alias"
+        )]
         device: Option<PathBuf>,
         /// Name the device by its `<alias name>` instead.
         #[arg(long, value_name = "NAME")]

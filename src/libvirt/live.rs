@@ -16,12 +16,12 @@
 //! use pciplan::{Capabilities, machine::HostPci};
 //! let live = "<domain type='qemu' id='3'>\n  <os>\n    <type arch='x86_64' machine='pc-i440fx-7.2'>hvm</type>\n  </os>\n  \
 //!             <features>\n    <acpi/>\n  </features>\n  <devices>\n    \
-//!             <controller type='pci' index='0' model='pci-root'>\n      <alias name='pci.0'/>\n    </controller>\n  \
-//!             </devices>\n</domain>\n";
+//!             <controller type='pci' index='0' model='pci-root'>\n      <alias name='pci.0'/>\n    </controller>\n    \
+//!             <memballoon model='none'/>\n  </devices>\n</domain>\n";
 //! let mut guest = LiveDomain::parse(live, &Capabilities::qemu_8_0_x86_64(), &HostPci::default())?;
 //! let nic = parse_device("<interface type='user'>\n  <model type='virtio'/>\n</interface>\n")?;
 //! let attached = guest.attach(&nic)?;
-//! assert_eq!(attached.address().map(|a| a.to_string()).as_deref(), Some("0000:00:01.0"));
+//! assert_eq!(attached.address().map(|a| a.to_string()).as_deref(), Some("0000:00:02.0"));
 //! assert!(attached.qemu_refusal.is_none());
 //! # Ok::<(), pciplan::Error>(())
 //! ```
@@ -158,7 +158,9 @@ impl<'a> LiveDomain<'a> {
             .filter(|n| n.is_element() && n.tag_name().namespace().is_none())
             .filter(|n| n.has_tag_name("features"))
             .flat_map(|f| f.children())
-            .any(|n| n.is_element() && n.tag_name().namespace().is_none() && n.has_tag_name("acpi"));
+            .any(|n| {
+                n.is_element() && n.tag_name().namespace().is_none() && n.has_tag_name("acpi")
+            });
         let mut keys = vec![Identity::default(); doc.elements.len()];
         for (d, id) in plan.devices().iter().zip(super::identities(&doc, &plan)) {
             if let Some(slot) = d.origin.and_then(|o| keys.get_mut(o)) {
@@ -195,8 +197,10 @@ impl<'a> LiveDomain<'a> {
     ///
     /// # Errors
     /// libvirt's refusals, with its class and text
-    /// ([`libvirt_message`]): [`LiveError`] for device kinds and controllers
-    /// that cannot be hot-plugged and for SCSI controller indexes in use;
+    /// ([`libvirt_message`]): the device validation of a definition (a PCI
+    /// controller without its options, a second IDE controller, …);
+    /// [`LiveError`] for device kinds that cannot be hot-plugged, SCSI
+    /// controller indexes and virtio-serial ports in use;
     /// the assignment errors of [`Plan::hotplug_add`] (no free slot,
     /// function ≠ 0, a taken or not hot-pluggable slot, …). On error nothing
     /// changes.
@@ -263,13 +267,31 @@ impl<'a> LiveDomain<'a> {
     /// `detach-device-alias`) does; returns the device. Its address is free
     /// for a later attach and no other address moves.
     ///
+    /// ```
+    /// use pciplan::libvirt::{DetachTarget, LiveDomain, libvirt_message};
+    /// use pciplan::{Capabilities, machine::HostPci};
+    /// let live = "<domain><os><type arch='x86_64' machine='pc'>hvm</type></os><devices>\
+    ///             <video><model type='vga'/><alias name='video0'/></video>\
+    ///             <rng model='virtio'><backend model='random'>/dev/urandom</backend><alias name='rng0'/></rng>\
+    ///             </devices></domain>";
+    /// let mut guest = LiveDomain::parse(live, &Capabilities::qemu_8_0_x86_64(), &HostPci::default())?;
+    /// let err = guest.detach(DetachTarget::Alias("video0")).unwrap_err();
+    /// assert_eq!(libvirt_message(&err), "Operation not supported: live detach of device 'video' is not supported");
+    /// let rng = guest.detach(DetachTarget::Alias("rng0"))?;
+    /// assert_eq!(rng.alias.as_deref(), Some("rng0"));
+    /// assert!(!guest.write()?.contains("<rng"));
+    /// # Ok::<(), pciplan::Error>(())
+    /// ```
+    ///
     /// # Errors
-    /// libvirt's refusals ([`libvirt_message`]): [`LiveError::NotFound`],
+    /// libvirt's refusals ([`libvirt_message`]): the `device not found`
+    /// errors of [`LiveError`] (`InterfaceNotFound`, `DiskNotFound`,
+    /// `ControllerNotFound`, `RngNotFound`, `AliasNotFound`, …),
     /// [`LiveError::DetachUnsupported`] for device kinds libvirt cannot
-    /// unplug, [`LiveError::ControllerUnplug`] for controllers other than
-    /// SCSI, [`LiveError::PrimaryVideo`]; the refusals of
-    /// [`Plan::hotplug_remove`] (a multifunction slot, a controller with
-    /// `hotplug='off'`). On error nothing changes.
+    /// unplug (every video, the primary one included; the balloon); the
+    /// refusals of [`Plan::hotplug_remove`] (controllers other than SCSI, a
+    /// multifunction slot, a controller with `hotplug='off'`). On error
+    /// nothing changes.
     pub fn detach(&mut self, target: DetachTarget<'_, '_>) -> Result<Detached, Error> {
         let i = self.find(target)?;
         let mut token = None;
@@ -462,13 +484,15 @@ fn element_matches(x: &DeviceXml<'_>, d: &Device, k: &Identity) -> bool {
     if let Some(alias) = x.alias() {
         return k.alias.as_deref() == Some(alias);
     }
-    if let (Some(a), true) = (wanted.address.present(), x.pci_address_given()) {
-        if d.address.present() != Some(a) {
-            return false;
-        }
+    if let (Some(a), true) = (wanted.address.present(), x.pci_address_given())
+        && d.address.present() != Some(a)
+    {
+        return false;
     }
     match (&wanted.kind, &d.kind) {
-        (DeviceKind::Interface { .. }, _) => x.mac().is_none_or(|m| k.mac.as_deref() == Some(m.as_str())),
+        (DeviceKind::Interface { .. }, _) => {
+            x.mac().is_none_or(|m| k.mac.as_deref() == Some(m.as_str()))
+        }
         (DeviceKind::Disk { .. }, _) => x
             .disk_target()
             .is_none_or(|t| k.target.as_deref() == Some(t)),

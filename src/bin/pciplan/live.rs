@@ -163,9 +163,7 @@ pub(super) fn detach(
         None => None,
     };
     let result = match (&dev_text, alias) {
-        (Some(t), _) => {
-            parse_device(t).and_then(|d| live.detach(DetachTarget::Element(&d)))
-        }
+        (Some(t), _) => parse_device(t).and_then(|d| live.detach(DetachTarget::Element(&d))),
         (None, Some(a)) => live.detach(DetachTarget::Alias(a)),
         (None, None) => return Err(Failure::Io("give DEVICE.xml or --alias NAME".into())),
     };
@@ -209,7 +207,10 @@ fn element_name(text: &str) -> String {
     let start = text
         .match_indices('<')
         .map(|(i, _)| i.saturating_add(1))
-        .find(|&i| text.get(i..).is_some_and(|r| r.starts_with(|c: char| c.is_ascii_alphabetic())))
+        .find(|&i| {
+            text.get(i..)
+                .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_alphabetic()))
+        })
         .unwrap_or(text.len());
     let rest = text.get(start..).unwrap_or_default();
     rest.chars()
