@@ -456,3 +456,49 @@ fn cli_detach_refusal_is_one_error_line() -> R {
     );
     Ok(())
 }
+
+/// Device elements cut at any byte or with any byte changed: parsing and
+/// attaching never panic, and a refused attach changes nothing.
+mod hostile {
+    use super::*;
+    use proptest::prelude::*;
+
+    const ELEMENTS: [&str; 4] = [
+        "<interface type='user'>\n  <mac address='52:54:00:12:34:56'/>\n  <model type='virtio'/>\n  \
+         <address type='pci' domain='0x0000' bus='0x01' slot='0x04' function='0x0'/>\n</interface>\n",
+        "<controller type='scsi' index='3' model='virtio-scsi'/>\n",
+        "<channel type='unix'>\n  <target type='virtio' name='x'/>\n  \
+         <address type='virtio-serial' controller='0' bus='0' port='5'/>\n</channel>\n",
+        "<controller type='pci' index='2' model='pci-bridge'>\n  <model name='pci-bridge'/>\n  \
+         <target chassisNr='2'/>\n</controller>\n",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn prop_mangled_device_elements_never_panic(
+            which in 0..ELEMENTS.len(),
+            at in 0usize..200,
+            byte in proptest::sample::select(b"<>/'= x0Z\"&\n".to_vec()),
+            cut in any::<bool>(),
+        ) {
+            let text = read(PC).unwrap();
+            let mut guest = LiveDomain::parse(&text, &caps().unwrap(), &HostPci::default()).unwrap();
+            let mut element = ELEMENTS[which].as_bytes().to_vec();
+            let at = at % element.len();
+            if cut {
+                element.truncate(at);
+            } else {
+                element[at] = byte;
+            }
+            let element = String::from_utf8_lossy(&element).into_owned();
+            let before = guest.plan().clone();
+            if let Ok(dev) = parse_device(&element) {
+                if guest.attach(&dev).is_err() {
+                    prop_assert_eq!(guest.plan(), &before);
+                }
+                let _ = guest.detach(DetachTarget::Element(&dev));
+            }
+        }
+    }
+}
