@@ -141,10 +141,12 @@ struct Counts {
     attached: usize,
     addresses: usize,
     bookkeeping: usize,
+    aliases: usize,
     byte_checks: usize,
     libvirt_refusals: usize,
     qemu_refusals: usize,
     detach_refusals: usize,
+    qemu_detach_refusals: usize,
     detach_sent: usize,
 }
 
@@ -224,6 +226,12 @@ fn replay(case: &Case<'_>, caps: &Capabilities, n: &mut Counts) -> Result<(), St
                             n.byte_checks += 1;
                         } else if !step.extra.contains_key("port") && a.xml != step.body {
                             return Err(format!("{at}: element changed without an address"));
+                        }
+                        if let Some(want) = step.extra.get("alias") {
+                            if a.alias.as_deref() != Some(*want) {
+                                return Err(format!("{at}: alias {:?}, libvirt {want}", a.alias));
+                            }
+                            n.aliases += 1;
                         }
                         if let Some(i) = step.extra.get("index") {
                             let got = match &a.device.kind {
@@ -305,8 +313,34 @@ fn replay(case: &Case<'_>, caps: &Capabilities, n: &mut Counts) -> Result<(), St
                 } else {
                     DetachTarget::Alias(step.body.trim())
                 };
-                match (live.detach(target), step.error) {
-                    (Ok(_), None) => n.detach_sent += 1,
+                // A detach libvirt sends waits for the guest OS, which
+                // never answers: libvirt keeps the device, so the replay
+                // only checks it (`check_detach`).
+                let result = if step.error.is_none() {
+                    live.check_detach(target)
+                } else {
+                    live.detach(target)
+                };
+                match (result, step.error) {
+                    (Ok(d), None) if d.qemu_refusal.is_none() => n.detach_sent += 1,
+                    (Ok(d), None) => {
+                        return Err(format!(
+                            "{at}: predicted {:?}, QEMU took the unplug",
+                            d.qemu_refusal
+                        ));
+                    }
+                    (Ok(d), Some(msg)) if d.qemu_refusal.is_some() => {
+                        let ours = d.qemu_refusal.map(|r| r.libvirt_unplug_message());
+                        if ours.as_deref() != Some(msg) {
+                            return Err(format!(
+                                "{at}: QEMU unplug refusal {ours:?}, libvirt {msg:?}"
+                            ));
+                        }
+                        if live.plan() != &before {
+                            return Err(format!("{at}: a QEMU refusal changed the guest"));
+                        }
+                        n.qemu_detach_refusals += 1;
+                    }
                     (Err(e), Some(msg)) => {
                         if libvirt_message(&e) != msg {
                             return Err(format!(
@@ -352,8 +386,8 @@ fn every_recorded_live_attach_and_detach_gives_libvirts_answer() {
     println!(
         "hotplug corpus: {} cases ({} pc, {} q35), {} steps: {} attaches accepted ({} PCI addresses \
          matched, {} written back as input + one <address> line, {} SCSI indexes / virtio-serial \
-         ports matched), {} libvirt attach refusals matched, {} QEMU refusals predicted, {} detach \
-         refusals matched, {} detaches sent",
+         ports matched, {} aliases matched), {} libvirt attach refusals matched, {} QEMU refusals predicted, {} detach \
+         refusals matched, {} QEMU detach refusals predicted, {} detaches sent",
         n.cases,
         n.pc,
         n.q35,
@@ -362,9 +396,11 @@ fn every_recorded_live_attach_and_detach_gives_libvirts_answer() {
         n.addresses,
         n.byte_checks,
         n.bookkeeping,
+        n.aliases,
         n.libvirt_refusals,
         n.qemu_refusals,
         n.detach_refusals,
+        n.qemu_detach_refusals,
         n.detach_sent
     );
     for f in failures.iter().take(40) {
@@ -419,6 +455,16 @@ fn no_other_address_moves_after_a_detach_and_a_re_attach() {
             let element = victim_element(&live, victim);
             let dev = parse_device(&element).unwrap();
             match live.detach(DetachTarget::Element(&dev)) {
+                // QEMU refuses the unplug (pci.0 without ACPI): nothing moved.
+                Ok(removed) if removed.qemu_refusal.is_some() => {
+                    refused += 1;
+                    assert_eq!(
+                        live.plan(),
+                        &untouched,
+                        "{}: a refused detach changed the guest",
+                        case.id
+                    );
+                }
                 Ok(removed) => {
                     assert_eq!(removed.device.address.present(), gone, "{}", case.id);
                     done = Some((element.clone(), gone, before));
@@ -477,7 +523,8 @@ fn no_other_address_moves_after_a_detach_and_a_re_attach() {
     println!(
         "detach + re-attach: {checked} guests, no other address moved; {reattached} re-attached \
          at the freed slot, {not_back} refused (slot on a bus without hot-plug); {refused} \
-         detaches refused on the way (multifunction slots, hotplug='off')"
+         detaches refused on the way (multifunction slots, hotplug='off', QEMU: no hot-plug \
+         handler)"
     );
     assert!(reattached > 100);
 }

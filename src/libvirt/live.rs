@@ -32,7 +32,7 @@ use super::device::DeviceXml;
 use super::{Document, parse_domain};
 use crate::address::PciAddress;
 use crate::caps::Capabilities;
-use crate::device::{ChannelTarget, ConsoleTarget, ControllerKind, Device, DeviceKind};
+use crate::device::{ChannelTarget, ControllerKind, Device, DeviceKind};
 use crate::diff::Identity;
 use crate::error::{Error, LiveError};
 use crate::machine::HostPci;
@@ -65,6 +65,10 @@ pub struct Attached {
     /// controller's `index`, a virtio-serial port); every other byte as
     /// given.
     pub xml: String,
+    /// The `<alias name>` libvirt gives the device (the element's own
+    /// `ua-` alias, or libvirt's `net3`, `virtio-disk1`, `scsi2`, …; rule
+    /// 57). Not written into [`Attached::xml`].
+    pub alias: Option<String>,
     /// QEMU's refusal of the `device_add` libvirt sends, when QEMU will
     /// refuse it. The guest is then unchanged (libvirt releases the
     /// address), and the libvirt user sees
@@ -83,10 +87,16 @@ impl Attached {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Detached {
-    /// The device removed.
+    /// The device removed (or, when QEMU refuses, the one libvirt asked
+    /// QEMU to remove).
     pub device: Device,
     /// Its `<alias name>`, when it has one.
     pub alias: Option<String>,
+    /// QEMU's refusal of the `device_del` libvirt sends, when QEMU will
+    /// refuse it (the bus has no hot-plug handler, rule 52). The guest is
+    /// then unchanged, and the libvirt user sees
+    /// [`HotplugRefusal::libvirt_unplug_message`].
+    pub qemu_refusal: Option<HotplugRefusal>,
 }
 
 /// Which device to detach.
@@ -243,9 +253,13 @@ impl<'a> LiveDomain<'a> {
             .address
             .present()
             .and_then(|a| hotplug_refusal(&work, a, self.guest));
+        let alias = dev
+            .alias()
+            .map(str::to_string)
+            .or_else(|| self.libvirt_alias(&placed, dev));
         if qemu_refusal.is_none() {
             let mut id = Identity::of_device(&placed);
-            id.alias = dev.alias().map(str::to_string);
+            id.alias.clone_from(&alias);
             id.mac = dev.mac();
             if let Some(t) = dev.disk_target() {
                 id.target = Some(t.to_string());
@@ -259,6 +273,7 @@ impl<'a> LiveDomain<'a> {
         Ok(Attached {
             device: placed,
             xml,
+            alias,
             qemu_refusal,
         })
     }
@@ -293,25 +308,63 @@ impl<'a> LiveDomain<'a> {
     /// multifunction slot, a controller with `hotplug='off'`). On error
     /// nothing changes.
     pub fn detach(&mut self, target: DetachTarget<'_, '_>) -> Result<Detached, Error> {
+        let (i, detached) = self.plan_detach(target)?;
+        if detached.qemu_refusal.is_none() {
+            let token = self.plan.devices().get(i).and_then(|d| d.origin);
+            self.plan.hotplug_remove(i)?;
+            if let Some(t) = token
+                && t < self.doc.elements.len()
+            {
+                self.detached.insert(t);
+            }
+        }
+        Ok(detached)
+    }
+
+    /// What [`LiveDomain::detach`] would answer, without changing the
+    /// guest: the check a manager makes before it sends a detach, and what
+    /// the guest looks like while the unplug waits for the guest OS
+    /// (libvirt keeps the device until the guest acknowledges it).
+    ///
+    /// # Errors
+    /// As [`LiveDomain::detach`].
+    pub fn check_detach(&self, target: DetachTarget<'_, '_>) -> Result<Detached, Error> {
+        self.plan_detach(target).map(|(_, d)| d)
+    }
+
+    /// The device `target` names and what detaching it gives.
+    fn plan_detach(&self, target: DetachTarget<'_, '_>) -> Result<(usize, Detached), Error> {
+        // An element of a kind libvirt does not unplug is refused before
+        // it is looked for (a USB controller that does not exist is still
+        // "cannot be hot unplugged").
+        if let DetachTarget::Element(x) = target {
+            check_detachable(x.device())?;
+        }
         let i = self.find(target)?;
         let mut token = None;
         if let Some(d) = self.plan.devices().get(i) {
             check_detachable(d)?;
             token = d.origin;
         }
-        let removed = self.plan.hotplug_remove(i)?;
         let alias = token
             .and_then(|t| self.keys.get(t))
             .and_then(|k| k.alias.clone());
-        if let Some(t) = token
-            && t < self.doc.elements.len()
-        {
-            self.detached.insert(t);
-        }
-        Ok(Detached {
-            device: removed,
-            alias,
-        })
+        // libvirt's own checks run on a copy: QEMU may still refuse the
+        // `device_del`, and then nothing changes.
+        let mut work = self.plan.clone();
+        let removed = work.hotplug_remove(i)?;
+        let qemu_refusal = removed
+            .address
+            .present()
+            .and_then(|a| hotplug_refusal(&self.plan, a, self.guest));
+        Ok((
+            i,
+            Detached {
+                device: removed,
+                alias,
+                qemu_refusal,
+            },
+        ))
     }
 
     /// The live XML without the elements detached so far; every other byte
@@ -346,6 +399,60 @@ impl<'a> LiveDomain<'a> {
         Ok(out)
     }
 
+    /// The alias libvirt gives an attached device without one (rule 57):
+    /// `scsi<index>` for a SCSI controller, `virtio-disk<n>` for the virtio
+    /// disk `vd<n>`, else the kind's prefix (`net`, `rng`, `channel`, …)
+    /// and one more than the highest number of that prefix in use.
+    fn libvirt_alias(&self, d: &Device, dev: &DeviceXml<'_>) -> Option<String> {
+        let prefix = match &d.kind {
+            DeviceKind::Controller(c) => {
+                return match c.kind {
+                    ControllerKind::Scsi(_) => Some(format!("scsi{}", c.idx())),
+                    _ => None,
+                };
+            }
+            DeviceKind::Disk { bus, .. } => {
+                return match bus {
+                    crate::device::DiskBus::Virtio => dev
+                        .disk_target()
+                        .and_then(crate::plan::disk_name_index)
+                        .map(|n| format!("virtio-disk{n}")),
+                    crate::device::DiskBus::Scsi => d
+                        .drive
+                        .map(|x| format!("scsi{}-{}-{}-{}", x.controller, x.bus, x.target, x.unit)),
+                    _ => None,
+                };
+            }
+            DeviceKind::Interface { .. } => "net",
+            DeviceKind::Rng(_) => "rng",
+            DeviceKind::Channel(_) => "channel",
+            DeviceKind::Console(_) => "console",
+            DeviceKind::Serial(_) => "serial",
+            DeviceKind::Input { .. } => "input",
+            DeviceKind::Shmem(_) => "shmem",
+            DeviceKind::Watchdog(_) => "watchdog",
+            DeviceKind::Hostdev(_) => "hostdev",
+            DeviceKind::Memory(_) => "dimm",
+            DeviceKind::Redirdev => "redir",
+            _ => return None,
+        };
+        let next = self
+            .plan
+            .devices()
+            .iter()
+            .filter_map(|d| d.origin.and_then(|o| self.keys.get(o)))
+            .filter_map(|k| {
+                k.alias
+                    .as_deref()?
+                    .strip_prefix(prefix)?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .max()
+            .map_or(0, |n| n.saturating_add(1));
+        Some(format!("{prefix}{next}"))
+    }
+
     /// The lowest SCSI controller index not in use (libvirt's choice for a
     /// controller without index), or the given one if free.
     fn scsi_index(&self, given: Option<u32>) -> Result<u32, Error> {
@@ -376,10 +483,10 @@ impl<'a> LiveDomain<'a> {
         device: &Device,
         dev: &DeviceXml<'_>,
     ) -> Result<Option<(u32, u32, u32)>, Error> {
+        // A virtio console gets a target port, not an address (rule 54).
         let virtio = matches!(
             device.kind,
             DeviceKind::Channel(ChannelTarget::Virtio { .. })
-                | DeviceKind::Console(ConsoleTarget::Virtio { .. })
         );
         if !virtio {
             return Ok(None);
@@ -525,10 +632,19 @@ fn check_attachable(device: &Device) -> Result<(), Error> {
 }
 
 /// libvirt's refusals of a live detach by device kind (every video, the
-/// primary one included; controllers other than SCSI are refused by
-/// [`Plan::hotplug_remove`]).
+/// primary one included; controllers other than SCSI).
 fn check_detachable(d: &Device) -> Result<(), Error> {
     match &d.kind {
+        DeviceKind::Controller(c) if !matches!(c.kind, ControllerKind::Scsi(_)) => {
+            let reason = crate::AllocError::ControllerUnplug {
+                controller_type: c.kind.type_name(),
+            };
+            Err(Error::Assign {
+                class: reason.class(false),
+                device: Some(d.to_string()),
+                reason,
+            })
+        }
         DeviceKind::Sound(_)
         | DeviceKind::Video(_)
         | DeviceKind::Memballoon(_)

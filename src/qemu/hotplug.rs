@@ -74,6 +74,22 @@ impl HotplugRefusal {
     pub fn libvirt_message(&self) -> String {
         format!("internal error: unable to execute QEMU command 'device_add': {self}")
     }
+
+    /// The message the libvirt user sees when the same bus refuses the
+    /// unplug (`device_del`) of a device placed there at start.
+    ///
+    /// ```
+    /// use pciplan::qemu::HotplugRefusal;
+    /// let r = HotplugRefusal::NoHotplugHandler { bus: "pci.0".into(), addr: "0000:00:05.0".parse()? };
+    /// assert_eq!(
+    ///     r.libvirt_unplug_message(),
+    ///     "internal error: unable to execute QEMU command 'device_del': Bus 'pci.0' does not support hotplugging"
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn libvirt_unplug_message(&self) -> String {
+        format!("internal error: unable to execute QEMU command 'device_del': {self}")
+    }
 }
 
 impl fmt::Display for HotplugRefusal {

@@ -22,6 +22,8 @@ struct AttachRecord {
     address: Option<String>,
     /// A SCSI controller's index.
     index: Option<u32>,
+    /// The `<alias name>` libvirt gives the device.
+    alias: Option<String>,
     /// What QEMU answers the `device_add`: `null` when it accepts it.
     qemu_refusal: Option<QemuRefusalRecord>,
     /// The message the libvirt user sees when the attach fails.
@@ -43,11 +45,14 @@ struct QemuRefusalRecord {
 #[derive(Debug, Serialize)]
 struct DetachRecord {
     schema_version: u32,
-    /// `detached` or `refused`.
+    /// `detached`, `refused` (by libvirt) or `qemu_refused` (libvirt sent
+    /// `device_del`, QEMU refuses it; the guest is unchanged).
     outcome: &'static str,
     element: Option<String>,
     address: Option<String>,
     alias: Option<String>,
+    /// What QEMU answers the `device_del`: `null` when it accepts it.
+    qemu_refusal: Option<QemuRefusalRecord>,
     error: Option<String>,
 }
 
@@ -79,6 +84,7 @@ pub(super) fn attach(
             outcome,
             address: a.and_then(Attached::address).map(|x| x.to_string()),
             index: a.and_then(|a| a.device.kind.controller().and_then(|c| c.index)),
+            alias: a.and_then(|a| a.alias.clone()),
             qemu_refusal: None,
             error: None,
             xml: None,
@@ -167,6 +173,34 @@ pub(super) fn detach(
         (None, Some(a)) => live.detach(DetachTarget::Alias(a)),
         (None, None) => return Err(Failure::Io("give DEVICE.xml or --alias NAME".into())),
     };
+    if let Ok(d) = &result
+        && let Some(r) = &d.qemu_refusal
+    {
+        let message = r.libvirt_unplug_message();
+        if format == TextFormat::Json {
+            emit(
+                None,
+                &to_json(&DetachRecord {
+                    schema_version: pciplan::export::SCHEMA_VERSION,
+                    outcome: "qemu_refused",
+                    element: Some(d.device.kind.element().to_string()),
+                    address: d.device.address.present().map(|a| a.to_string()),
+                    alias: d.alias.clone(),
+                    qemu_refusal: Some(QemuRefusalRecord {
+                        qemu_message: r.to_string(),
+                        address: r.addr().to_string(),
+                    }),
+                    error: Some(message.clone()),
+                })?,
+            )?;
+        }
+        report(&message);
+        eprintln!(
+            "note: libvirt sent device_del for the device at {}; QEMU refused it",
+            r.addr()
+        );
+        return Err(Failure::Status(1));
+    }
     match (result, format) {
         (Ok(_), TextFormat::Text) => emit(None, &live.write()?),
         (Ok(d), TextFormat::Json) => emit(
@@ -177,6 +211,7 @@ pub(super) fn detach(
                 element: Some(d.device.kind.element().to_string()),
                 address: d.device.address.present().map(|a| a.to_string()),
                 alias: d.alias,
+                qemu_refusal: None,
                 error: None,
             })?,
         ),
@@ -193,6 +228,7 @@ pub(super) fn detach(
                     element: dev_text.as_deref().map(element_name),
                     address: None,
                     alias: alias.map(str::to_string),
+                    qemu_refusal: None,
                     error: Some(libvirt_message(&e)),
                 })?,
             )?;

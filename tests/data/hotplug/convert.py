@@ -18,6 +18,7 @@ import sys
 ADDR_RE = re.compile(r"<address type='pci' domain='(0x[0-9a-f]+)' bus='(0x[0-9a-f]+)' "
                      r"slot='(0x[0-9a-f]+)' function='(0x[0-9a-f]+)'")
 SCSI_RE = re.compile(r"<controller type='scsi' index='(\d+)'")
+ALIAS_RE = re.compile(r"<alias name='([^']+)'/>")
 VSER_RE = re.compile(r"<address type='virtio-serial' controller='(\d+)' bus='(\d+)' port='(\d+)'/>")
 
 
@@ -61,6 +62,9 @@ def case(out, cid, d):
             v = sorted(set(VSER_RE.findall(new)) - set(VSER_RE.findall(prev)))
             if v:
                 extra += " port=" + ":".join(v[0])
+            a = sorted(set(ALIAS_RE.findall(new)) - set(ALIAS_RE.findall(prev)))
+            if a:
+                extra += " alias=" + a[0]
             prev = new
         out.append("@@ step %s %s %s %s %s%s\n" % (k, op, r["outcome"], r["assigned_addr"] or "-",
                                                   r["device_add"] or "-", extra))
