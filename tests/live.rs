@@ -502,3 +502,59 @@ mod hostile {
         }
     }
 }
+
+#[test]
+fn attached_devices_get_libvirts_alias_and_can_be_detached_by_it() -> R {
+    let text = read(PC)?;
+    let mut guest = LiveDomain::parse(&text, &caps()?, &HostPci::default())?;
+
+    let nic = guest.attach(&parse_device(
+        "<interface type='user'>\n  <model type='rtl8139'/>\n</interface>\n",
+    )?)?;
+    let own = guest.attach(&parse_device(
+        "<interface type='user'>\n  <alias name='ua-mine'/>\n  <model type='e1000'/>\n</interface>\n",
+    )?)?;
+
+    assert_eq!(nic.alias.as_deref(), Some("net3"));
+    assert_eq!(own.alias.as_deref(), Some("ua-mine"));
+    let gone = guest.detach(DetachTarget::Alias("net3"))?;
+    assert_eq!(gone.device.address.present(), nic.address());
+    Ok(())
+}
+
+#[test]
+fn detach_from_pci_0_without_acpi_is_refused_by_qemu_and_keeps_the_device() -> R {
+    let text = "<domain type='qemu'>\n  <os>\n    <type arch='x86_64' machine='pc-i440fx-7.2'>hvm</type>\n  </os>\n  \
+                <devices>\n    <rng model='virtio'>\n      <backend model='random'>/dev/urandom</backend>\n      \
+                <alias name='rng0'/>\n      <address type='pci' domain='0x0000' bus='0x00' slot='0x03' function='0x0'/>\n    \
+                </rng>\n    <memballoon model='none'/>\n  </devices>\n</domain>\n";
+    let mut guest = LiveDomain::parse(text, &caps()?, &HostPci::default())?;
+    let before = guest.plan().clone();
+
+    let d = guest.detach(DetachTarget::Alias("rng0"))?;
+
+    let refusal = d.qemu_refusal.ok_or("no QEMU refusal predicted")?;
+    assert_eq!(
+        refusal.libvirt_unplug_message(),
+        "internal error: unable to execute QEMU command 'device_del': Bus 'pci.0' does not support hotplugging"
+    );
+    assert_eq!(guest.plan(), &before);
+    assert_eq!(guest.write()?, text);
+    Ok(())
+}
+
+#[test]
+fn check_detach_answers_without_changing_the_guest() -> R {
+    let text = read(PC)?;
+    let guest = LiveDomain::parse(&text, &caps()?, &HostPci::default())?;
+    let before = guest.plan().clone();
+
+    let d = guest.check_detach(DetachTarget::Alias("net0"))?;
+
+    assert_eq!(
+        d.device.address.present().map(|a| a.to_string()).as_deref(),
+        Some("0000:01:03.0")
+    );
+    assert_eq!(guest.plan(), &before);
+    Ok(())
+}

@@ -1,15 +1,17 @@
 //! A running guest as a VM manager sees it: its live domain XML, one device
 //! element attached or detached at a time (`virsh attach-device --live`,
 //! `virsh detach-device --live`), with libvirt 9.0's answers (spec §5.17,
-//! `docs/libvirt-rules.md` rules 50–56).
+//! `docs/libvirt-rules.md` rules 50–57).
 //!
 //! [`LiveDomain::parse`] reads the live XML (`virsh dumpxml` of the running
 //! guest: aliases, `id=`, seclabels and runtime elements are carried along)
 //! and assigns it, which gives back libvirt's addresses and the address set
 //! it keeps for the guest. [`LiveDomain::attach`] then does what libvirt's
 //! live attach does before and after choosing the slot (the refusals, the
-//! SCSI controller index, the virtio-serial port) and says whether QEMU
-//! will refuse the `device_add` libvirt sends ([`crate::qemu::hotplug_refusal`]).
+//! SCSI controller index, the virtio-serial port, the alias) and says
+//! whether QEMU will refuse the `device_add` libvirt sends
+//! ([`crate::qemu::hotplug_refusal`]); [`LiveDomain::detach`] and
+//! [`LiveDomain::check_detach`] do the same for a detach.
 //!
 //! ```
 //! use pciplan::libvirt::{LiveDomain, parse_device};

@@ -1,5 +1,5 @@
 //! libvirt's refusals of a live attach or detach that are no address
-//! assignment errors (`docs/libvirt-rules.md`, rules 50–56).
+//! assignment errors (`docs/libvirt-rules.md`, rules 50–57).
 
 use thiserror::Error;
 

@@ -1,6 +1,7 @@
-import json, sys
-sys.path.insert(0, '/tmp/wt10-probe')
-exec(open('/tmp/wt10-probe/mk.py').read().split("P = []")[0])
+"""Second probe set (probes4.json): reuses the helpers of mk.py."""
+import json, os
+HERE = os.path.dirname(os.path.abspath(__file__))
+exec(open(os.path.join(HERE, "mk.py")).read().split("P = []")[0])
 P = []
 pxbdev = ("    <controller type='pci' index='0' model='pci-root'/>\n"
           "    <controller type='pci' index='1' model='pci-expander-bus'>\n      <target busNr='100'/>\n    </controller>\n"
@@ -47,4 +48,4 @@ for acpi in (True, False):
         ["detach", "<controller type='scsi' index='4'/>\n"],
         ["detach", "<controller type='usb' index='3'/>\n"],
     ]})
-json.dump(P, open("/tmp/wt10-probe/probes4.json", "w"), indent=1)
+json.dump(P, open(os.path.join(HERE, "probes4.json"), "w"), indent=1)
