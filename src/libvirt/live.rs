@@ -287,7 +287,7 @@ impl<'a> LiveDomain<'a> {
     /// ```
     /// use pciplan::libvirt::{DetachTarget, LiveDomain, libvirt_message};
     /// use pciplan::{Capabilities, machine::HostPci};
-    /// let live = "<domain><os><type arch='x86_64' machine='pc'>hvm</type></os><devices>\
+    /// let live = "<domain><os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features><devices>\
     ///             <video><model type='vga'/><alias name='video0'/></video>\
     ///             <rng model='virtio'><backend model='random'>/dev/urandom</backend><alias name='rng0'/></rng>\
     ///             </devices></domain>";
