@@ -476,6 +476,16 @@ impl Plan {
         Ok(())
     }
 
+    /// The default models libvirt's post-parse gives one device of a live
+    /// attach (the same table as for a definition: a model-less NIC, SCSI
+    /// controller, video, …).
+    pub(crate) fn attached_defaults(&self, d: &mut Device) -> Result<(), Error> {
+        if may_take_default(d, &self.profile) {
+            default_model(d, &self.profile, self.profile.usb_model)?;
+        }
+        Ok(())
+    }
+
     /// §6.2: checks after post-processing, before assignment.
     pub(crate) fn check_before_assign(&self) -> Result<(), Error> {
         // libvirt checks the address type of a vfio-ccw mdev while parsing.
@@ -759,6 +769,17 @@ impl Plan {
         // USB index rules (duplicates: validation; a companion without its
         // master: command-line building) come after assignment.
         self.check_usb()?;
+        Ok(())
+    }
+
+    /// The checks libvirt's device validation runs on one device given to a
+    /// live attach, before anything is placed: the device-model checks and,
+    /// for a PCI controller, the controller checks (§6.4–6.5).
+    pub(crate) fn validate_attached(&self, d: &Device) -> Result<(), Error> {
+        self.validate_device_model(d)?;
+        if let DeviceKind::Controller(c) = &d.kind {
+            self.validate_pci_controller(d, c)?;
+        }
         Ok(())
     }
 

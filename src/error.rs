@@ -13,6 +13,8 @@ use thiserror::Error;
 pub use crate::address::AddressError;
 use crate::address::PciAddress;
 #[cfg(feature = "libvirt")]
+pub use crate::libvirt::LiveError;
+#[cfg(feature = "libvirt")]
 pub use crate::libvirt::XmlError;
 pub use crate::topology::TopologyError;
 
@@ -25,6 +27,13 @@ pub enum ErrorClass {
     Internal,
     /// `unsupported configuration: `.
     Unsupported,
+    /// `Operation not supported: ` (a live attach or detach libvirt does
+    /// not do).
+    OperationUnsupported,
+    /// `operation failed: `.
+    OperationFailed,
+    /// `device not found: ` (a detach that matches no device).
+    DeviceMissing,
 }
 
 impl ErrorClass {
@@ -34,6 +43,9 @@ impl ErrorClass {
             ErrorClass::Xml => "XML error: ",
             ErrorClass::Internal => "internal error: ",
             ErrorClass::Unsupported => "unsupported configuration: ",
+            ErrorClass::OperationUnsupported => "Operation not supported: ",
+            ErrorClass::OperationFailed => "operation failed: ",
+            ErrorClass::DeviceMissing => "device not found: ",
         }
     }
 }
@@ -227,20 +239,32 @@ pub enum AllocError {
         id: usize,
     },
     /// Live detach of a device on a multifunction slot.
-    #[error("cannot hot unplug multifunction PCI device: {addr}")]
+    #[error("cannot hot unplug {device} device with multifunction PCI guest address: {addr}")]
     MultifunctionUnplug {
+        /// libvirt's device type name (`interface`, `disk`, …).
+        device: &'static str,
         /// The device's address.
         addr: PciAddress,
     },
     /// Live detach behind a controller with `hotplug='off'`.
-    #[error("cannot hot unplug device with PCI guest address {addr} - not allowed by controller")]
+    #[error(
+        "cannot hot unplug {device} device with PCI guest address: {addr} - not allowed by controller"
+    )]
     UnplugNotAllowed {
+        /// libvirt's device type name.
+        device: &'static str,
         /// The device's address.
         addr: PciAddress,
     },
     /// The controller cannot be hot-plugged.
     #[error("'{controller_type}' controller cannot be hot plugged.")]
     ControllerHotplug {
+        /// Controller type.
+        controller_type: &'static str,
+    },
+    /// The controller cannot be hot-unplugged.
+    #[error("'{controller_type}' controller cannot be hot unplugged.")]
+    ControllerUnplug {
         /// Controller type.
         controller_type: &'static str,
     },
@@ -264,15 +288,18 @@ impl AllocError {
             | AllocError::IndexBeyondBuses { .. }
             | AllocError::ZpciReserved { .. }
             | AllocError::ZpciExhausted { .. }
-            | AllocError::ControllerHotplug { .. } => ErrorClass::Internal,
+            | AllocError::HotplugFunctionNotZero => ErrorClass::Internal,
+            AllocError::ControllerHotplug { .. } | AllocError::ControllerUnplug { .. } => {
+                ErrorClass::OperationUnsupported
+            }
+            AllocError::MultifunctionUnplug { .. } | AllocError::UnplugNotAllowed { .. } => {
+                ErrorClass::OperationFailed
+            }
             AllocError::VirtioDiskAddressType { .. }
             | AllocError::NoFreeBusNr { .. }
             | AllocError::NoTargetIndex { .. }
             | AllocError::BridgeIndexNotAboveBus { .. }
             | AllocError::TooManyBuses { .. }
-            | AllocError::HotplugFunctionNotZero
-            | AllocError::MultifunctionUnplug { .. }
-            | AllocError::UnplugNotAllowed { .. }
             | AllocError::NoSuchDevice { .. } => ErrorClass::Unsupported,
             AllocError::DomainNotZero { .. }
             | AllocError::BusOutOfRange { .. }
@@ -776,6 +803,14 @@ pub enum Error {
     /// The controller tree is not a tree.
     #[error("XML error: {0}")]
     Topology(#[from] TopologyError),
+    /// A live attach or detach libvirt refuses (not an address error).
+    #[cfg(feature = "libvirt")]
+    #[error("{}{err}", err.class().prefix())]
+    Live {
+        /// What libvirt refused.
+        #[from]
+        err: LiveError,
+    },
 }
 
 impl From<ConfigError> for Error {

@@ -69,6 +69,8 @@ pub use device::{
     VirtioModel,
 };
 #[cfg(feature = "libvirt")]
+pub use error::LiveError;
+#[cfg(feature = "libvirt")]
 pub use error::XmlError;
 pub use error::{AddressError, AllocError, ConfigError, Error, ErrorClass};
 pub use flags::ConnectFlags;

@@ -120,7 +120,7 @@ impl Plan {
     /// [`AllocError::NoSuchDevice`]; [`AllocError::MultifunctionUnplug`] for a
     /// device on a slot with several functions in use;
     /// [`AllocError::UnplugNotAllowed`] behind a controller with
-    /// `hotplug='off'`; [`AllocError::ControllerHotplug`] for controllers
+    /// `hotplug='off'`; [`AllocError::ControllerUnplug`] for controllers
     /// other than SCSI. On error the plan is unchanged.
     ///
     /// ```
@@ -145,7 +145,7 @@ impl Plan {
             && !matches!(c.kind, ControllerKind::Scsi(_))
         {
             return Err(fail(
-                AllocError::ControllerHotplug {
+                AllocError::ControllerUnplug {
                     controller_type: c.kind.type_name(),
                 },
                 CheckMode::Auto,
@@ -153,6 +153,7 @@ impl Plan {
             ));
         }
         if let Some(a) = dev.address.present() {
+            let device = dev.kind.libvirt_type();
             let shares_slot = self.devices.iter().enumerate().any(|(j, o)| {
                 j != i
                     && o.address.present().is_some_and(|b| {
@@ -161,7 +162,7 @@ impl Plan {
             });
             if shares_slot {
                 return Err(fail(
-                    AllocError::MultifunctionUnplug { addr: a },
+                    AllocError::MultifunctionUnplug { device, addr: a },
                     CheckMode::Auto,
                     Some(dev),
                 ));
@@ -175,7 +176,7 @@ impl Plan {
                 == Some(false);
             if off {
                 return Err(fail(
-                    AllocError::UnplugNotAllowed { addr: a },
+                    AllocError::UnplugNotAllowed { device, addr: a },
                     CheckMode::Auto,
                     Some(dev),
                 ));

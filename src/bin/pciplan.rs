@@ -17,6 +17,9 @@ use pciplan::qemu::{self, QemuError};
 use pciplan::{Capabilities, LibvirtVersion, Plan, Topology};
 use serde::Serialize;
 
+#[path = "pciplan/live.rs"]
+mod live;
+
 /// PCI address assignment for libvirt domain XML, with libvirt 9.0's answers.
 #[derive(Debug, Parser)]
 #[command(name = "pciplan", version, about, long_about = None)]
@@ -110,6 +113,47 @@ enum Command {
         /// `qemu-system-<arch>` binary) instead of one argument per line.
         #[arg(long)]
         shell: bool,
+    },
+    /// Attach device elements to a running guest as `virsh attach-device
+    /// --live` does: print each element with the address libvirt gives it
+    /// (exit 0), or libvirt's refusal, or QEMU's refusal of the
+    /// `device_add` libvirt sends (one `error:` line, exit 1).
+    Attach {
+        /// The guest's live XML (`virsh dumpxml NAME`) and its inputs.
+        #[command(flatten)]
+        input: InputArgs,
+        /// The device element file(s): one, or several with --sequence.
+        #[arg(value_name = "DEVICE.xml", required = true)]
+        devices: Vec<PathBuf>,
+        /// Apply several device files in order, each seeing the previous
+        /// attaches; stop at the first refusal.
+        #[arg(long)]
+        sequence: bool,
+        /// Output format: the elements (text) or one JSON record per step.
+        #[arg(long, value_enum, default_value_t = TextFormat::Text)]
+        format: TextFormat,
+    },
+    /// Detach a device from a running guest as `virsh detach-device --live`
+    /// (or `detach-device-alias`) does: print the live XML without it
+    /// (exit 0) or libvirt's refusal (one `error:` line, exit 1).
+    Detach {
+        /// The guest's live XML (`virsh dumpxml NAME`) and its inputs.
+        #[command(flatten)]
+        input: InputArgs,
+        /// The device element naming the device.
+        #[arg(
+            value_name = "DEVICE.xml",
+            required_unless_present = "alias",
+            conflicts_with = "alias"
+        )]
+        device: Option<PathBuf>,
+        /// Name the device by its `<alias name>` instead.
+        #[arg(long, value_name = "NAME")]
+        alias: Option<String>,
+        /// Output format: the live XML without the device (text) or a JSON
+        /// record.
+        #[arg(long, value_enum, default_value_t = TextFormat::Text)]
+        format: TextFormat,
     },
     /// The built-in QEMU capability sets used without `--caps`.
     Caps {
@@ -356,6 +400,18 @@ fn run(cli: Cli) -> Result<(), Failure> {
             };
             emit(None, &text)
         }
+        Command::Attach {
+            input,
+            devices,
+            sequence,
+            format,
+        } => live::attach(&input, &devices, sequence, format),
+        Command::Detach {
+            input,
+            device,
+            alias,
+            format,
+        } => live::detach(&input, device.as_deref(), alias.as_deref(), format),
         Command::Caps { list: _ } => {
             let mut text = String::new();
             for (name, arches) in Capabilities::builtin_sets() {

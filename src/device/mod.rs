@@ -255,6 +255,25 @@ impl DeviceKind {
         }
     }
 
+    /// libvirt's name of the device type in its messages
+    /// (`virDomainDeviceType`): the element name, except `chr` for serial
+    /// ports, parallel ports, channels and consoles.
+    ///
+    /// ```
+    /// use pciplan::{DeviceKind, device::{ChannelTarget, VirtioModel}};
+    /// assert_eq!(DeviceKind::Rng(VirtioModel::Default).libvirt_type(), "rng");
+    /// assert_eq!(DeviceKind::Channel(ChannelTarget::None).libvirt_type(), "chr");
+    /// ```
+    pub const fn libvirt_type(&self) -> &'static str {
+        match self {
+            DeviceKind::Serial(_)
+            | DeviceKind::Parallel
+            | DeviceKind::Channel(_)
+            | DeviceKind::Console(_) => "chr",
+            other => other.element(),
+        }
+    }
+
     /// The controller, for controller devices.
     pub fn controller(&self) -> Option<&Controller> {
         match self {

@@ -148,6 +148,12 @@ impl Refusal {
                 RefusalRule::Parse,
                 "correct the XML at the place the message names".to_string(),
             ),
+            #[cfg(feature = "libvirt")]
+            Error::Live { .. } => (
+                RefusalRule::Hotplug,
+                "attach or detach it with the guest shut off (--config), or choose another device"
+                    .to_string(),
+            ),
             Error::Topology(_) => (
                 RefusalRule::ControllerValidation,
                 "give every PCI controller an address on a bus that an existing controller provides, \
@@ -366,7 +372,7 @@ fn alloc_rule(
             RefusalRule::Hotplug,
             format!("the plan has no device {id}: pick one of its devices"),
         ),
-        A::MultifunctionUnplug { addr } => (
+        A::MultifunctionUnplug { addr, .. } => (
             RefusalRule::Hotplug,
             format!("detach every function of {addr} by changing the definition and restarting"),
         ),
@@ -377,6 +383,10 @@ fn alloc_rule(
         A::ControllerHotplug { controller_type } => (
             RefusalRule::Hotplug,
             format!("add the {controller_type} controller to the definition and restart"),
+        ),
+        A::ControllerUnplug { controller_type } => (
+            RefusalRule::Hotplug,
+            format!("remove the {controller_type} controller from the definition and restart"),
         ),
     }
 }

@@ -46,8 +46,11 @@
 //! points at is ever read.
 
 mod caps;
+mod device;
 mod error;
 mod identity;
+mod live;
+mod live_error;
 mod parse;
 mod scan;
 mod write;
@@ -62,7 +65,10 @@ use crate::device::DeviceAddress;
 use crate::error::Error;
 use crate::machine::HostPci;
 use crate::plan::Plan;
+pub use device::{DeviceXml, parse_device};
 pub use error::XmlError;
+pub use live::{Attached, DetachTarget, Detached, LiveDomain, libvirt_message};
+pub use live_error::LiveError;
 
 pub use caps::parse_caps_xml;
 pub use identity::identities;

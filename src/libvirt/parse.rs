@@ -178,6 +178,36 @@ pub(super) fn parse_domain<'a>(
     Ok((doc, plan))
 }
 
+/// One device element read as the domain parser reads it (kind, address,
+/// label, drive, CCW/spapr-vio numbers, zPCI ids), without `origin`;
+/// `None` for elements pciplan ignores. Used for single device elements
+/// (live attach and detach, `device.rs`).
+pub(super) fn device_of(node: Node<'_, '_>) -> Result<Option<Device>, Error> {
+    let Some(kind) = device_kind(node)? else {
+        return Ok(None);
+    };
+    let address_node = child(node, "address");
+    let address = match address_node {
+        Some(a) => parse_address(a)?,
+        None => DeviceAddress::None,
+    };
+    let mut device = Device::new(kind)
+        .with_address(address)
+        .with_label(label(node));
+    if node.tag_name().name() == "disk" {
+        device.drive = disk_drive(node)?;
+    }
+    device.bus_id = bus_id(address_node)?;
+    device.zpci = match address_node.and_then(|a| child(a, "zpci")) {
+        Some(z) => Some(Zpci {
+            uid: prop(z, "uid").map(|_| address_u32(z, "uid")).transpose()?,
+            fid: prop(z, "fid").map(|_| address_u32(z, "fid")).transpose()?,
+        }),
+        None => None,
+    };
+    Ok(Some(device))
+}
+
 /// The versions of QEMU 8.0's `pc-i440fx-*` machines (libvirt's
 /// `caps_8.0.0.x86_64.xml`); its `pc-q35-*` ones are those from 2.4 on,
 /// plus 4.0.1.

@@ -299,6 +299,40 @@ pub(super) fn write_domain(doc: &Document<'_>, plan: &Plan) -> Result<String, Er
     edits.apply()
 }
 
+/// The text of `text` with one element (`node`) edited as [`write_domain`]
+/// edits a device element for `d`: its address added or replaced (and a
+/// controller's index); every other byte of `text` is kept. Used for single
+/// device elements (live attach, `device.rs`).
+pub(super) fn write_element(
+    text: &str,
+    node: roxmltree::Node<'_, '_>,
+    unit: &str,
+    d: &Device,
+) -> Result<String, Error> {
+    let e = Elem { node, text, unit };
+    let mut edits = Edits::new(text);
+    let mut scratch = String::new();
+    edit_device(&e, d, &mut edits, &mut scratch);
+    edits.apply()
+}
+
+/// The text of `text` with `child` (rendered, one line) added as the last
+/// child of the element `node`, indented as its children are. Used for
+/// the `<address>` libvirt gives a hot-plugged virtio-serial port.
+pub(super) fn append_element_child(
+    text: &str,
+    node: roxmltree::Node<'_, '_>,
+    unit: &str,
+    child: &str,
+) -> Result<String, Error> {
+    let e = Elem { node, text, unit };
+    let mut edits = Edits::new(text);
+    let mut body = String::new();
+    push_child(&mut body, e.child_indent().as_ref(), |b| b.push_str(child));
+    edits.append_children(&e, &body);
+    edits.apply()
+}
+
 /// Escapes a value for a single-quoted attribute.
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")

@@ -63,7 +63,10 @@ use crate::device::{
 };
 use crate::plan::Plan;
 
+mod hotplug;
 mod machine;
+
+pub use hotplug::{GuestFeatures, HotplugRefusal, hotplug_refusal};
 
 /// Why a plan cannot be written as QEMU arguments.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
