@@ -55,6 +55,8 @@ pub mod flags;
 pub mod libvirt;
 pub mod machine;
 mod plan;
+#[cfg(feature = "probe")]
+pub mod probe;
 pub mod qemu;
 pub mod topology;
 pub mod version;

@@ -111,11 +111,31 @@ enum Command {
         #[arg(long)]
         shell: bool,
     },
-    /// The built-in QEMU capability sets used without `--caps`.
+    /// The built-in QEMU capability sets used without `--caps` (`--list`,
+    /// the default), or `probe`: the capabilities of a QEMU binary.
     Caps {
-        /// List them: name and the guest architectures each serves.
+        #[command(subcommand)]
+        action: Option<CapsAction>,
+        /// List the built-in sets: name and the guest architectures each serves.
         #[arg(long)]
         list: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CapsAction {
+    /// Start a QEMU binary (`-machine none -S`, QMP on stdio), ask it what
+    /// libvirt asks, and print its capabilities in the format `--caps` reads.
+    Probe {
+        /// The QEMU binary, e.g. /usr/bin/qemu-system-x86_64.
+        #[arg(value_name = "QEMU_BINARY")]
+        binary: PathBuf,
+        /// Write the capabilities here instead of standard output.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Give up (and kill QEMU) after this many seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+        timeout: u64,
     },
 }
 
@@ -125,8 +145,13 @@ struct InputArgs {
     /// A QEMU capabilities file (libvirt's `caps_<ver>.<arch>.xml` format).
     /// Default: the built-in set for the domain's architecture
     /// (`pciplan caps --list`).
-    #[arg(long, value_name = "QEMU_CAPS.xml")]
+    #[arg(long, value_name = "QEMU_CAPS.xml", conflicts_with = "caps_from_qemu")]
     caps: Option<PathBuf>,
+    /// Probe this QEMU binary for the capabilities (as `pciplan caps
+    /// probe`), cached per binary path, size and mtime in
+    /// `$XDG_CACHE_HOME/pciplan/qemu-caps` (default `~/.cache/...`).
+    #[arg(long = "caps-from-qemu", value_name = "QEMU_BINARY")]
+    caps_from_qemu: Option<PathBuf>,
     /// Host PCI devices, tab-separated with the columns `address` and
     /// `is_pcie` (and optionally `iommu_group`), for `<hostdev>` placement.
     #[arg(long = "host-pci", value_name = "FILE.tsv")]
@@ -289,6 +314,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         } => {
             let side = |caps: Option<PathBuf>, libvirt, domain: PathBuf| InputArgs {
                 caps,
+                caps_from_qemu: None,
                 host_pci: host_pci.clone(),
                 libvirt,
                 domain,
@@ -356,7 +382,26 @@ fn run(cli: Cli) -> Result<(), Failure> {
             };
             emit(None, &text)
         }
-        Command::Caps { list: _ } => {
+        Command::Caps {
+            action:
+                Some(CapsAction::Probe {
+                    binary,
+                    output,
+                    timeout,
+                }),
+            list: _,
+        } => {
+            let options = pciplan::probe::ProbeOptions {
+                timeout: std::time::Duration::from_secs(timeout),
+            };
+            let probed =
+                pciplan::probe::probe(&binary, &options).map_err(|e| Failure::Io(e.to_string()))?;
+            emit(output.as_deref(), &probed.to_xml())
+        }
+        Command::Caps {
+            action: None,
+            list: _,
+        } => {
             let mut text = String::new();
             for (name, arches) in Capabilities::builtin_sets() {
                 text.push_str(&format!("{name}\t{}\n", arches.join(",")));
@@ -396,12 +441,13 @@ fn load<'a>(
     input: &InputArgs,
     xml: &'a str,
 ) -> Result<(pciplan::libvirt::Document<'a>, Plan), Failure> {
-    let caps = match &input.caps {
-        Some(path) => Some(
+    let caps = match (&input.caps, &input.caps_from_qemu) {
+        (Some(path), _) => Some(
             parse_caps_xml(&read_side_file(path)?)
                 .map_err(|e| Failure::Io(format!("{}: {e}", path.display())))?,
         ),
-        None => None,
+        (None, Some(binary)) => Some(caps_from_qemu(binary)?),
+        (None, None) => None,
     };
     let host = match &input.host_pci {
         Some(path) => HostPci::from_tsv(&read_side_file(path)?)
@@ -414,6 +460,18 @@ fn load<'a>(
     };
     plan.set_libvirt(input.libvirt);
     Ok((doc, plan))
+}
+
+/// `--caps-from-qemu`: the binary's capabilities, from the user's cache
+/// when it holds a probe of this binary, else probed (and cached).
+fn caps_from_qemu(binary: &Path) -> Result<Capabilities, Failure> {
+    let options = pciplan::probe::ProbeOptions::default();
+    let xml = match pciplan::probe::default_cache_dir() {
+        Some(dir) => pciplan::probe::cached(binary, &dir, &options),
+        None => pciplan::probe::probe(binary, &options).map(|p| p.to_xml()),
+    }
+    .map_err(|e| Failure::Io(e.to_string()))?;
+    parse_caps_xml(&xml).map_err(|e| Failure::Io(format!("{}: {e}", binary.display())))
 }
 
 /// The diff body of `diff --format json`.
