@@ -208,12 +208,28 @@ pub fn probe(binary: &Path, options: &ProbeOptions) -> Result<Probed, ProbeError
     })
 }
 
+/// Every capability name a probe can set (the flags it writes come from
+/// this set; libvirt's own probe writes many more, about QMP commands,
+/// events and schema, which decide nothing pciplan computes).
+///
+/// ```
+/// assert!(pciplan::probe::probed_capabilities().any(|c| c == "pcie-root-port.hotplug"));
+/// ```
+pub fn probed_capabilities() -> impl Iterator<Item = &'static str> {
+    let names: BTreeSet<&'static str> = table::OBJECT_TYPES
+        .iter()
+        .map(|(_, flag)| *flag)
+        .chain(table::DEVICE_PROPS.iter().map(|(_, _, flag)| *flag))
+        .collect();
+    names.into_iter()
+}
+
 /// The machine types of a `query-machines` answer, as libvirt keeps them:
-/// `none` dropped, and the default being libvirt's preferred machine for
-/// the architecture when the binary has it, else QEMU's default.
+/// `none` dropped, QEMU's order and default (`default='yes'`) kept, and the
+/// machine libvirt prefers for the architecture (or else QEMU's default)
+/// moved first, as libvirt's `virQEMUCapsSetDefaultMachine` does.
 fn machine_types(machines: &Value, arch: &str) -> Vec<MachineType> {
     let mut out: Vec<MachineType> = Vec::new();
-    let mut qemu_default = None;
     for m in machines.as_array().into_iter().flatten() {
         let Some(name) = m.get("name").and_then(Value::as_str) else {
             continue;
@@ -221,21 +237,21 @@ fn machine_types(machines: &Value, arch: &str) -> Vec<MachineType> {
         if name == "none" {
             continue;
         }
-        if m.get("is-default").and_then(Value::as_bool) == Some(true) {
-            qemu_default = Some(out.len());
-        }
         out.push(MachineType {
             name: name.to_string(),
             alias: m.get("alias").and_then(Value::as_str).map(str::to_string),
-            default: false,
+            default: m.get("is-default").and_then(Value::as_bool) == Some(true),
         });
     }
     let preferred = table::preferred_machine(arch).and_then(|p| {
         out.iter()
             .position(|m| m.alias.as_deref() == Some(p) || m.name == p)
     });
-    if let Some(m) = preferred.or(qemu_default).and_then(|i| out.get_mut(i)) {
-        m.default = true;
+    if let Some(i) = preferred.or_else(|| out.iter().position(|m| m.default))
+        && i < out.len()
+    {
+        let m = out.remove(i);
+        out.insert(0, m);
     }
     out
 }
@@ -414,7 +430,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn preferred_machine_becomes_the_default() {
+    fn preferred_machine_moves_first() {
         let answer = json!([
             {"name": "pc-q35-7.2", "alias": "q35"},
             {"name": "pc-i440fx-7.2", "alias": "pc", "is-default": true},
@@ -422,14 +438,14 @@ mod tests {
         ]);
         let m = machine_types(&answer, "x86_64");
         assert_eq!(m.len(), 2);
-        assert!(m.iter().any(|m| m.name == "pc-i440fx-7.2" && m.default));
+        assert_eq!((m[0].name.as_str(), m[0].default), ("pc-i440fx-7.2", true));
     }
 
     #[test]
-    fn qemu_default_stands_without_a_preferred_machine() {
-        let answer = json!([{"name": "virt-7.2", "alias": "virt"}, {"name": "sbsa-ref", "is-default": true}]);
+    fn preferred_machine_without_qemu_default_moves_first_unflagged() {
+        let answer = json!([{"name": "virt-7.2", "alias": "virt"}, {"name": "integratorcp"}]);
         let m = machine_types(&answer, "aarch64");
-        assert!(m.iter().any(|m| m.name == "sbsa-ref" && m.default));
+        assert_eq!((m[0].name.as_str(), m[0].default), ("integratorcp", false));
     }
 
     #[test]

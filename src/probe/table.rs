@@ -205,12 +205,14 @@ pub(super) const DEVICE_PROPS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// The machine libvirt 9.0 makes the default for an architecture
+/// The machine libvirt 9.0 puts first (its default) for an architecture
 /// (`preferredMachines`) when the binary offers it; otherwise QEMU's own
-/// default stands.
+/// default goes first.
 pub(super) fn preferred_machine(arch: &str) -> Option<&'static str> {
     Some(match arch {
         "alpha" => "clipper",
+        "aarch64" | "armv7l" | "armv7b" => "integratorcp",
+        "cris" => "axis-dev88",
         "i686" | "x86_64" => "pc",
         "m68k" => "mcf5208evb",
         "microblaze" | "microblazeel" => "petalogix-s3adsp1800",
