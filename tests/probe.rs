@@ -39,7 +39,8 @@ fn read(path: &Path) -> Result<String, String> {
 
 /// Parses, assigns (as a new definition, libvirt 9.0) and writes a domain.
 fn assign(xml: &str, caps: &Capabilities) -> Result<String, String> {
-    let (doc, mut plan) = parse_domain(xml, caps, &HostPci::default()).map_err(|e| e.to_string())?;
+    let (doc, mut plan) =
+        parse_domain(xml, caps, &HostPci::default()).map_err(|e| e.to_string())?;
     plan.set_new_definition(true);
     plan.set_libvirt(V9_0);
     plan.assign().map_err(|e| e.to_string())?;
@@ -75,7 +76,11 @@ fn probed_flags_and_machines_equal_libvirts_probe_of_the_same_binary() -> Result
             "{arch}: flags"
         );
         assert_eq!(ours.machines(), libvirt.machines(), "{arch}: machines");
-        assert_eq!(ours.default_machine(), libvirt.default_machine(), "{arch}: default");
+        assert_eq!(
+            ours.default_machine(),
+            libvirt.default_machine(),
+            "{arch}: default"
+        );
     }
     Ok(())
 }
@@ -100,7 +105,10 @@ fn probed_caps_give_libvirts_plans_on_every_conformance_input() -> Result<(), St
             skipped += 1;
             continue;
         };
-        let (ours, libvirt) = (caps_file("tests/data/probed", file)?, caps_file("tests/data/oracle", file)?);
+        let (ours, libvirt) = (
+            caps_file("tests/data/probed", file)?,
+            caps_file("tests/data/oracle", file)?,
+        );
         let input = read(&corpus.join("cases").join(dir).join("input.xml"))?;
         let (a, b) = (assign(&input, &libvirt), assign(&input, &ours));
         if a == b {
@@ -129,7 +137,11 @@ fn reprobing_installed_qemu_gives_the_stored_files() -> Result<(), String> {
         let probed = probe(&binary, &ProbeOptions::default()).map_err(|e| e.to_string())?;
         let stored = caps_file("tests/data/probed", file)?;
         if probed.version != 7_002_022 {
-            println!("skip: {} is QEMU {}, the stored files are 7.2.22", binary.display(), probed.version);
+            println!(
+                "skip: {} is QEMU {}, the stored files are 7.2.22",
+                binary.display(),
+                probed.version
+            );
             continue;
         }
         assert_eq!(probed.caps, stored, "{arch}");
@@ -159,7 +171,12 @@ fn fake_qemu(name: &str, body: &str) -> Result<PathBuf, String> {
 fn a_hung_qemu_times_out_with_a_clear_error() -> Result<(), String> {
     let binary = fake_qemu("qemu-system-hung", "exec sleep 600")?;
     let start = Instant::now();
-    let r = probe(&binary, &ProbeOptions { timeout: Duration::from_secs(1) });
+    let r = probe(
+        &binary,
+        &ProbeOptions {
+            timeout: Duration::from_secs(1),
+        },
+    );
     assert_eq!(
         r,
         Err(ProbeError::Timeout {
@@ -173,7 +190,10 @@ fn a_hung_qemu_times_out_with_a_clear_error() -> Result<(), String> {
 
 #[test]
 fn a_qemu_that_exits_reports_its_standard_error() -> Result<(), String> {
-    let binary = fake_qemu("qemu-system-broken", "echo 'qemu: no such machine' >&2; exit 1")?;
+    let binary = fake_qemu(
+        "qemu-system-broken",
+        "echo 'qemu: no such machine' >&2; exit 1",
+    )?;
     let r = probe(&binary, &ProbeOptions::default());
     let Err(ProbeError::Exited { message, .. }) = r else {
         return Err(format!("expected Exited, got {r:?}"));
@@ -192,7 +212,10 @@ fn a_binary_that_speaks_no_qmp_is_a_protocol_error() -> Result<(), String> {
 
 #[test]
 fn a_missing_binary_cannot_be_started() {
-    let r = probe(Path::new("/nonexistent/qemu-system-x86_64"), &ProbeOptions::default());
+    let r = probe(
+        Path::new("/nonexistent/qemu-system-x86_64"),
+        &ProbeOptions::default(),
+    );
     assert!(matches!(r, Err(ProbeError::Spawn { .. })), "{r:?}");
 }
 
@@ -215,7 +238,11 @@ fn caps_from_qemu_is_cached_per_binary() -> Result<(), String> {
             .map_err(|e| e.to_string())
     };
     let first = run()?;
-    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     let file = cache.join("pciplan/qemu-caps/usr_bin_qemu-system-x86_64.xml");
     let stored = read(&file)?;
     let second = run()?;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use pciplan::libvirt::{parse_caps_xml, parse_domain, parse_domain_builtin, write_domain};
+use pciplan::libvirt::{parse_caps_xml, write_domain};
 use pciplan::machine::HostPci;
 use pciplan::qemu::{self, QemuError};
 use pciplan::{Capabilities, LibvirtVersion, Plan, Topology};
@@ -454,12 +454,12 @@ fn load<'a>(
             .map_err(|e| Failure::Io(format!("{}: {e}", path.display())))?,
         None => HostPci::default(),
     };
-    let (doc, mut plan) = match &caps {
-        Some(caps) => parse_domain(xml, caps, &host)?,
-        None => parse_domain_builtin(xml, &host, input.libvirt)?,
+    let inputs = pciplan::libvirt::Inputs {
+        caps,
+        host,
+        libvirt: input.libvirt,
     };
-    plan.set_libvirt(input.libvirt);
-    Ok((doc, plan))
+    Ok(inputs.load(xml)?)
 }
 
 /// `--caps-from-qemu`: the binary's capabilities, from the user's cache

@@ -47,6 +47,7 @@
 mod caps;
 mod error;
 mod identity;
+mod inputs;
 mod parse;
 mod scan;
 mod write;
@@ -65,6 +66,7 @@ pub use error::XmlError;
 
 pub use caps::parse_caps_xml;
 pub use identity::identities;
+pub use inputs::{ExplainText, InputError, Inputs};
 
 /// Largest domain XML accepted, in bytes (4 MiB, libvirt's
 /// `REMOTE_STRING_MAX`). See [Limits](self#limits).
