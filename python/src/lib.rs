@@ -221,8 +221,8 @@ impl Plan {
         write_domain(&doc, &self.plan).map_err(|e| refusal(py, &e, None))
     }
 
-    /// One dict per device: `element`, `ordinal` (1-based among its
-    /// element), `name`, `address` (`DDDD:BB:SS.F` or `None`) and `origin`
+    /// One dict per device: `element`, `ordinal` (0-based among the
+    /// devices of its element), `name`, `address` (`DDDD:BB:SS.F` or `None`) and `origin`
     /// (`given`, `assigned`, `added`, ...), as `assign --format json`.
     fn devices<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
         let (doc, _) = self
