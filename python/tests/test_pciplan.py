@@ -77,6 +77,13 @@ def test_assign_with_host_pci_equals_the_cli(tmp_path):
     assert pciplan.assign(xml, host_pci=host) == out
 
 
+def test_assign_as_libvirt_11_3_equals_the_cli():
+    path = ROOT / "examples/q35-virtio.xml"
+    status, out, _ = cli("assign", "--libvirt", "11.3", path)
+    assert status == 0
+    assert pciplan.assign(text(path), libvirt="11.3") == out
+
+
 def test_a_large_domain_equals_the_cli():
     xml = text(LARGE)
     assert xml.count("<interface") > 7000
