@@ -257,3 +257,45 @@ fn caps_from_qemu_is_cached_per_binary() -> Result<(), String> {
     assert_eq!(first.stdout, with_file.stdout);
     Ok(())
 }
+
+#[test]
+fn caps_probe_of_a_hung_qemu_exits_2_with_one_error_line() -> Result<(), String> {
+    let binary = fake_qemu("qemu-system-hung-cli", "exec sleep 600")?;
+    let start = Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pciplan"))
+        .args(["caps", "probe", "--timeout", "1"])
+        .arg(&binary)
+        .output()
+        .map_err(|e| e.to_string())?;
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "error: {} did not answer QMP within 1 s (killed)\n",
+            binary.display()
+        )
+    );
+    assert!(start.elapsed() < Duration::from_secs(10));
+    Ok(())
+}
+
+#[test]
+fn caps_probe_writes_the_file_caps_reads() -> Result<(), String> {
+    let binary = Path::new("/usr/bin/qemu-system-x86_64");
+    if !binary.exists() {
+        println!("skip: {} not installed", binary.display());
+        return Ok(());
+    }
+    let file = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("probed-x86_64.xml");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_pciplan"))
+        .args(["caps", "probe", "-o"])
+        .arg(&file)
+        .arg(binary)
+        .status()
+        .map_err(|e| e.to_string())?;
+    assert!(status.success());
+    let caps = parse_caps_xml(&read(&file)?).map_err(|e| e.to_string())?;
+    assert!(caps.has("pcie-root-port"));
+    assert_eq!(caps.default_machine(), Some("pc"));
+    Ok(())
+}
