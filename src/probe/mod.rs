@@ -2,8 +2,8 @@
 //!
 //! [`probe`] starts a `qemu-system-<arch>` binary the way libvirt 9.0 does
 //! for its capability probe (`-S -no-user-config -nodefaults -nographic
-//! -machine none`, QMP on standard input/output, TCG so no `/dev/kvm` is
-//! needed), asks it over QMP what libvirt asks for the capabilities pciplan
+//! -machine none`, QMP on standard input/output, `-accel tcg -accel kvm`:
+//! TCG, so no `/dev/kvm` is needed, and KVM for KVM-only builds), asks it over QMP what libvirt asks for the capabilities pciplan
 //! uses — `qom-list-types` (device types), `query-machines` (machine types and
 //! aliases), `device-list-properties` where a capability is a property
 //! (`pcie-root-port.hotplug`, `piix4.acpi-root-pci-hotplug`) — and returns

@@ -36,7 +36,8 @@ pub(super) struct Session {
 impl Session {
     /// Starts `binary` as libvirt does for its probe (`-S -no-user-config
     /// -nodefaults -nographic -machine none`), with QMP on standard
-    /// input/output and TCG (no `/dev/kvm` needed), and reads the greeting.
+    /// input/output, TCG first (no `/dev/kvm` needed) and KVM for the
+    /// KVM-only builds (`qemu-system-x86_64-microvm`), and reads the greeting.
     pub(super) fn start(
         binary: &Path,
         deadline: Instant,
@@ -53,6 +54,8 @@ impl Session {
                 "none",
                 "-accel",
                 "tcg",
+                "-accel",
+                "kvm",
                 "-qmp",
                 "stdio",
             ])
