@@ -37,6 +37,23 @@ pub enum ErrorClass {
 }
 
 impl ErrorClass {
+    /// libvirt's error code for the class (`virErrorNumber`), as the
+    /// bindings report it.
+    ///
+    /// ```
+    /// assert_eq!(pciplan::ErrorClass::Xml.libvirt_code(), "VIR_ERR_XML_ERROR");
+    /// ```
+    pub const fn libvirt_code(self) -> &'static str {
+        match self {
+            ErrorClass::Xml => "VIR_ERR_XML_ERROR",
+            ErrorClass::Internal => "VIR_ERR_INTERNAL_ERROR",
+            ErrorClass::Unsupported => "VIR_ERR_CONFIG_UNSUPPORTED",
+            ErrorClass::OperationUnsupported => "VIR_ERR_OPERATION_UNSUPPORTED",
+            ErrorClass::OperationFailed => "VIR_ERR_OPERATION_FAILED",
+            ErrorClass::DeviceMissing => "VIR_ERR_DEVICE_MISSING",
+        }
+    }
+
     /// The message prefix.
     pub const fn prefix(self) -> &'static str {
         match self {
@@ -823,6 +840,22 @@ impl From<ConfigError> for Error {
 }
 
 impl Error {
+    /// libvirt's class of this error (the prefix of its message).
+    ///
+    /// ```
+    /// let e = pciplan::libvirt::assign_xml("<domain", &pciplan::Capabilities::empty(),
+    ///     &Default::default()).unwrap_err();
+    /// assert_eq!(e.class(), pciplan::ErrorClass::Xml);
+    /// assert!(e.to_string().starts_with(e.class().prefix()));
+    /// ```
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::Assign { class, .. } => *class,
+            Error::Config { reason, .. } => reason.class(),
+            _ => ErrorClass::Xml,
+        }
+    }
+
     /// The assignment error, if this is one.
     pub fn alloc_error(&self) -> Option<&AllocError> {
         match self {

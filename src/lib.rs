@@ -36,6 +36,13 @@
 //!   [`export`]: versioned device records, the tree as data and as
 //!   Graphviz `dot` (the `serde` feature derives `Serialize` on all of
 //!   them).
+//! * `probe` (feature `probe`, on with `cli`): QEMU capabilities asked of
+//!   a QEMU binary over QMP, as libvirt does; the only code that starts a
+//!   process.
+//!
+//! Features: `libvirt` (default), `cli` (default: the `pciplan` tool,
+//! implies `libvirt`, `probe`, `serde`), `probe`, `serde`. The Python and C
+//! bindings live in the repository's `python/` and `ffi/` workspace members.
 //!
 //! The design is described in `docs/DESIGN.md`.
 
@@ -55,6 +62,8 @@ pub mod flags;
 pub mod libvirt;
 pub mod machine;
 mod plan;
+#[cfg(feature = "probe")]
+pub mod probe;
 pub mod qemu;
 #[cfg(feature = "serde")]
 mod serde_text;

@@ -45,18 +45,30 @@ struct Corpus {
     libvirt: LibvirtVersion,
     /// `caps-<qemu>.xml` for x86, `caps-<qemu>-<arch>.xml` otherwise.
     qemu: &'static str,
+    /// Where those files are, when not in `dir`.
+    caps_dir: Option<&'static str>,
 }
 
 const LIBVIRT_9_0: Corpus = Corpus {
     dir: "tests/data/oracle",
     libvirt: LibvirtVersion::V9_0,
     qemu: "qemu-7.2",
+    caps_dir: None,
+};
+
+/// The same corpus, planned with pciplan's own probe of the same QEMU 7.2
+/// binaries (`pciplan caps probe`, `tests/data/probed/`) instead of
+/// libvirt's: the probe must give libvirt's plans.
+const LIBVIRT_9_0_PROBED: Corpus = Corpus {
+    caps_dir: Some("tests/data/probed"),
+    ..LIBVIRT_9_0
 };
 
 const LIBVIRT_11_3: Corpus = Corpus {
     dir: "tests/data/oracle11",
     libvirt: LibvirtVersion::V11_3,
     qemu: "qemu-10.0",
+    caps_dir: None,
 };
 
 fn corpus_dir(c: Corpus) -> PathBuf {
@@ -208,7 +220,11 @@ fn caps_for(
     if let Some(c) = cache.get(&file) {
         return Ok(c.clone());
     }
-    let path = corpus_dir(c).join(&file);
+    let dir = match c.caps_dir {
+        Some(d) => Path::new(env!("CARGO_MANIFEST_DIR")).join(d),
+        None => corpus_dir(c),
+    };
+    let path = dir.join(&file);
     let caps = parse_caps_xml(&read(&path)?)
         .map_err(|e| format!("parse_caps_xml({}): {e}", path.display()))?;
     cache.insert(file, caps.clone());
@@ -218,6 +234,13 @@ fn caps_for(
 #[test]
 fn libvirt_9_0_qemu_7_2_oracle() -> Result<(), String> {
     replay(LIBVIRT_9_0, "oracle")
+}
+
+/// The libvirt 9.0 corpus with probed capabilities: the same cases must
+/// pass as with libvirt's.
+#[test]
+fn libvirt_9_0_qemu_7_2_oracle_with_probed_caps() -> Result<(), String> {
+    replay(LIBVIRT_9_0_PROBED, "oracle-probed")
 }
 
 /// The libvirt 11.3 + QEMU 10.0 corpus, planned with the 11.3 profile.
@@ -278,10 +301,10 @@ fn replay(c: Corpus, name: &'static str) -> Result<(), String> {
     finish(Outcome {
         summary,
         report,
-        report_file: if c.libvirt == LibvirtVersion::V9_0 {
-            "oracle-report.txt"
-        } else {
-            "oracle11-report.txt"
+        report_file: match (c.libvirt, c.caps_dir) {
+            (LibvirtVersion::V9_0, None) => "oracle-report.txt",
+            (LibvirtVersion::V9_0, Some(_)) => "oracle-probed-report.txt",
+            _ => "oracle11-report.txt",
         },
         known: names.iter().map(String::as_str).collect(),
         must_pass,

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use pciplan::libvirt::{parse_caps_xml, parse_domain, parse_domain_builtin, write_domain};
+use pciplan::libvirt::{parse_caps_xml, write_domain};
 use pciplan::machine::HostPci;
 use pciplan::qemu::{self, QemuError};
 use pciplan::{Capabilities, LibvirtVersion, Plan, Topology};
@@ -155,11 +155,31 @@ enum Command {
         #[arg(long, value_enum, default_value_t = TextFormat::Text)]
         format: TextFormat,
     },
-    /// The built-in QEMU capability sets used without `--caps`.
+    /// The built-in QEMU capability sets used without `--caps` (`--list`,
+    /// the default), or `probe`: the capabilities of a QEMU binary.
     Caps {
-        /// List them: name and the guest architectures each serves.
+        #[command(subcommand)]
+        action: Option<CapsAction>,
+        /// List the built-in sets: name and the guest architectures each serves.
         #[arg(long)]
         list: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CapsAction {
+    /// Start a QEMU binary (`-machine none -S`, QMP on stdio), ask it what
+    /// libvirt asks, and print its capabilities in the format `--caps` reads.
+    Probe {
+        /// The QEMU binary, e.g. /usr/bin/qemu-system-x86_64.
+        #[arg(value_name = "QEMU_BINARY")]
+        binary: PathBuf,
+        /// Write the capabilities here instead of standard output.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Give up (and kill QEMU) after this many seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+        timeout: u64,
     },
 }
 
@@ -169,8 +189,13 @@ struct InputArgs {
     /// A QEMU capabilities file (libvirt's `caps_<ver>.<arch>.xml` format).
     /// Default: the built-in set for the domain's architecture
     /// (`pciplan caps --list`).
-    #[arg(long, value_name = "QEMU_CAPS.xml")]
+    #[arg(long, value_name = "QEMU_CAPS.xml", conflicts_with = "caps_from_qemu")]
     caps: Option<PathBuf>,
+    /// Probe this QEMU binary for the capabilities (as `pciplan caps
+    /// probe`), cached per binary path, size and mtime in
+    /// `$XDG_CACHE_HOME/pciplan/qemu-caps` (default `~/.cache/...`).
+    #[arg(long = "caps-from-qemu", value_name = "QEMU_BINARY")]
+    caps_from_qemu: Option<PathBuf>,
     /// Host PCI devices, tab-separated with the columns `address` and
     /// `is_pcie` (and optionally `iommu_group`), for `<hostdev>` placement.
     #[arg(long = "host-pci", value_name = "FILE.tsv")]
@@ -333,6 +358,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         } => {
             let side = |caps: Option<PathBuf>, libvirt, domain: PathBuf| InputArgs {
                 caps,
+                caps_from_qemu: None,
                 host_pci: host_pci.clone(),
                 libvirt,
                 domain,
@@ -412,7 +438,26 @@ fn run(cli: Cli) -> Result<(), Failure> {
             alias,
             format,
         } => live::detach(&input, device.as_deref(), alias.as_deref(), format),
-        Command::Caps { list: _ } => {
+        Command::Caps {
+            action:
+                Some(CapsAction::Probe {
+                    binary,
+                    output,
+                    timeout,
+                }),
+            list: _,
+        } => {
+            let options = pciplan::probe::ProbeOptions {
+                timeout: std::time::Duration::from_secs(timeout),
+            };
+            let probed =
+                pciplan::probe::probe(&binary, &options).map_err(|e| Failure::Io(e.to_string()))?;
+            emit(output.as_deref(), &probed.to_xml())
+        }
+        Command::Caps {
+            action: None,
+            list: _,
+        } => {
             let mut text = String::new();
             for (name, arches) in Capabilities::builtin_sets() {
                 text.push_str(&format!("{name}\t{}\n", arches.join(",")));
@@ -452,24 +497,37 @@ fn load<'a>(
     input: &InputArgs,
     xml: &'a str,
 ) -> Result<(pciplan::libvirt::Document<'a>, Plan), Failure> {
-    let caps = match &input.caps {
-        Some(path) => Some(
+    let caps = match (&input.caps, &input.caps_from_qemu) {
+        (Some(path), _) => Some(
             parse_caps_xml(&read_side_file(path)?)
                 .map_err(|e| Failure::Io(format!("{}: {e}", path.display())))?,
         ),
-        None => None,
+        (None, Some(binary)) => Some(caps_from_qemu(binary)?),
+        (None, None) => None,
     };
     let host = match &input.host_pci {
         Some(path) => HostPci::from_tsv(&read_side_file(path)?)
             .map_err(|e| Failure::Io(format!("{}: {e}", path.display())))?,
         None => HostPci::default(),
     };
-    let (doc, mut plan) = match &caps {
-        Some(caps) => parse_domain(xml, caps, &host)?,
-        None => parse_domain_builtin(xml, &host, input.libvirt)?,
+    let inputs = pciplan::libvirt::Inputs {
+        caps,
+        host,
+        libvirt: input.libvirt,
     };
-    plan.set_libvirt(input.libvirt);
-    Ok((doc, plan))
+    Ok(inputs.load(xml)?)
+}
+
+/// `--caps-from-qemu`: the binary's capabilities, from the user's cache
+/// when it holds a probe of this binary, else probed (and cached).
+fn caps_from_qemu(binary: &Path) -> Result<Capabilities, Failure> {
+    let options = pciplan::probe::ProbeOptions::default();
+    let xml = match pciplan::probe::default_cache_dir() {
+        Some(dir) => pciplan::probe::cached(binary, &dir, &options),
+        None => pciplan::probe::probe(binary, &options).map(|p| p.to_xml()),
+    }
+    .map_err(|e| Failure::Io(e.to_string()))?;
+    parse_caps_xml(&xml).map_err(|e| Failure::Io(format!("{}: {e}", binary.display())))
 }
 
 /// The diff body of `diff --format json`.
@@ -547,6 +605,20 @@ struct Explained<'a> {
 #[derive(Debug, Serialize)]
 struct Refused<'a> {
     refusal: &'a pciplan::explain::Refusal,
+}
+
+/// Records as a JSON array with one compact record per line: large plans
+/// stay small and line-oriented tools can read them.
+fn records_json<T: Serialize>(records: &[T]) -> Result<String, Failure> {
+    let mut out: Vec<u8> = Vec::with_capacity(records.len().saturating_mul(400).saturating_add(4));
+    out.push(b'[');
+    for (i, r) in records.iter().enumerate() {
+        out.extend_from_slice(if i == 0 { b"\n" } else { b",\n" });
+        serde_json::to_writer(&mut out, r)
+            .map_err(|e| Failure::Io(format!("cannot format JSON: {e}")))?;
+    }
+    out.extend_from_slice(b"\n]\n");
+    String::from_utf8(out).map_err(|e| Failure::Io(format!("cannot format JSON: {e}")))
 }
 
 /// The export records as a JSON array, one compact record per line,

@@ -49,6 +49,7 @@ mod caps;
 mod device;
 mod error;
 mod identity;
+mod inputs;
 mod live;
 mod live_error;
 mod parse;
@@ -72,6 +73,7 @@ pub use live_error::LiveError;
 
 pub use caps::parse_caps_xml;
 pub use identity::identities;
+pub use inputs::{ExplainText, InputError, Inputs};
 
 /// Largest domain XML accepted, in bytes (4 MiB, libvirt's
 /// `REMOTE_STRING_MAX`). See [Limits](self#limits).
