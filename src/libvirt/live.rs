@@ -616,21 +616,29 @@ fn element_matches(x: &DeviceXml<'_>, d: &Device, k: &Identity) -> bool {
 /// libvirt's refusals of a live attach by device kind (controllers other
 /// than SCSI are refused by [`Plan::hotplug_add`]).
 fn check_attachable(device: &Device) -> Result<(), Error> {
-    match &device.kind {
-        DeviceKind::Sound(_)
-        | DeviceKind::Video(_)
-        | DeviceKind::Memballoon(_)
-        | DeviceKind::Hub
-        | DeviceKind::Smartcard
-        | DeviceKind::Nvram
-        | DeviceKind::Tpm { .. }
-        | DeviceKind::Panic
-        | DeviceKind::Iommu(_) => Err(LiveError::AttachUnsupported {
+    if never_live(&device.kind) {
+        return Err(LiveError::AttachUnsupported {
             device: device.kind.libvirt_type(),
         }
-        .into()),
-        _ => Ok(()),
+        .into());
     }
+    Ok(())
+}
+
+/// The kinds libvirt neither attaches nor detaches live.
+fn never_live(kind: &DeviceKind) -> bool {
+    matches!(
+        kind,
+        DeviceKind::Sound(_)
+            | DeviceKind::Video(_)
+            | DeviceKind::Memballoon(_)
+            | DeviceKind::Hub
+            | DeviceKind::Smartcard
+            | DeviceKind::Nvram
+            | DeviceKind::Tpm { .. }
+            | DeviceKind::Panic
+            | DeviceKind::Iommu(_)
+    )
 }
 
 /// libvirt's refusals of a live detach by device kind (every video, the
@@ -647,15 +655,7 @@ fn check_detachable(d: &Device) -> Result<(), Error> {
                 reason,
             })
         }
-        DeviceKind::Sound(_)
-        | DeviceKind::Video(_)
-        | DeviceKind::Memballoon(_)
-        | DeviceKind::Hub
-        | DeviceKind::Smartcard
-        | DeviceKind::Nvram
-        | DeviceKind::Tpm { .. }
-        | DeviceKind::Panic
-        | DeviceKind::Iommu(_) => Err(LiveError::DetachUnsupported {
+        k if never_live(k) => Err(LiveError::DetachUnsupported {
             device: d.kind.libvirt_type(),
         }
         .into()),
