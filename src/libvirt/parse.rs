@@ -125,13 +125,8 @@ pub(super) fn parse_domain<'a>(
         if name == "graphics" {
             graphics = true;
         }
-        let Some(kind) = device_kind(node)? else {
+        let Some(device) = device_of(node)? else {
             continue;
-        };
-        let address_node = child(node, "address");
-        let address = match address_node {
-            Some(a) => parse_address(a)?,
-            None => DeviceAddress::None,
         };
         if name == "video" && child(node, "model").and_then(|m| prop(m, "primary")) == Some("yes") {
             primary_videos = primary_videos.saturating_add(1);
@@ -139,21 +134,7 @@ pub(super) fn parse_domain<'a>(
                 primary_video = Some(elems.len());
             }
         }
-        let mut device = Device::new(kind)
-            .with_address(address)
-            .with_label(label(node))
-            .with_origin(elems.len());
-        if name == "disk" {
-            device.drive = disk_drive(node)?;
-        }
-        device.bus_id = bus_id(address_node)?;
-        device.zpci = match address_node.and_then(|a| child(a, "zpci")) {
-            Some(z) => Some(Zpci {
-                uid: prop(z, "uid").map(|_| address_u32(z, "uid")).transpose()?,
-                fid: prop(z, "fid").map(|_| address_u32(z, "fid")).transpose()?,
-            }),
-            None => None,
-        };
+        let device = device.with_origin(elems.len());
         elems.push(node.id());
         adding.add(device);
     }
