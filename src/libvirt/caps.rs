@@ -27,14 +27,6 @@ use crate::error::{Error, XmlError};
 /// [`XmlError::Invalid`] when the root is not `<qemuCaps>`;
 /// [`crate::ConfigError::Limit`] beyond the limits.
 pub fn parse_caps_xml(xml: &str) -> Result<Capabilities, Error> {
-    if xml.len() > super::MAX_INPUT_BYTES {
-        return Err(crate::ConfigError::Limit {
-            what: "input size in bytes",
-            limit: super::MAX_INPUT_BYTES,
-        }
-        .into());
-    }
-    super::scan::prescan(xml)?;
     let tree = super::parse_tree(xml)?;
     let root = tree.root_element();
     if root.tag_name().name() != "qemuCaps" {

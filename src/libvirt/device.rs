@@ -45,14 +45,6 @@ pub struct DeviceXml<'a> {
 /// knows; the device errors of [`super::parse_domain`] (bad address, unknown
 /// model, bad attribute).
 pub fn parse_device(xml: &str) -> Result<DeviceXml<'_>, Error> {
-    if xml.len() > super::MAX_INPUT_BYTES {
-        return Err(crate::ConfigError::Limit {
-            what: "input size in bytes",
-            limit: super::MAX_INPUT_BYTES,
-        }
-        .into());
-    }
-    super::scan::prescan(xml)?;
     let tree = super::parse_tree(xml)?;
     let root = tree.root_element();
     let unsupported = || XmlError::Invalid {

@@ -101,8 +101,18 @@ pub const MAX_NODES: usize = 300_000;
 /// parser sizes its tables by them). See [Limits](self#limits).
 pub const MAX_MARKUP_CHARS: usize = 800_000;
 
-/// Parses the text into a tree with the node limit; DTDs are refused.
+/// Parses the text into a tree within every input limit: the size, the
+/// pre-scan's counts (attributes, namespaces, depth), the `<`/`=` count and
+/// the node limit; DTDs are refused. Every XML input goes through here.
 fn parse_tree(xml: &str) -> Result<roxmltree::Document<'_>, Error> {
+    if xml.len() > MAX_INPUT_BYTES {
+        return Err(crate::ConfigError::Limit {
+            what: "input size in bytes",
+            limit: MAX_INPUT_BYTES,
+        }
+        .into());
+    }
+    scan::prescan(xml)?;
     // Counted before the parser runs: it reserves room by these counts.
     let markup = xml
         .as_bytes()

@@ -23,9 +23,6 @@ pub(super) fn parse_domain<'a>(
     libvirt: crate::LibvirtVersion,
     host: &HostPci,
 ) -> Result<(Document<'a>, Plan), Error> {
-    limit(xml.len(), super::MAX_INPUT_BYTES, "input size in bytes")?;
-    // Attributes, namespaces and depth, counted before the parser runs.
-    super::scan::prescan(xml)?;
     let tree = super::parse_tree(xml)?;
     let root = tree.root_element();
     if root.tag_name().name() != "domain" {
