@@ -11,7 +11,7 @@
 //! Firmware: x86 boots SeaBIOS. QEMU numbers no bridge bus itself (except
 //! on s390x), and `query-pci` shows no device behind a bridge whose
 //! secondary bus is 0, so plans with bridges or ports boot firmware that
-//! numbers them: EDK2 on aarch64 ([`AARCH64_FIRMWARE`], Debian
+//! numbers them: EDK2 on aarch64 (`qemu/session.rs`, Debian
 //! `qemu-efi-aarch64`), SLOF on pSeries. Plans without bridges, and every
 //! s390x plan, are only created (`-S`). riscv64 has no such firmware here:
 //! its plans start paused and the devices behind bridges are counted as
@@ -41,13 +41,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use pciplan::MachineFamily;
-use qemu::expect::{self, Path as BusPath};
 use qemu::plans::{self, Job};
-use qemu::qmp::{self, Vm, VmError};
-use serde_json::json;
+use qemu::qmp;
+use qemu::session::{self, LIMITS, Outcome, program};
 
 /// The x86 worked examples of `examples.md` (1, 2, 2b, 3a, 3b, 4, 5, 7, 8).
 const EXAMPLES: [&str; 9] = [
@@ -115,9 +113,6 @@ const CONFORMANCE_CASES: [&str; 40] = [
 /// with PCI devices are booted.
 const OTHER_ARCHES: [&str; 4] = ["aarch64", "ppc64", "s390x", "riscv64"];
 
-/// The UEFI firmware that numbers the buses of aarch64 `virt`.
-const AARCH64_FIRMWARE: &str = "/usr/share/qemu-efi-aarch64/QEMU_EFI.fd";
-
 /// The Debian package of each emulator.
 const PACKAGES: [(&str, &str); 6] = [
     ("qemu-system-x86_64", "qemu-system-x86"),
@@ -157,185 +152,12 @@ const KNOWN_UNREACHABLE: [(&str, &str); 1] = [
     ("pcie-expander-bus", "04.0/00.0/00.0/"),
 ];
 
-/// Time to wait for QMP answers.
-const QMP_TIMEOUT: Duration = Duration::from_secs(20);
-/// Longest time to wait for the firmware to number the buses.
-const BOOT_DEADLINE: Duration = Duration::from_secs(30);
-/// Observations must be stable this long before a mismatch is final.
-const SETTLE: Duration = Duration::from_secs(3);
-
-#[derive(Debug)]
-enum Outcome {
-    /// Matched; the number of planned devices that were not visible (behind
-    /// bridges no firmware numbered) and not compared.
-    Matched(usize),
-    Mismatch(Vec<String>),
-    Rejected(String),
-    Error(String),
-}
-
-/// The emulator of a plan (x86_64 for plans without one, which fail in
-/// [`run`]).
-fn program(job: &Job) -> &'static str {
-    pciplan::qemu::emulator(&job.plan).unwrap_or("qemu-system-x86_64")
-}
-
-/// How a plan is started: extra arguments, and whether devices behind
-/// bridges become visible.
-fn boot(plan: &pciplan::Plan) -> (Vec<String>, bool) {
-    let paused = || vec!["-S".to_string()];
-    let bridges = plans::has_bridges(plan);
-    match plan.machine().family() {
-        MachineFamily::I440fx | MachineFamily::Q35 => (Vec::new(), true),
-        MachineFamily::ArmVirt if bridges && Path::new(AARCH64_FIRMWARE).exists() => (
-            vec!["-bios".to_string(), AARCH64_FIRMWARE.to_string()],
-            true,
-        ),
-        MachineFamily::Pseries if bridges => (Vec::new(), true),
-        MachineFamily::S390Ccw | MachineFamily::Pseries => (paused(), true),
-        _ => (paused(), !bridges),
-    }
-}
-
-fn run(job: &Job) -> Outcome {
-    let args = match pciplan::qemu::command_line(&job.plan) {
-        Ok(a) => a,
-        Err(e) => return Outcome::Error(format!("no command line: {e}")),
-    };
-    // A plan without expected ids still boots, to see whether QEMU takes it.
-    let expected = expect::expected(&job.plan);
-    let (boot_args, bridges_visible) = boot(&job.plan);
-    let mut full: Vec<String> = ["-accel", "tcg", "-display", "none"]
-        .map(String::from)
-        .to_vec();
-    full.extend(boot_args);
-    full.extend(args);
-    let pseries = job.plan.machine().is_pseries();
-    let mut vm = match Vm::start(program(job), &full, QMP_TIMEOUT) {
-        Ok(vm) => vm,
-        Err(VmError::Rejected(msg)) => return Outcome::Rejected(msg),
-        Err(VmError::Protocol(msg)) => return Outcome::Error(msg),
-    };
-    let mut expected = match expected {
-        Ok(t) => t,
-        Err(e) => return Outcome::Error(format!("QEMU started, but no expected topology: {e}")),
-    };
-    let planned = expected.len();
-    if !bridges_visible {
-        expected.retain(|p, _| p.hops.len() < 2);
-    }
-    let hidden = planned - expected.len();
-    let start = Instant::now();
-    let mut last: Option<(expect::Topo, Instant)> = None;
-    loop {
-        thread::sleep(Duration::from_millis(300));
-        let observed = match observe(&mut vm, pseries) {
-            Ok(t) => t,
-            Err(VmError::Rejected(msg)) => return Outcome::Rejected(msg),
-            Err(VmError::Protocol(msg)) => return Outcome::Error(msg),
-        };
-        let d: Vec<String> = expect::diff(&expected, &observed)
-            .into_iter()
-            .filter(|line| !unreachable(&job.name, line))
-            .collect();
-        if d.is_empty() {
-            return Outcome::Matched(hidden);
-        }
-        let now = Instant::now();
-        let stable_since = match &last {
-            Some((t, since)) if *t == observed => *since,
-            _ => now,
-        };
-        if now.duration_since(stable_since) >= SETTLE || now.duration_since(start) > BOOT_DEADLINE {
-            return Outcome::Mismatch(d);
-        }
-        last = Some((observed, stable_since));
-    }
-}
-
 /// Whether a difference is a planned device in a subtree listed in
 /// [`KNOWN_UNREACHABLE`] for this case.
 fn unreachable(case: &str, line: &str) -> bool {
     KNOWN_UNREACHABLE
         .iter()
         .any(|(c, prefix)| *c == case && line.starts_with(&format!("missing at {prefix}")))
-}
-
-/// One `query-pci`, with expander root buses tied to their expander device
-/// through its `bus_nr` property, and pSeries root buses to their PHB
-/// through the PHB's `index` property.
-fn observe(vm: &mut Vm, pseries: bool) -> Result<expect::Topo, VmError> {
-    let q = vm.execute("query-pci", json!({}), QMP_TIMEOUT)?;
-    let mut roots: BTreeMap<i64, BusPath> = BTreeMap::new();
-    for (id, path) in expect::expanders(&q) {
-        let nr = vm.execute(
-            "qom-get",
-            json!({ "path": format!("/machine/peripheral/{id}"), "property": "bus_nr" }),
-            QMP_TIMEOUT,
-        )?;
-        if let Some(nr) = nr.as_i64() {
-            roots.insert(nr, path);
-        }
-    }
-    let mut prefixes = Vec::new();
-    for bus in q.as_array().into_iter().flatten() {
-        let nr = bus
-            .get("bus")
-            .and_then(serde_json::Value::as_i64)
-            .unwrap_or(0);
-        let prefix = if nr != 0 {
-            roots
-                .get(&nr)
-                .cloned()
-                .ok_or_else(|| VmError::Protocol(format!("root bus {nr} belongs to no expander")))?
-        } else if pseries {
-            BusPath {
-                root: phb_index(vm, bus)?,
-                hops: Vec::new(),
-            }
-        } else {
-            BusPath::default()
-        };
-        prefixes.push(prefix);
-    }
-    expect::observed(&q, &prefixes).map_err(VmError::Protocol)
-}
-
-/// The `index` of the PHB of a pSeries root bus of `query-pci`, found
-/// through the `parent_bus` of a device on it with a qdev id. A root bus
-/// without such a device gets `u32::MAX` (its devices, if any, are then
-/// unplanned).
-fn phb_index(vm: &mut Vm, bus: &serde_json::Value) -> Result<u32, VmError> {
-    let id = bus
-        .get("devices")
-        .and_then(serde_json::Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|d| d.get("qdev_id").and_then(serde_json::Value::as_str))
-        .find(|id| !id.is_empty())
-        .map(str::to_string);
-    let Some(id) = id else {
-        return Ok(u32::MAX);
-    };
-    let parent = vm.execute(
-        "qom-get",
-        json!({ "path": format!("/machine/peripheral/{id}"), "property": "parent_bus" }),
-        QMP_TIMEOUT,
-    )?;
-    let phb = parent
-        .as_str()
-        .and_then(|p| p.rsplit_once('/'))
-        .map(|(phb, _)| phb.to_string())
-        .ok_or_else(|| VmError::Protocol(format!("{id}: parent_bus {parent}")))?;
-    let index = vm.execute(
-        "qom-get",
-        json!({ "path": phb, "property": "index" }),
-        QMP_TIMEOUT,
-    )?;
-    index
-        .as_u64()
-        .and_then(|i| u32::try_from(i).ok())
-        .ok_or_else(|| VmError::Protocol(format!("{id}: PHB index {index}")))
 }
 
 fn target_dir() -> PathBuf {
@@ -466,7 +288,7 @@ fn qemu_builds_the_planned_topology() {
                 loop {
                     let next = queue.lock().map(|mut q| q.pop_front()).ok().flatten();
                     let Some((n, job)) = next else { break };
-                    let outcome = run(&job);
+                    let outcome = session::run(&job, LIMITS, &|line| unreachable(&job.name, line));
                     if let Ok(mut r) = results.lock() {
                         r.push((n, job, outcome));
                     }
