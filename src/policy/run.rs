@@ -1,0 +1,825 @@
+//! The passes of a policy around libvirt's algorithm (see the module docs).
+
+use super::{Group, IoWindows, Layout, Policy, PolicyError};
+use crate::address::{Function, Multifunction, PciAddress, Slot};
+use crate::controller::ControllerModel;
+use crate::device::{
+    Controller, ControllerKind, Device, DeviceAddress, DeviceKind, HostdevSource, connect_flags,
+};
+use crate::diff::Identity;
+use crate::error::{AllocError, ConfigError, Error};
+use crate::explain::Selector;
+use crate::flags::ConnectFlags;
+use crate::plan::{Journal, LiveSet, Plan};
+
+/// Functions per slot.
+const FUNCTIONS: usize = 8;
+/// The most spare ports a policy may ask for (more is a policy file error).
+pub(crate) const MAX_SPARE_PORTS: u32 = 256;
+
+/// Devices put together on one slot: original positions, function 0 first,
+/// with the function each gets.
+type Pack = Vec<(usize, u8)>;
+
+pub(super) fn run(plan: &mut Plan, policy: &Policy, ids: &[Identity]) -> Result<(), Error> {
+    let layout = layout_for(plan, policy)?;
+    let n = plan.devices.len();
+    let groups = resolve_groups(plan, &policy.groups, ids)?;
+    let mut held = vec![false; n];
+    for (_, members) in &groups {
+        for &m in members {
+            mark(&mut held, m);
+        }
+    }
+    let mut packs = if policy.host_multifunction {
+        host_packs(plan, &held)
+    } else {
+        Vec::new()
+    };
+    for p in &packs {
+        for &(i, _) in p.iter().skip(1) {
+            mark(&mut held, i);
+        }
+    }
+    let pos = match place(plan, &held, 0) {
+        Ok(pos) => pos,
+        Err(first) if policy.expand && is_capacity(&first) => {
+            let (pos, more) = expand(plan, layout, &held)?;
+            packs.extend(more);
+            pos
+        }
+        Err(e) => return Err(e),
+    };
+    for p in &packs {
+        set_functions(plan, p, &pos)?;
+    }
+    if let Some(layout) = layout
+        && !groups.is_empty()
+    {
+        build_groups(plan, layout, &policy.groups, &groups, &pos)?;
+    }
+    hotplug_off(plan, &policy.hotplug_off);
+    plan.assign()?;
+    if let Some(layout) = layout
+        && policy.spare_ports > 0
+    {
+        add_spares(plan, layout, policy.spare_ports)?;
+    }
+    check_budgets(plan, policy)?;
+    if policy.strict {
+        crate::topology::Topology::from_plan(plan)
+            .map_err(|e| policy_error(PolicyError::Strict(strip_class(&e))))?;
+    }
+    Ok(())
+}
+
+fn strip_class(e: &Error) -> String {
+    let s = e.to_string();
+    s.strip_prefix(e.class().prefix())
+        .map(str::to_string)
+        .unwrap_or(s)
+}
+
+pub(crate) fn policy_error(reason: PolicyError) -> Error {
+    Error::Policy {
+        device: None,
+        reason,
+    }
+}
+
+fn mark(held: &mut [bool], i: usize) {
+    if let Some(h) = held.get_mut(i) {
+        *h = true;
+    }
+}
+
+/// The machine's layout when a policy feature needs one.
+fn layout_for(plan: &Plan, policy: &Policy) -> Result<Option<Layout>, Error> {
+    let what = if policy.spare_ports > 0 {
+        "spare_ports"
+    } else if !policy.groups.is_empty() {
+        "grouping"
+    } else if policy.expand {
+        "expand"
+    } else if policy.host_multifunction {
+        "host_multifunction"
+    } else {
+        return Ok(Layout::of(plan, "policy").ok());
+    };
+    let layout = Layout::of(plan, what).map_err(policy_error)?;
+    if !policy.groups.is_empty() && layout.expander().is_none() {
+        return Err(policy_error(PolicyError::Unsupported {
+            what: "grouping",
+            machine: plan.machine().name().to_string(),
+        }));
+    }
+    Ok(Some(layout))
+}
+
+/// The devices of each group that have no address yet, by position; every
+/// selector must pick a device, and no device may be in two groups.
+fn resolve_groups(
+    plan: &Plan,
+    groups: &[Group],
+    ids: &[Identity],
+) -> Result<Vec<(usize, Vec<usize>)>, Error> {
+    let mut owner: Vec<Option<usize>> = vec![None; plan.devices.len()];
+    let mut out = Vec::new();
+    for (g, group) in groups.iter().enumerate() {
+        let mut members = Vec::new();
+        for sel in &group.devices {
+            let picked = select(plan, sel, ids);
+            if picked.is_empty() {
+                return Err(policy_error(PolicyError::NoMatch {
+                    key: group.key.clone(),
+                    selector: selector_text(sel),
+                }));
+            }
+            for i in picked {
+                match owner.get(i).copied().flatten() {
+                    Some(other) if other != g => {
+                        return Err(policy_error(PolicyError::TwoGroups {
+                            device: plan
+                                .devices
+                                .get(i)
+                                .map(ToString::to_string)
+                                .unwrap_or_default(),
+                            first: groups.get(other).map(|o| o.key.clone()).unwrap_or_default(),
+                            second: group.key.clone(),
+                        }));
+                    }
+                    Some(_) => {}
+                    None => {
+                        if let Some(o) = owner.get_mut(i) {
+                            *o = Some(g);
+                        }
+                        let unplaced = plan.devices.get(i).is_some_and(|d| d.address.is_wanted());
+                        if unplaced && is_endpoint(plan, i) {
+                            members.push(i);
+                        }
+                    }
+                }
+            }
+        }
+        members.sort_unstable();
+        out.push((g, members));
+    }
+    out.retain(|(_, m)| !m.is_empty());
+    Ok(out)
+}
+
+fn selector_text(sel: &Selector) -> String {
+    match sel {
+        Selector::Element { element, ordinal } => format!("{element}[{ordinal}]"),
+        Selector::Alias(a) => format!("alias:{a}"),
+        Selector::Mac(m) => format!("mac:{m}"),
+        Selector::Target(t) => format!("target:{t}"),
+        Selector::HostSource(a) => format!("host:{a}"),
+        Selector::Name(n) => n.clone(),
+    }
+}
+
+/// The positions a selector picks, in the plan's device order.
+fn select(plan: &Plan, sel: &Selector, ids: &[Identity]) -> Vec<usize> {
+    let mut ordinal = 0usize;
+    let mut out = Vec::new();
+    for (i, d) in plan.devices.iter().enumerate() {
+        let hit = match sel {
+            Selector::Element {
+                element,
+                ordinal: want,
+            } => {
+                if d.kind.element() == element.as_str() {
+                    ordinal += 1;
+                    ordinal == *want
+                } else {
+                    false
+                }
+            }
+            _ => {
+                let own;
+                let id = match ids.get(i) {
+                    Some(id) => id,
+                    None => {
+                        own = Identity::of_device(d);
+                        &own
+                    }
+                };
+                match sel {
+                    Selector::Alias(a) => id.alias.as_deref() == Some(a.as_str()),
+                    Selector::Mac(m) => {
+                        id.mac.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(m))
+                    }
+                    Selector::Target(t) => id.target.as_deref() == Some(t.as_str()),
+                    Selector::HostSource(a) => id.host_source.is_some_and(|h| h.key() == a.key()),
+                    Selector::Name(n) => {
+                        id.alias.as_deref() == Some(n.as_str())
+                            || id.target.as_deref() == Some(n.as_str())
+                    }
+                    Selector::Element { .. } => false,
+                }
+            }
+        };
+        if hit {
+            out.push(i);
+        }
+    }
+    out
+}
+
+/// Whether device `i` is an endpoint that takes a PCI slot of its own: not
+/// a controller, with conventional or PCI Express flags, not integrated.
+fn is_endpoint(plan: &Plan, i: usize) -> bool {
+    let Some(d) = plan.devices.get(i) else {
+        return false;
+    };
+    if matches!(d.kind, DeviceKind::Controller(_)) {
+        return false;
+    }
+    let flags = connect_flags(&d.kind, &d.address, &plan.flag_context());
+    flags.intersects(ConnectFlags::PCI_DEVICE | ConnectFlags::PCIE_DEVICE)
+        && !flags.contains(ConnectFlags::INTEGRATED)
+}
+
+/// Devices that may share a slot with others under `expand`: endpoints
+/// without an address, not passed through from the host (their function
+/// layout is the host's) and not already held.
+fn packable(plan: &Plan, i: usize) -> bool {
+    plan.devices.get(i).is_some_and(|d| {
+        d.address.is_wanted()
+            && matches!(
+                d.kind,
+                DeviceKind::Disk { .. }
+                    | DeviceKind::Interface { hostdev: None, .. }
+                    | DeviceKind::Filesystem { .. }
+                    | DeviceKind::Rng(_)
+                    | DeviceKind::Input { .. }
+            )
+    }) && is_endpoint(plan, i)
+}
+
+/// `expand`: the packable devices in libvirt's order, eight to a slot.
+fn expand_packs(plan: &Plan, held: &[bool]) -> Vec<Pack> {
+    let order: Vec<usize> = plan
+        .iteration_order()
+        .into_iter()
+        .filter(|&i| !held.get(i).copied().unwrap_or(true) && packable(plan, i))
+        .collect();
+    order
+        .chunks(FUNCTIONS)
+        .filter(|c| c.len() > 1)
+        .map(|c| c.iter().zip(0u8..).map(|(&i, f)| (i, f)).collect())
+        .collect()
+}
+
+/// Extra pci-bridges `expand` may add on pc, where libvirt's two passes
+/// disagree by a bridge at some device counts (spec §5.13).
+const EXTRA_BRIDGES: u32 = 3;
+
+/// `expand`, once libvirt's algorithm has run out of room: first
+/// libvirt's own shape with up to [`EXTRA_BRIDGES`] more pci-bridges (pc),
+/// then the packable devices eight to a slot (with the same extra bridges).
+fn expand(
+    plan: &mut Plan,
+    layout: Option<Layout>,
+    held: &[bool],
+) -> Result<(Vec<usize>, Vec<Pack>), Error> {
+    let extras = if layout == Some(Layout::Pci) {
+        EXTRA_BRIDGES
+    } else {
+        0
+    };
+    for extra in 1..=extras {
+        if let Ok(pos) = place(plan, held, extra) {
+            return Ok((pos, Vec::new()));
+        }
+    }
+    let packs = expand_packs(plan, held);
+    let mut held2 = held.to_vec();
+    for p in &packs {
+        for &(i, _) in p.iter().skip(1) {
+            mark(&mut held2, i);
+        }
+    }
+    let mut last = None;
+    for extra in 0..=extras {
+        match place(plan, &held2, extra) {
+            Ok(pos) => return Ok((pos, packs)),
+            Err(e) if is_capacity(&e) => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    let e = last.unwrap_or_else(|| bus_numbers_exhausted(0, 0));
+    Err(ceiling(plan, held, &packs, extras, &e))
+}
+
+/// `host_multifunction`: passthrough devices without an address whose host
+/// sources share one host slot, function 0 first. Each keeps its host
+/// function number when the host's function 0 is among them; otherwise
+/// they are numbered from 0 in host order.
+fn host_packs(plan: &Plan, held: &[bool]) -> Vec<Pack> {
+    let mut by_slot: std::collections::BTreeMap<(u16, u8, u8), Vec<(u8, usize)>> =
+        std::collections::BTreeMap::new();
+    for (i, d) in plan.devices.iter().enumerate() {
+        if held.get(i).copied().unwrap_or(true) || !d.address.is_wanted() || !is_endpoint(plan, i) {
+            continue;
+        }
+        let source = match &d.kind {
+            DeviceKind::Hostdev(HostdevSource::Pci(Some(a)))
+            | DeviceKind::Interface {
+                hostdev: Some(HostdevSource::Pci(Some(a))),
+                ..
+            } => *a,
+            _ => continue,
+        };
+        by_slot
+            .entry((source.domain(), source.bus(), source.slot().as_u8()))
+            .or_default()
+            .push((source.function().as_u8(), i));
+    }
+    by_slot
+        .into_values()
+        .filter(|v| v.len() > 1)
+        .map(|mut v| {
+            v.sort_unstable();
+            v.dedup_by_key(|e| e.0);
+            let keep_numbers = v.first().is_some_and(|e| e.0 == 0);
+            v.iter()
+                .zip(0u8..)
+                .map(|(&(f, i), k)| (i, if keep_numbers { f } else { k }))
+                .collect::<Pack>()
+        })
+        .filter(|p: &Pack| p.len() > 1)
+        .collect()
+}
+
+/// Places every device but the held ones with libvirt's algorithm, then
+/// puts the held ones back, without addresses, where they were in the
+/// device list. Returns each original position's new position.
+fn place(plan: &mut Plan, held: &[bool], bridges: u32) -> Result<Vec<usize>, Error> {
+    if !held.contains(&true) && bridges == 0 {
+        plan.assign()?;
+        return Ok((0..plan.devices.len()).collect());
+    }
+    let base = assign_without(plan, held, bridges)?;
+    Ok(merge(plan, base, held))
+}
+
+/// A copy of the plan without the held devices and with `bridges` more
+/// pci-bridges, assigned. Each device's `origin` holds its original
+/// position meanwhile.
+fn assign_without(plan: &Plan, held: &[bool], bridges: u32) -> Result<Plan, Error> {
+    let mut base = plan.clone();
+    base.journal = Journal::default();
+    base.live = LiveSet::default();
+    let mut kept = Vec::with_capacity(base.devices.len());
+    for (i, mut d) in std::mem::take(&mut base.devices).into_iter().enumerate() {
+        if !held.get(i).copied().unwrap_or(false) {
+            d.origin = Some(i);
+            kept.push(d);
+        }
+    }
+    base.devices = kept;
+    for _ in 0..bridges {
+        let index = next_index(&base);
+        base.insert_device(Device::new(DeviceKind::Controller(Controller::pci(
+            ControllerModel::PciBridge,
+            index,
+        ))));
+    }
+    base.assign()?;
+    Ok(base)
+}
+
+fn merge(plan: &mut Plan, mut base: Plan, held: &[bool]) -> Vec<usize> {
+    let mut originals: Vec<Option<Device>> = plan.split_devices(0).into_iter().map(Some).collect();
+    let n = originals.len();
+    let mut pos = vec![usize::MAX; n];
+    let mut next = 0usize;
+    let put_held_until = |plan: &mut Plan,
+                          upto: usize,
+                          next: &mut usize,
+                          pos: &mut Vec<usize>,
+                          originals: &mut Vec<Option<Device>>| {
+        while *next < upto.min(n) {
+            if held.get(*next).copied().unwrap_or(false)
+                && let Some(d) = originals.get_mut(*next).and_then(Option::take)
+            {
+                let at = plan.append_device(d);
+                if let Some(p) = pos.get_mut(*next) {
+                    *p = at;
+                }
+            }
+            *next += 1;
+        }
+    };
+    for mut d in std::mem::take(&mut base.devices) {
+        if let Some(t) = d.origin.filter(|&t| t < n) {
+            put_held_until(plan, t, &mut next, &mut pos, &mut originals);
+            next = next.max(t.saturating_add(1));
+            d.origin = originals
+                .get(t)
+                .and_then(|o| o.as_ref())
+                .and_then(|o| o.origin);
+            let at = plan.append_device(d);
+            if let Some(p) = pos.get_mut(t) {
+                *p = at;
+            }
+        } else {
+            plan.append_device(d);
+        }
+    }
+    put_held_until(plan, n, &mut next, &mut pos, &mut originals);
+    pos
+}
+
+/// Gives the devices of a pack the slot of its first device, as functions.
+fn set_functions(plan: &mut Plan, pack: &Pack, pos: &[usize]) -> Result<(), Error> {
+    let Some(&(lead, _)) = pack.first() else {
+        return Ok(());
+    };
+    let lead = pos.get(lead).copied().unwrap_or(usize::MAX);
+    let Some(addr) = plan.devices.get(lead).and_then(|d| d.address.present()) else {
+        return Ok(());
+    };
+    if addr.function().as_u8() != 0 {
+        return Ok(());
+    }
+    plan.set_address(
+        lead,
+        DeviceAddress::Pci(addr.with_multifunction(Multifunction::On)),
+    );
+    for &(i, f) in pack.iter().skip(1) {
+        let Ok(function) = Function::new(f) else {
+            continue;
+        };
+        let at = pos.get(i).copied().unwrap_or(usize::MAX);
+        plan.set_address(at, DeviceAddress::Pci(addr.with_function(function)));
+    }
+    Ok(())
+}
+
+/// The next free PCI controller index (never 0, the root's).
+fn next_index(plan: &Plan) -> u32 {
+    plan.devices
+        .iter()
+        .filter_map(|d| d.kind.controller())
+        .filter(|c| matches!(c.kind, ControllerKind::Pci(_)))
+        .map(|c| c.idx().saturating_add(1))
+        .max()
+        // Index 0 is the root, added by defaults when not given.
+        .map_or(1, |n| n.max(1))
+}
+
+fn bus_numbers_exhausted(fits: usize, wanted: usize) -> Error {
+    policy_error(PolicyError::Ceiling {
+        ceiling: "bus numbers",
+        used: 256,
+        limit: 256,
+        fits,
+        wanted,
+    })
+}
+
+fn pci_address(bus: u32, slot: usize, function: usize) -> Option<PciAddress> {
+    let bus = u8::try_from(bus).ok()?;
+    let slot = Slot::new(u8::try_from(slot).ok()?).ok()?;
+    let function = Function::new(u8::try_from(function).ok()?).ok()?;
+    Some(PciAddress::new(0, bus, slot, function))
+}
+
+/// One expander bus per group, with the group's devices behind it: on
+/// PCI Express one root port per device (eight to a slot of the
+/// expander's bus), on pc the devices on the expander's own slots. Expander
+/// bus numbers are given from the top of the bus number space down, each
+/// with room for its ports. The devices get their addresses first, then the
+/// controllers are added (adding moves positions).
+fn build_groups(
+    plan: &mut Plan,
+    layout: Layout,
+    groups: &[Group],
+    members: &[(usize, Vec<usize>)],
+    pos: &[usize],
+) -> Result<(), Error> {
+    let Some(expander) = layout.expander() else {
+        return Ok(());
+    };
+    let wanted: usize = members.iter().map(|(_, m)| m.len()).sum();
+    let ports = layout.members_need_ports();
+    let mut top: u32 = 256;
+    let mut index = next_index(plan);
+    let mut added: Vec<Device> = Vec::new();
+    for (g, devs) in members {
+        let Some(group) = groups.get(*g) else {
+            continue;
+        };
+        let max = if ports { 32 * FUNCTIONS } else { 32 };
+        if devs.len() > max {
+            return Err(policy_error(PolicyError::Ceiling {
+                ceiling: "expander bus slots",
+                used: devs.len(),
+                limit: max,
+                fits: max,
+                wanted: devs.len(),
+            }));
+        }
+        let need = if ports { devs.len() } else { 0 };
+        let need = u32::try_from(need.saturating_add(1)).unwrap_or(u32::MAX);
+        let Some(bus_nr) = top.checked_sub(need).filter(|&b| b >= 1) else {
+            return Err(bus_numbers_exhausted(0, wanted));
+        };
+        top = bus_nr;
+        let pxb = index;
+        index = index.saturating_add(1);
+        let mut c = Controller::pci(expander, pxb);
+        if let ControllerKind::Pci(p) = &mut c.kind {
+            p.target.bus_nr = Some(bus_nr);
+            p.target.node = group.node;
+        }
+        added.push(Device::new(DeviceKind::Controller(c)));
+        for (k, &m) in devs.iter().enumerate() {
+            let at = pos.get(m).copied().unwrap_or(usize::MAX);
+            let (slot, function) = if ports {
+                (k / FUNCTIONS, k % FUNCTIONS)
+            } else {
+                (k, 0)
+            };
+            let Some(mut place) = pci_address(pxb, slot, function) else {
+                return Err(bus_numbers_exhausted(0, wanted));
+            };
+            if ports {
+                let in_slot = devs.len().saturating_sub(slot * FUNCTIONS).min(FUNCTIONS);
+                if function == 0 && in_slot > 1 {
+                    place = place.with_multifunction(Multifunction::On);
+                }
+                let port = index;
+                index = index.saturating_add(1);
+                let Some(behind) = pci_address(port, 0, 0) else {
+                    return Err(bus_numbers_exhausted(0, wanted));
+                };
+                let mut d = Device::new(DeviceKind::Controller(Controller::pci(
+                    ControllerModel::PcieRootPort,
+                    port,
+                )));
+                d.address = DeviceAddress::Pci(place);
+                added.push(d);
+                plan.set_address(at, DeviceAddress::Pci(behind));
+            } else {
+                plan.set_address(at, DeviceAddress::Pci(place));
+            }
+        }
+    }
+    if index > 256 {
+        return Err(bus_numbers_exhausted(0, wanted));
+    }
+    for d in added {
+        plan.insert_device(d);
+    }
+    Ok(())
+}
+
+/// `hotplug_off`: the ports of the devices of these elements get
+/// `hotplug='off'` (PCI Express ports only; other buses have no switch).
+fn hotplug_off(plan: &mut Plan, elements: &[String]) {
+    if elements.is_empty() {
+        return;
+    }
+    let buses: Vec<u32> = plan
+        .devices
+        .iter()
+        .filter(|d| elements.iter().any(|e| e == d.kind.element()))
+        .filter_map(|d| d.address.present())
+        .map(|a| u32::from(a.bus()))
+        .collect();
+    for bus in buses {
+        let Some(i) = plan.devices.iter().position(|d| {
+            d.kind.controller().is_some_and(|c| {
+                matches!(c.kind, ControllerKind::Pci(_))
+                    && c.idx() == bus
+                    && matches!(
+                        c.pci_model(),
+                        Some(
+                            ControllerModel::PcieRootPort
+                                | ControllerModel::PcieSwitchDownstreamPort
+                        )
+                    )
+            })
+        }) else {
+            continue;
+        };
+        if let Some(d) = plan.edit_device(i)
+            && let DeviceKind::Controller(Controller {
+                kind: ControllerKind::Pci(p),
+                ..
+            }) = &mut d.kind
+            && p.target.hotplug.is_none()
+        {
+            p.target.hotplug = Some(false);
+        }
+    }
+}
+
+/// `spare_ports`: adds empty hot-pluggable places until there are `n`:
+/// root ports on PCI Express (each one place), pci-bridges on pc (31 free
+/// slots each, less the slot it takes).
+fn add_spares(plan: &mut Plan, layout: Layout, n: u32) -> Result<(), Error> {
+    let n = usize::try_from(n.min(MAX_SPARE_PORTS)).unwrap_or(0);
+    let free = |plan: &Plan| {
+        let b = crate::capacity::budgets(plan);
+        match layout {
+            Layout::Pcie { .. } => b.free_hotplug_ports,
+            Layout::Pci => b.free_hotplug_slots,
+        }
+    };
+    let have = free(plan);
+    if have >= n {
+        return Ok(());
+    }
+    match layout {
+        Layout::Pcie { .. } => {
+            for _ in have..n {
+                let index = next_index(plan);
+                if index > 255 {
+                    return Err(bus_numbers_exhausted(0, n));
+                }
+                plan.insert_device(Device::new(DeviceKind::Controller(Controller::pci(
+                    layout.spare_model(),
+                    index,
+                ))));
+            }
+            plan.assign()
+        }
+        Layout::Pci => {
+            // Each bridge adds its slots; bounded by the spare limit.
+            while free(plan) < n {
+                let index = next_index(plan);
+                if index > 255 {
+                    return Err(bus_numbers_exhausted(0, n));
+                }
+                plan.insert_device(Device::new(DeviceKind::Controller(Controller::pci(
+                    layout.spare_model(),
+                    index,
+                ))));
+                plan.assign()?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn check_budgets(plan: &Plan, policy: &Policy) -> Result<(), Error> {
+    let b = crate::capacity::budgets(plan);
+    if policy.io_windows == IoWindows::Refuse && b.io_windows_used > b.io_windows_max {
+        return Err(policy_error(PolicyError::Budget {
+            budget: "I/O windows",
+            used: b.io_windows_used,
+            limit: b.io_windows_max,
+        }));
+    }
+    // Expander buses take their bus numbers from their busNr up: the
+    // buses of the root's own hierarchy must stay below the lowest one.
+    let lowest = plan
+        .devices
+        .iter()
+        .filter_map(|d| d.kind.controller())
+        .filter_map(|c| match &c.kind {
+            ControllerKind::Pci(p) => p.target.bus_nr,
+            _ => None,
+        })
+        .min();
+    if let Some(lowest) = lowest {
+        let root_buses = root_hierarchy_buses(plan);
+        if root_buses > usize::try_from(lowest).unwrap_or(0) {
+            return Err(policy_error(PolicyError::Budget {
+                budget: "bus numbers below the lowest expander bus",
+                used: root_buses,
+                limit: usize::try_from(lowest).unwrap_or(0),
+            }));
+        }
+    }
+    Ok(())
+}
+
+/// Bus numbers the firmware gives the root's own hierarchy: the root bus
+/// and every bus-providing controller not behind an expander bus.
+fn root_hierarchy_buses(plan: &Plan) -> usize {
+    let parent_of = |index: u32| -> Option<(Option<ControllerModel>, u32)> {
+        plan.devices.iter().find_map(|d| {
+            let c = d.kind.controller()?;
+            if !matches!(c.kind, ControllerKind::Pci(_)) || c.idx() != index {
+                return None;
+            }
+            Some((
+                c.pci_model(),
+                d.address.present().map_or(0, |a| u32::from(a.bus())),
+            ))
+        })
+    };
+    let mut count = 0usize;
+    for d in &plan.devices {
+        let Some(model) = d.kind.controller().and_then(Controller::pci_model) else {
+            continue;
+        };
+        // An expander's own bus counts in its range.
+        if matches!(
+            model,
+            ControllerModel::PciExpanderBus | ControllerModel::PcieExpanderBus
+        ) {
+            continue;
+        }
+        let mut bus = d.address.present().map_or(0, |a| u32::from(a.bus()));
+        let mut behind_expander = false;
+        // Up to the root (bounded: a cycle is no tree, rule 19).
+        for _ in 0..256 {
+            match parent_of(bus) {
+                Some((
+                    Some(ControllerModel::PciExpanderBus | ControllerModel::PcieExpanderBus),
+                    _,
+                )) => {
+                    behind_expander = true;
+                    break;
+                }
+                Some((Some(m), up)) if !m.is_root() && !model.is_root() => bus = up,
+                _ => break,
+            }
+        }
+        if !behind_expander {
+            count += 1;
+        }
+    }
+    count
+}
+
+fn is_capacity(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Assign {
+            reason: AllocError::NoFreeSlot
+                | AllocError::ControllerNotAddable { .. }
+                | AllocError::CannotAddBus { .. }
+                | AllocError::TooManyBuses { .. },
+            ..
+        } | Error::Config {
+            reason: ConfigError::IndexTooHigh { .. },
+            ..
+        }
+    )
+}
+
+/// The ceiling `expand` reached, with how many of the devices to place
+/// fit: the largest prefix (in libvirt's order) of the packable devices,
+/// found by bisection.
+fn ceiling(plan: &Plan, held: &[bool], packs: &[Pack], extras: u32, e: &Error) -> Error {
+    let order: Vec<usize> = packs.iter().flatten().map(|&(i, _)| i).collect();
+    let wanted = order.len();
+    let attempt = |m: usize| -> Option<Plan> {
+        let mut h = held.to_vec();
+        for (k, &i) in order.iter().enumerate() {
+            // Past the prefix: left out. Inside it: followers are held.
+            if k >= m || k % FUNCTIONS != 0 {
+                mark(&mut h, i);
+            }
+        }
+        (0..=extras).find_map(|extra| assign_without(plan, &h, extra).ok())
+    };
+    let (mut lo, mut hi) = (0usize, wanted);
+    let mut best = None;
+    while hi > lo {
+        let mid = lo + (hi - lo).div_ceil(2);
+        match attempt(mid) {
+            Some(p) => {
+                lo = mid;
+                best = Some(p);
+            }
+            None => hi = mid - 1,
+        }
+    }
+    let root_slots = |p: &Plan| {
+        let mut slots = [false; 32];
+        for a in p.devices.iter().filter_map(|d| d.address.present()) {
+            if a.bus() == 0
+                && let Some(s) = slots.get_mut(usize::from(a.slot().as_u8()))
+            {
+                *s = true;
+            }
+        }
+        slots.iter().filter(|&&s| s).count()
+    };
+    let (ceiling, used, limit) = match e {
+        Error::Assign {
+            reason: AllocError::NoFreeSlot | AllocError::ControllerNotAddable { .. },
+            ..
+        } => {
+            let n = best.as_ref().map_or(0, root_slots);
+            ("root complex slots", n, n)
+        }
+        _ => ("bus numbers", 256, 256),
+    };
+    policy_error(PolicyError::Ceiling {
+        ceiling,
+        used,
+        limit,
+        fits: lo,
+        wanted,
+    })
+}
