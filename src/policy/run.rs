@@ -26,9 +26,17 @@ pub(super) fn run(plan: &mut Plan, policy: &Policy, ids: &[Identity]) -> Result<
     let n = plan.devices.len();
     let groups = resolve_groups(plan, &policy.groups, ids)?;
     let mut held = vec![false; n];
-    for (_, members) in &groups {
-        for &m in members {
-            mark(&mut held, m);
+    let given: std::collections::BTreeSet<u32> = plan
+        .devices
+        .iter()
+        .filter(|d| d.address.present().is_some())
+        .filter_map(|d| d.kind.controller())
+        .filter(|c| c.pci_model().is_some())
+        .map(Controller::idx)
+        .collect();
+    for m in &groups {
+        for &i in &m.new {
+            mark(&mut held, i);
         }
     }
     let mut packs = if policy.host_multifunction {
@@ -65,6 +73,7 @@ pub(super) fn run(plan: &mut Plan, policy: &Policy, ids: &[Identity]) -> Result<
     {
         add_spares(plan, layout, policy.spare_ports)?;
     }
+    seal_port_slots(plan, &given);
     check_budgets(plan, policy)?;
     if policy.strict {
         crate::topology::Topology::from_plan(plan)
@@ -122,11 +131,12 @@ fn resolve_groups(
     plan: &Plan,
     groups: &[Group],
     ids: &[Identity],
-) -> Result<Vec<(usize, Vec<usize>)>, Error> {
+) -> Result<Vec<Members>, Error> {
     let mut owner: Vec<Option<usize>> = vec![None; plan.devices.len()];
     let mut out = Vec::new();
     for (g, group) in groups.iter().enumerate() {
         let mut members = Vec::new();
+        let mut placed = Vec::new();
         for sel in &group.devices {
             let picked = select(plan, sel, ids);
             if picked.is_empty() {
@@ -153,19 +163,32 @@ fn resolve_groups(
                         if let Some(o) = owner.get_mut(i) {
                             *o = Some(g);
                         }
-                        let unplaced = plan.devices.get(i).is_some_and(|d| d.address.is_wanted());
-                        if unplaced && is_endpoint(plan, i) {
-                            members.push(i);
+                        match plan.devices.get(i).and_then(|d| d.address.present()) {
+                            Some(a) => placed.push(a),
+                            None if is_endpoint(plan, i) => members.push(i),
+                            None => {}
                         }
                     }
                 }
             }
         }
         members.sort_unstable();
-        out.push((g, members));
+        out.push(Members {
+            group: g,
+            new: members,
+            placed,
+        });
     }
-    out.retain(|(_, m)| !m.is_empty());
+    out.retain(|m| !m.new.is_empty());
     Ok(out)
+}
+
+/// The devices of one group: positions of those to place, addresses of
+/// those placed by an earlier plan.
+struct Members {
+    group: usize,
+    new: Vec<usize>,
+    placed: Vec<PciAddress>,
 }
 
 fn selector_text(sel: &Selector) -> String {
@@ -490,80 +513,113 @@ fn pci_address(bus: u32, slot: usize, function: usize) -> Option<PciAddress> {
 
 /// One expander bus per group, with the group's devices behind it: on
 /// PCI Express one root port per device (eight to a slot of the
-/// expander's bus), on pc the devices on the expander's own slots. Expander
-/// bus numbers are given from the top of the bus number space down, each
-/// with room for its ports. The devices get their addresses first, then the
-/// controllers are added (adding moves positions).
+/// expander's bus), on pc the devices on the expander's own slots. A group
+/// whose devices an earlier plan put behind an expander bus gets its new
+/// devices behind that one. New expander buses take bus numbers below
+/// every existing one, in ranges of eight (room for later devices). The
+/// devices get their addresses first, then the controllers are added
+/// (adding moves positions).
 fn build_groups(
     plan: &mut Plan,
     layout: Layout,
     groups: &[Group],
-    members: &[(usize, Vec<usize>)],
+    members: &[Members],
     pos: &[usize],
 ) -> Result<(), Error> {
     let Some(expander) = layout.expander() else {
         return Ok(());
     };
-    let wanted: usize = members.iter().map(|(_, m)| m.len()).sum();
     let ports = layout.members_need_ports();
-    let mut top: u32 = 256;
+    let wanted: usize = members.iter().map(|m| m.new.len()).sum();
     let mut index = next_index(plan);
     let mut added: Vec<Device> = Vec::new();
-    for (g, devs) in members {
-        let Some(group) = groups.get(*g) else {
+    // Bus numbers: each expander's range runs from its busNr to the next
+    // higher one.
+    let mut ranges: Vec<(u32, u32)> = expanders(plan);
+    let mut top = ranges.iter().map(|r| r.1).min().unwrap_or(255).min(255);
+    let mut used: std::collections::BTreeSet<(u32, u8, u8)> = plan
+        .devices
+        .iter()
+        .filter_map(|d| d.address.present())
+        .map(|a| (u32::from(a.bus()), a.slot().as_u8(), a.function().as_u8()))
+        .collect();
+    for m in members {
+        let Some(group) = groups.get(m.group) else {
             continue;
         };
-        let max = if ports { 32 * FUNCTIONS } else { 32 };
-        if devs.len() > max {
-            return Err(policy_error(PolicyError::Ceiling {
-                ceiling: "expander bus slots",
-                used: devs.len(),
-                limit: max,
-                fits: max,
-                wanted: devs.len(),
-            }));
-        }
-        let need = if ports { devs.len() } else { 0 };
-        let need = u32::try_from(need.saturating_add(1)).unwrap_or(u32::MAX);
-        let Some(bus_nr) = top.checked_sub(need).filter(|&b| b >= 1) else {
-            return Err(bus_numbers_exhausted(0, wanted));
+        let existing = m.placed.iter().find_map(|a| expander_behind(plan, *a, ports));
+        let pxb = match existing {
+            Some(x) => x,
+            None => {
+                let need = if ports { m.new.len() } else { 0 }.saturating_add(1);
+                let size = u32::try_from(need.div_ceil(8).saturating_mul(8)).unwrap_or(u32::MAX);
+                let Some(bus_nr) = top.saturating_add(1).checked_sub(size).filter(|&b| b >= 1) else {
+                    return Err(bus_numbers_exhausted(0, wanted));
+                };
+                let bus_nr = bus_nr.min(254);
+                top = bus_nr.saturating_sub(1);
+                let x = index;
+                index = index.saturating_add(1);
+                let mut c = Controller::pci(expander, x);
+                if let ControllerKind::Pci(p) = &mut c.kind {
+                    p.target.bus_nr = Some(bus_nr);
+                    p.target.node = group.node;
+                }
+                added.push(Device::new(DeviceKind::Controller(c)));
+                ranges.push((x, bus_nr));
+                x
+            }
         };
-        top = bus_nr;
-        let pxb = index;
-        index = index.saturating_add(1);
-        let mut c = Controller::pci(expander, pxb);
-        if let ControllerKind::Pci(p) = &mut c.kind {
-            p.target.bus_nr = Some(bus_nr);
-            p.target.node = group.node;
-        }
-        added.push(Device::new(DeviceKind::Controller(c)));
-        for (k, &m) in devs.iter().enumerate() {
-            let at = pos.get(m).copied().unwrap_or(usize::MAX);
-            let (slot, function) = if ports {
-                (k / FUNCTIONS, k % FUNCTIONS)
-            } else {
-                (k, 0)
+        // The expander's bus numbers: its busNr up to the next range.
+        let own = ranges.iter().find(|r| r.0 == pxb).map_or(0, |r| r.1);
+        let room = ranges
+            .iter()
+            .map(|r| r.1)
+            .filter(|&b| b > own)
+            .min()
+            .unwrap_or(256)
+            .saturating_sub(own);
+        let mut behind = ports_behind(plan, pxb) + added.iter().filter(|d| on_bus(d, pxb)).count();
+        for &i in &m.new {
+            let at = pos.get(i).copied().unwrap_or(usize::MAX);
+            let Some(place) = free_place(&used, pxb, ports) else {
+                return Err(policy_error(PolicyError::Ceiling {
+                    ceiling: "expander bus slots",
+                    used: 32,
+                    limit: 32,
+                    fits: 0,
+                    wanted,
+                }));
             };
-            let Some(mut place) = pci_address(pxb, slot, function) else {
-                return Err(bus_numbers_exhausted(0, wanted));
-            };
+            used.insert((pxb, place.slot().as_u8(), place.function().as_u8()));
             if ports {
-                let in_slot = devs.len().saturating_sub(slot * FUNCTIONS).min(FUNCTIONS);
-                if function == 0 && in_slot > 1 {
-                    place = place.with_multifunction(Multifunction::On);
+                behind += 1;
+                if u32::try_from(behind).unwrap_or(u32::MAX) >= room {
+                    return Err(policy_error(PolicyError::Budget {
+                        budget: "bus numbers of the expander bus",
+                        used: behind.saturating_add(1),
+                        limit: usize::try_from(room).unwrap_or(0),
+                    }));
                 }
                 let port = index;
                 index = index.saturating_add(1);
-                let Some(behind) = pci_address(port, 0, 0) else {
+                let Some(dev_at) = pci_address(port, 0, 0) else {
                     return Err(bus_numbers_exhausted(0, wanted));
                 };
                 let mut d = Device::new(DeviceKind::Controller(Controller::pci(
                     ControllerModel::PcieRootPort,
                     port,
                 )));
+                // Function 0 is multifunction from the start, so that later
+                // ports in the slot change nothing.
+                let place = if place.function().as_u8() == 0 {
+                    place.with_multifunction(Multifunction::On)
+                } else {
+                    place
+                };
                 d.address = DeviceAddress::Pci(place);
                 added.push(d);
-                plan.set_address(at, DeviceAddress::Pci(behind));
+                plan.set_address(at, DeviceAddress::Pci(dev_at));
             } else {
                 plan.set_address(at, DeviceAddress::Pci(place));
             }
@@ -576,6 +632,114 @@ fn build_groups(
         plan.insert_device(d);
     }
     Ok(())
+}
+
+/// Every expander bus: index and busNr.
+fn expanders(plan: &Plan) -> Vec<(u32, u32)> {
+    plan.devices
+        .iter()
+        .filter_map(|d| d.kind.controller())
+        .filter_map(|c| match &c.kind {
+            ControllerKind::Pci(p)
+                if matches!(
+                    p.model,
+                    Some(ControllerModel::PciExpanderBus | ControllerModel::PcieExpanderBus)
+                ) =>
+            {
+                Some((c.idx(), p.target.bus_nr.unwrap_or(255)))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The expander bus a placed group member sits behind (through its port
+/// on PCI Express).
+fn expander_behind(plan: &Plan, a: PciAddress, ports: bool) -> Option<u32> {
+    let bus = u32::from(a.bus());
+    let bus = if ports {
+        let port = plan.devices.iter().find(|d| {
+            d.kind
+                .controller()
+                .is_some_and(|c| c.pci_model() == Some(ControllerModel::PcieRootPort) && c.idx() == bus)
+        })?;
+        u32::from(port.address.present()?.bus())
+    } else {
+        bus
+    };
+    let model = plan.pci_controller(bus)?.pci_model()?;
+    matches!(model, ControllerModel::PciExpanderBus | ControllerModel::PcieExpanderBus).then_some(bus)
+}
+
+fn on_bus(d: &Device, bus: u32) -> bool {
+    d.address.present().is_some_and(|a| u32::from(a.bus()) == bus)
+}
+
+/// Ports already on the expander's bus.
+fn ports_behind(plan: &Plan, pxb: u32) -> usize {
+    plan.devices
+        .iter()
+        .filter(|d| d.kind.controller().is_some_and(|c| c.pci_model().is_some()) && on_bus(d, pxb))
+        .count()
+}
+
+/// The first free place on an expander's bus: slot.function for ports
+/// (eight to a slot), a whole slot for devices.
+fn free_place(
+    used: &std::collections::BTreeSet<(u32, u8, u8)>,
+    bus: u32,
+    ports: bool,
+) -> Option<PciAddress> {
+    let taken = |s: u8| (0..8u8).any(|f| used.contains(&(bus, s, f)));
+    for slot in 0..32u8 {
+        if ports {
+            for f in 0..8u8 {
+                if !used.contains(&(bus, slot, f)) {
+                    return pci_address(bus, usize::from(slot), usize::from(f));
+                }
+            }
+        } else if !taken(slot) {
+            return pci_address(bus, usize::from(slot), 0);
+        }
+    }
+    None
+}
+
+/// Root ports this plan placed at function 0 of a slot get
+/// `multifunction='on'` when they have none, so that a port a later plan
+/// puts in the same slot changes nothing that was there.
+fn seal_port_slots(plan: &mut Plan, given: &std::collections::BTreeSet<u32>) {
+    let roots: Vec<u32> = plan
+        .devices
+        .iter()
+        .filter_map(|d| d.kind.controller())
+        .filter(|c| {
+            matches!(
+                c.pci_model(),
+                Some(ControllerModel::PcieRoot | ControllerModel::PcieExpanderBus)
+            )
+        })
+        .map(Controller::idx)
+        .collect();
+    let seal: Vec<(usize, PciAddress)> = plan
+        .devices
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| {
+            let c = d.kind.controller()?;
+            if c.pci_model() != Some(ControllerModel::PcieRootPort) || given.contains(&c.idx()) {
+                return None;
+            }
+            let a = d.address.present()?;
+            (a.function().as_u8() == 0
+                && a.multifunction() == Multifunction::Absent
+                && roots.contains(&u32::from(a.bus())))
+            .then_some((i, a))
+        })
+        .collect();
+    for (i, a) in seal {
+        plan.set_address(i, DeviceAddress::Pci(a.with_multifunction(Multifunction::On)));
+    }
 }
 
 /// `hotplug_off`: the ports of the devices of these elements get
