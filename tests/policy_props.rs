@@ -292,7 +292,8 @@ fn disk_name(mut n: usize) -> String {
 
 fn assign_text(xml: &str, policy: Option<&Policy>) -> Option<String> {
     let (doc, mut plan) =
-        pciplan::libvirt::parse_domain_builtin(xml, &HostPci::default(), Default::default()).ok()?;
+        pciplan::libvirt::parse_domain_builtin(xml, &HostPci::default(), Default::default())
+            .ok()?;
     match policy {
         Some(p) => {
             let ids = pciplan::libvirt::identities(&doc, &plan);

@@ -48,14 +48,6 @@ pub enum PolicyError {
         /// How much there is.
         limit: usize,
     },
-    /// A selector of a group picks no device.
-    #[error("policy: group '{key}': selector '{selector}' matches no device")]
-    NoMatch {
-        /// The group key.
-        key: String,
-        /// The selector.
-        selector: String,
-    },
     /// A device is picked by two groups.
     #[error("policy: device {device} is in groups '{first}' and '{second}'")]
     TwoGroups {

@@ -125,27 +125,18 @@ fn layout_for(plan: &Plan, policy: &Policy) -> Result<Option<Layout>, Error> {
     Ok(Some(layout))
 }
 
-/// The devices of each group that have no address yet, by position; every
-/// selector must pick a device, and no device may be in two groups.
-fn resolve_groups(
-    plan: &Plan,
-    groups: &[Group],
-    ids: &[Identity],
-) -> Result<Vec<Members>, Error> {
+/// The devices of each group, to place (positions) and placed (addresses);
+/// no device may be in two groups.
+fn resolve_groups(plan: &Plan, groups: &[Group], ids: &[Identity]) -> Result<Vec<Members>, Error> {
     let mut owner: Vec<Option<usize>> = vec![None; plan.devices.len()];
     let mut out = Vec::new();
     for (g, group) in groups.iter().enumerate() {
         let mut members = Vec::new();
         let mut placed = Vec::new();
         for sel in &group.devices {
-            let picked = select(plan, sel, ids);
-            if picked.is_empty() {
-                return Err(policy_error(PolicyError::NoMatch {
-                    key: group.key.clone(),
-                    selector: selector_text(sel),
-                }));
-            }
-            for i in picked {
+            // A selector may name a device not there (yet): a policy is
+            // written once for a guest whose devices come and go.
+            for i in select(plan, sel, ids) {
                 match owner.get(i).copied().flatten() {
                     Some(other) if other != g => {
                         return Err(policy_error(PolicyError::TwoGroups {
@@ -189,17 +180,6 @@ struct Members {
     group: usize,
     new: Vec<usize>,
     placed: Vec<PciAddress>,
-}
-
-fn selector_text(sel: &Selector) -> String {
-    match sel {
-        Selector::Element { element, ordinal } => format!("{element}[{ordinal}]"),
-        Selector::Alias(a) => format!("alias:{a}"),
-        Selector::Mac(m) => format!("mac:{m}"),
-        Selector::Target(t) => format!("target:{t}"),
-        Selector::HostSource(a) => format!("host:{a}"),
-        Selector::Name(n) => n.clone(),
-    }
 }
 
 /// The positions a selector picks, in the plan's device order.
@@ -547,13 +527,17 @@ fn build_groups(
         let Some(group) = groups.get(m.group) else {
             continue;
         };
-        let existing = m.placed.iter().find_map(|a| expander_behind(plan, *a, ports));
+        let existing = m
+            .placed
+            .iter()
+            .find_map(|a| expander_behind(plan, *a, ports));
         let pxb = match existing {
             Some(x) => x,
             None => {
                 let need = if ports { m.new.len() } else { 0 }.saturating_add(1);
                 let size = u32::try_from(need.div_ceil(8).saturating_mul(8)).unwrap_or(u32::MAX);
-                let Some(bus_nr) = top.saturating_add(1).checked_sub(size).filter(|&b| b >= 1) else {
+                let Some(bus_nr) = top.saturating_add(1).checked_sub(size).filter(|&b| b >= 1)
+                else {
                     return Err(bus_numbers_exhausted(0, wanted));
                 };
                 let bus_nr = bus_nr.min(254);
@@ -659,20 +643,26 @@ fn expander_behind(plan: &Plan, a: PciAddress, ports: bool) -> Option<u32> {
     let bus = u32::from(a.bus());
     let bus = if ports {
         let port = plan.devices.iter().find(|d| {
-            d.kind
-                .controller()
-                .is_some_and(|c| c.pci_model() == Some(ControllerModel::PcieRootPort) && c.idx() == bus)
+            d.kind.controller().is_some_and(|c| {
+                c.pci_model() == Some(ControllerModel::PcieRootPort) && c.idx() == bus
+            })
         })?;
         u32::from(port.address.present()?.bus())
     } else {
         bus
     };
     let model = plan.pci_controller(bus)?.pci_model()?;
-    matches!(model, ControllerModel::PciExpanderBus | ControllerModel::PcieExpanderBus).then_some(bus)
+    matches!(
+        model,
+        ControllerModel::PciExpanderBus | ControllerModel::PcieExpanderBus
+    )
+    .then_some(bus)
 }
 
 fn on_bus(d: &Device, bus: u32) -> bool {
-    d.address.present().is_some_and(|a| u32::from(a.bus()) == bus)
+    d.address
+        .present()
+        .is_some_and(|a| u32::from(a.bus()) == bus)
 }
 
 /// Ports already on the expander's bus.
@@ -738,7 +728,10 @@ fn seal_port_slots(plan: &mut Plan, given: &std::collections::BTreeSet<u32>) {
         })
         .collect();
     for (i, a) in seal {
-        plan.set_address(i, DeviceAddress::Pci(a.with_multifunction(Multifunction::On)));
+        plan.set_address(
+            i,
+            DeviceAddress::Pci(a.with_multifunction(Multifunction::On)),
+        );
     }
 }
 
@@ -785,9 +778,15 @@ fn hotplug_off(plan: &mut Plan, elements: &[String]) {
 
 /// `spare_ports`: adds empty hot-pluggable places until there are `n`:
 /// root ports on PCI Express (each one place), pci-bridges on pc (31 free
-/// slots each, less the slot it takes).
+/// slots each, less the slot it takes). On pc the last free slot does not
+/// count: libvirt's cold plan keeps it for the next pci-bridge, so a device
+/// hot-added there would not be where a cold plan puts it.
 fn add_spares(plan: &mut Plan, layout: Layout, n: u32) -> Result<(), Error> {
     let n = usize::try_from(n.min(MAX_SPARE_PORTS)).unwrap_or(0);
+    let n = match layout {
+        Layout::Pcie { .. } => n,
+        Layout::Pci => n.saturating_add(1),
+    };
     let free = |plan: &Plan| {
         let b = crate::capacity::budgets(plan);
         match layout {
