@@ -22,6 +22,7 @@ fn nics(n: usize) -> String {
         .collect()
 }
 
+#[allow(clippy::unwrap_used)]
 fn policy(text: &str) -> Policy {
     Policy::from_toml(text).unwrap()
 }
@@ -38,6 +39,7 @@ fn plan(xml: &str, policy: Option<&Policy>, host: &HostPci) -> Result<String, pc
     pciplan::libvirt::write_domain(&doc, &plan)
 }
 
+#[allow(clippy::unwrap_used)]
 fn assign(xml: &str, p: &Policy) -> String {
     plan(xml, Some(p), &HostPci::default()).unwrap()
 }
@@ -47,6 +49,7 @@ fn count(text: &str, needle: &str) -> usize {
 }
 
 /// The output is a fixed point of the policy and of libvirt's algorithm.
+#[allow(clippy::unwrap_used)]
 fn assert_stable(out: &str, p: &Policy) {
     assert_eq!(assign(out, p), out, "not a fixed point of the policy");
     assert_eq!(

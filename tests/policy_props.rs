@@ -14,7 +14,6 @@ use pciplan::{Capabilities, Device, DeviceKind, Machine, NicModel, PciAddress, P
 use proptest::prelude::*;
 
 #[path = "common/strategies.rs"]
-#[allow(dead_code)]
 mod strategies;
 
 /// One endpoint kind of the generated guests, by number.
