@@ -4,7 +4,8 @@ use super::{Group, IoWindows, Layout, Policy, PolicyError};
 use crate::address::{Function, Multifunction, PciAddress, Slot};
 use crate::controller::ControllerModel;
 use crate::device::{
-    Controller, ControllerKind, Device, DeviceAddress, DeviceKind, HostdevSource, connect_flags,
+    Controller, ControllerKind, Device, DeviceAddress, DeviceKind, FlagContext, HostdevSource,
+    connect_flags,
 };
 use crate::diff::Identity;
 use crate::error::{AllocError, ConfigError, Error};
@@ -52,7 +53,7 @@ pub(super) fn run(plan: &mut Plan, policy: &Policy, ids: &[Identity]) -> Result<
     let pos = match place(plan, &held, 0) {
         Ok(pos) => pos,
         Err(first) if policy.expand && is_capacity(&first) => {
-            let (pos, more) = expand(plan, layout, &held)?;
+            let (pos, more) = expand(plan, layout, &held, &first)?;
             packs.extend(more);
             pos
         }
@@ -129,6 +130,7 @@ fn layout_for(plan: &Plan, policy: &Policy) -> Result<Option<Layout>, Error> {
 /// no device may be in two groups.
 fn resolve_groups(plan: &Plan, groups: &[Group], ids: &[Identity]) -> Result<Vec<Members>, Error> {
     let mut owner: Vec<Option<usize>> = vec![None; plan.devices.len()];
+    let ctx = plan.flag_context();
     let mut out = Vec::new();
     for (g, group) in groups.iter().enumerate() {
         let mut members = Vec::new();
@@ -156,7 +158,7 @@ fn resolve_groups(plan: &Plan, groups: &[Group], ids: &[Identity]) -> Result<Vec
                         }
                         match plan.devices.get(i).and_then(|d| d.address.present()) {
                             Some(a) => placed.push(a),
-                            None if is_endpoint(plan, i) => members.push(i),
+                            None if is_endpoint(plan, &ctx, i) => members.push(i),
                             None => {}
                         }
                     }
@@ -232,14 +234,14 @@ fn select(plan: &Plan, sel: &Selector, ids: &[Identity]) -> Vec<usize> {
 
 /// Whether device `i` is an endpoint that takes a PCI slot of its own: not
 /// a controller, with conventional or PCI Express flags, not integrated.
-fn is_endpoint(plan: &Plan, i: usize) -> bool {
+fn is_endpoint(plan: &Plan, ctx: &FlagContext<'_>, i: usize) -> bool {
     let Some(d) = plan.devices.get(i) else {
         return false;
     };
     if matches!(d.kind, DeviceKind::Controller(_)) {
         return false;
     }
-    let flags = connect_flags(&d.kind, &d.address, &plan.flag_context());
+    let flags = connect_flags(&d.kind, &d.address, ctx);
     flags.intersects(ConnectFlags::PCI_DEVICE | ConnectFlags::PCIE_DEVICE)
         && !flags.contains(ConnectFlags::INTEGRATED)
 }
@@ -247,7 +249,7 @@ fn is_endpoint(plan: &Plan, i: usize) -> bool {
 /// Devices that may share a slot with others under `expand`: endpoints
 /// without an address, not passed through from the host (their function
 /// layout is the host's) and not already held.
-fn packable(plan: &Plan, i: usize) -> bool {
+fn packable(plan: &Plan, ctx: &FlagContext<'_>, i: usize) -> bool {
     plan.devices.get(i).is_some_and(|d| {
         d.address.is_wanted()
             && matches!(
@@ -258,15 +260,16 @@ fn packable(plan: &Plan, i: usize) -> bool {
                     | DeviceKind::Rng(_)
                     | DeviceKind::Input { .. }
             )
-    }) && is_endpoint(plan, i)
+    }) && is_endpoint(plan, ctx, i)
 }
 
 /// `expand`: the packable devices in libvirt's order, eight to a slot.
 fn expand_packs(plan: &Plan, held: &[bool]) -> Vec<Pack> {
+    let ctx = plan.flag_context();
     let order: Vec<usize> = plan
         .iteration_order()
         .into_iter()
-        .filter(|&i| !held.get(i).copied().unwrap_or(true) && packable(plan, i))
+        .filter(|&i| !held.get(i).copied().unwrap_or(true) && packable(plan, &ctx, i))
         .collect();
     order
         .chunks(FUNCTIONS)
@@ -286,15 +289,22 @@ fn expand(
     plan: &mut Plan,
     layout: Option<Layout>,
     held: &[bool],
+    first: &Error,
 ) -> Result<(Vec<usize>, Vec<Pack>), Error> {
     let extras = if layout == Some(Layout::Pci) {
         EXTRA_BRIDGES
     } else {
         0
     };
-    for extra in 1..=extras {
-        if let Ok(pos) = place(plan, held, extra) {
-            return Ok((pos, Vec::new()));
+    // More bridges only help where a bridge found no slot (the holes), not
+    // where the bus numbers ran out.
+    if is_hole(first) {
+        for extra in 1..=extras {
+            match place(plan, held, extra) {
+                Ok(pos) => return Ok((pos, Vec::new())),
+                Err(e) if is_hole(&e) => {}
+                Err(_) => break,
+            }
         }
     }
     let packs = expand_packs(plan, held);
@@ -308,7 +318,11 @@ fn expand(
     for extra in 0..=extras {
         match place(plan, &held2, extra) {
             Ok(pos) => return Ok((pos, packs)),
-            Err(e) if is_capacity(&e) => last = Some(e),
+            Err(e) if is_hole(&e) => last = Some(e),
+            Err(e) if is_capacity(&e) => {
+                last = Some(e);
+                break;
+            }
             Err(e) => return Err(e),
         }
     }
@@ -323,8 +337,12 @@ fn expand(
 fn host_packs(plan: &Plan, held: &[bool]) -> Vec<Pack> {
     let mut by_slot: std::collections::BTreeMap<(u16, u8, u8), Vec<(u8, usize)>> =
         std::collections::BTreeMap::new();
+    let ctx = plan.flag_context();
     for (i, d) in plan.devices.iter().enumerate() {
-        if held.get(i).copied().unwrap_or(true) || !d.address.is_wanted() || !is_endpoint(plan, i) {
+        if held.get(i).copied().unwrap_or(true)
+            || !d.address.is_wanted()
+            || !is_endpoint(plan, &ctx, i)
+        {
             continue;
         }
         let source = match &d.kind {
@@ -911,6 +929,20 @@ fn root_hierarchy_buses(plan: &Plan) -> usize {
         }
     }
     count
+}
+
+/// A pci-bridge libvirt's dry run counted but its real pass found no slot
+/// for (spec §5.13).
+fn is_hole(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Assign {
+            reason: AllocError::ControllerNotAddable {
+                model: "pci-bridge"
+            },
+            ..
+        }
+    )
 }
 
 fn is_capacity(e: &Error) -> bool {
