@@ -130,6 +130,11 @@ enum Command {
         /// The guest's live XML (`virsh dumpxml NAME`) and its inputs.
         #[command(flatten)]
         input: InputArgs,
+        /// With a policy, an attach must land where a cold plan of the
+        /// definition plus the device puts it (a spare port), so that
+        /// `--live` and `--config` agree; otherwise it is refused.
+        #[command(flatten)]
+        policy: PolicyArg,
         /// The device element file(s): one, or several with --sequence.
         #[arg(value_name = "DEVICE.xml", required = true)]
         devices: Vec<PathBuf>,
@@ -483,10 +488,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Attach {
             input,
+            policy,
             devices,
             sequence,
             format,
-        } => live::attach(&input, &devices, sequence, format),
+        } => live::attach(&input, &policy, &devices, sequence, format),
         Command::Detach {
             input,
             device,

@@ -58,6 +58,17 @@ pub enum PolicyError {
         /// The other.
         second: String,
     },
+    /// A live attach under the policy would not put the device where a
+    /// cold plan puts it (no spare port left for it).
+    #[error(
+        "policy: the attach puts the device at {live} but a cold plan of the definition puts it at {cold}; no spare port is left for it (raise spare_ports and re-plan)"
+    )]
+    NotInSpare {
+        /// The live address (`none` when it has none).
+        live: String,
+        /// The cold plan's address (`none` when it has none).
+        cold: String,
+    },
     /// `strict`: the controllers are no tree.
     #[error("policy: strict: {0}")]
     Strict(String),

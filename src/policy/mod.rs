@@ -153,6 +153,47 @@ impl Policy {
     }
 }
 
+/// Where a cold plan of `plan` (an assigned plan) plus `device`, under
+/// `policy`, puts the device. A live attach under the policy must give the
+/// device this address (a spare port), so that the guest's live and
+/// persistent definitions agree.
+///
+/// # Errors
+/// What the cold plan refuses.
+///
+/// ```
+/// use pciplan::{Capabilities, Device, DeviceKind, Machine, NicModel, Plan};
+/// use pciplan::policy::{Policy, cold_address};
+/// let nic = || Device::new(DeviceKind::Interface { model: Some(NicModel::Virtio), hostdev: None });
+/// let policy = Policy { spare_ports: 2, ..Policy::default() };
+/// let mut plan = Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64());
+/// plan.add_device(nic());
+/// plan.assign_with(&policy, &[])?;
+/// let cold = cold_address(&plan, &nic(), &policy)?;
+/// let mut live = plan.clone();
+/// let i = live.hotplug_add(nic())?;
+/// assert_eq!(live.devices()[i].address.present(), cold);
+/// # Ok::<(), pciplan::Error>(())
+/// ```
+pub fn cold_address(
+    plan: &Plan,
+    device: &crate::Device,
+    policy: &Policy,
+) -> Result<Option<crate::PciAddress>, Error> {
+    // The new device is told by an origin no front end gives.
+    const MARK: usize = usize::MAX;
+    let mut cold = plan.clone();
+    let mut d = device.clone();
+    d.origin = Some(MARK);
+    cold.add_device(d);
+    cold.assign_with(policy, &[])?;
+    Ok(cold
+        .devices()
+        .iter()
+        .find(|d| d.origin == Some(MARK))
+        .and_then(|d| d.address.present()))
+}
+
 impl Plan {
     /// [`Plan::assign`] under a placement policy. `ids` are the devices'
     /// identities for the policy's selectors (see
