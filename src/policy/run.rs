@@ -282,6 +282,10 @@ fn expand_packs(plan: &Plan, held: &[bool]) -> Vec<Pack> {
 /// disagree by a bridge at some device counts (spec §5.13).
 const EXTRA_BRIDGES: u32 = 3;
 
+/// The most devices libvirt's layout holds on pc, one to a slot behind
+/// pci-bridges (its dry run then needs a 257th bus).
+const PC_CEILING: usize = 7679;
+
 /// `expand`, once libvirt's algorithm has run out of room: first
 /// libvirt's own shape with up to [`EXTRA_BRIDGES`] more pci-bridges (pc),
 /// then the packable devices eight to a slot (with the same extra bridges).
@@ -297,8 +301,15 @@ fn expand(
         0
     };
     // More bridges only help where a bridge found no slot (the holes), not
-    // where the bus numbers ran out.
-    if is_hole(first) {
+    // where the bus numbers ran out, and not beyond what libvirt's layout
+    // holds at all.
+    let ctx = plan.flag_context();
+    let endpoints = (0..plan.devices.len())
+        .filter(|&i| {
+            plan.devices.get(i).is_some_and(|d| d.address.is_wanted()) && is_endpoint(plan, &ctx, i)
+        })
+        .count();
+    if is_hole(first) && endpoints <= PC_CEILING {
         for extra in 1..=extras {
             match place(plan, held, extra) {
                 Ok(pos) => return Ok((pos, Vec::new())),
