@@ -1,6 +1,7 @@
 //! Address assignment on large topologies: the whole libvirt pipeline
 //! (`Plan::assign`), validation of a fully addressed plan, one live attach,
-//! and XML in → XML out.
+//! XML in → XML out, and placement policies past libvirt's ceilings
+//! (`Plan::assign_with`).
 //!
 //! Run with `cargo bench --bench assign`. Every iteration checks its result,
 //! so a bench that measures a failure fails instead.
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use pciplan::machine::HostPci;
+use pciplan::policy::Policy;
 use pciplan::{Capabilities, Error, Machine, Plan};
 
 /// The 7,679-NIC domain as XML, for `pciplan assign` and its memory figure.
@@ -169,7 +171,76 @@ fn libvirt(c: &mut Criterion) -> Result<(), Error> {
     Ok(())
 }
 
+/// Benches `plan.assign_with(policy)` on clones of `plan`, checking that
+/// every NIC gets an address.
+fn bench_policy(
+    c: &mut Criterion,
+    case: &str,
+    size: usize,
+    plan: &Plan,
+    policy: &Policy,
+) -> Result<(), Error> {
+    let mut expected = plan.clone();
+    expected.assign_with(policy, &[])?;
+    let placed = |p: &Plan| {
+        p.devices()
+            .iter()
+            .filter(|d| d.address.present().is_some())
+            .count()
+    };
+    let want = placed(&expected);
+    c.benchmark_group("policy")
+        .bench_function(BenchmarkId::new(case, size), |b| {
+            b.iter_batched(
+                || plan.clone(),
+                |mut p| {
+                    let r = black_box(&mut p).assign_with(policy, &[]);
+                    assert!(r.is_ok(), "{r:?}");
+                    assert_eq!(placed(&p), want);
+                    p
+                },
+                BatchSize::LargeInput,
+            );
+        });
+    Ok(())
+}
+
+/// Measures `Plan::assign_with` under `expand` past libvirt's ceilings:
+/// q35 with 1,000 and 1,800 virtio NICs (libvirt fails from 238), pc with
+/// 1,000 and 7,900 (libvirt's own limit is 7,679 behind bridges); and
+/// `spare_ports = 8` on q35 with 100 NICs. Linear: compare per-device times.
+fn policy(c: &mut Criterion) -> Result<(), Error> {
+    let expand = Policy {
+        expand: true,
+        ..Policy::default()
+    };
+    for n in [1000, 1800] {
+        bench_policy(
+            c,
+            "expand-q35",
+            n,
+            &common::nics(Machine::q35(), n),
+            &expand,
+        )?;
+    }
+    for n in [1000, 7900] {
+        bench_policy(c, "expand-pc", n, &common::nics(Machine::pc(), n), &expand)?;
+    }
+    let spares = Policy {
+        spare_ports: 8,
+        ..Policy::default()
+    };
+    bench_policy(
+        c,
+        "spares-q35",
+        100,
+        &common::nics(Machine::q35(), 100),
+        &spares,
+    )
+}
+
 fn benches(c: &mut Criterion) {
+    run(c, policy);
     run(c, plan);
     run(c, validate);
     run(c, hotplug);

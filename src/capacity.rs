@@ -261,7 +261,17 @@ pub fn cold_count(definition: &Plan, device: &Device) -> usize {
     lo
 }
 
-fn budgets(plan: &Plan) -> Budgets {
+/// The budgets of an assigned plan: bus numbers, free hot-pluggable ports
+/// and slots, I/O windows.
+///
+/// ```
+/// use pciplan::{Capabilities, Machine, Plan};
+/// let mut plan = Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64());
+/// plan.assign()?;
+/// assert_eq!(pciplan::capacity::budgets(&plan).buses_max, 256);
+/// # Ok::<(), pciplan::Error>(())
+/// ```
+pub fn budgets(plan: &Plan) -> Budgets {
     let occ = crate::explain::occupancy_now(plan);
     let hot = |b: &&crate::explain::walk::BusView| b.flags.contains(ConnectFlags::HOTPLUGGABLE);
     let free_hotplug_ports = occ

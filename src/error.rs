@@ -820,6 +820,14 @@ pub enum Error {
     /// The controller tree is not a tree.
     #[error("XML error: {0}")]
     Topology(#[from] TopologyError),
+    /// A placement policy cannot be met (`pciplan::policy`).
+    #[error("{}{reason}{}", ErrorClass::Unsupported.prefix(), device.as_ref().map(|d| format!("; device: {d}")).unwrap_or_default())]
+    Policy {
+        /// The device concerned, when known.
+        device: Option<String>,
+        /// What cannot be met.
+        reason: crate::policy::PolicyError,
+    },
     /// A live attach or detach libvirt refuses (not an address error).
     #[cfg(feature = "libvirt")]
     #[error("{}{err}", err.class().prefix())]
@@ -852,6 +860,7 @@ impl Error {
         match self {
             Error::Assign { class, .. } => *class,
             Error::Config { reason, .. } => reason.class(),
+            Error::Policy { .. } => ErrorClass::Unsupported,
             _ => ErrorClass::Xml,
         }
     }

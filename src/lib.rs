@@ -36,6 +36,10 @@
 //!   [`export`]: versioned device records, the tree as data and as
 //!   Graphviz `dot` (the `serde` feature derives `Serialize` on all of
 //!   them).
+//! * [`policy`]: placement policies beyond libvirt, opt-in ([`Plan::assign_with`]):
+//!   spare hot-plug ports, `expand` past libvirt's ceilings, grouping behind
+//!   expander buses, host multifunction, `hotplug='off'`, budgets, strict
+//!   checks; policy files are TOML (feature `policy-file`, on with `cli`).
 //! * `probe` (feature `probe`, on with `cli`): QEMU capabilities asked of
 //!   a QEMU binary over QMP, as libvirt does; the only code that starts a
 //!   process.
@@ -62,6 +66,7 @@ pub mod flags;
 pub mod libvirt;
 pub mod machine;
 mod plan;
+pub mod policy;
 #[cfg(feature = "probe")]
 pub mod probe;
 pub mod qemu;

@@ -34,6 +34,8 @@ enum Command {
     Assign {
         #[command(flatten)]
         input: InputArgs,
+        #[command(flatten)]
+        policy: PolicyArg,
         /// Write the result here instead of standard output (`-` = stdout).
         #[arg(short = 'o', long = "output", value_name = "OUT")]
         output: Option<PathBuf>,
@@ -45,6 +47,8 @@ enum Command {
     Tree {
         #[command(flatten)]
         input: InputArgs,
+        #[command(flatten)]
+        policy: PolicyArg,
         /// Output format: text, json (docs/json-schema.md) or dot (Graphviz).
         #[arg(long, value_enum, default_value_t = TreeFormat::Text)]
         format: TreeFormat,
@@ -97,6 +101,8 @@ enum Command {
     Capacity {
         #[command(flatten)]
         input: InputArgs,
+        #[command(flatten)]
+        policy: PolicyArg,
         /// Skip the cold (re-plan) counts.
         #[arg(long = "hot-only")]
         hot_only: bool,
@@ -109,6 +115,8 @@ enum Command {
     QemuArgs {
         #[command(flatten)]
         input: InputArgs,
+        #[command(flatten)]
+        policy: PolicyArg,
         /// Print one shell-quoted command line (starting with the
         /// `qemu-system-<arch>` binary) instead of one argument per line.
         #[arg(long)]
@@ -122,6 +130,11 @@ enum Command {
         /// The guest's live XML (`virsh dumpxml NAME`) and its inputs.
         #[command(flatten)]
         input: InputArgs,
+        /// With a policy, an attach must land where a cold plan of the
+        /// definition plus the device puts it (a spare port), so that
+        /// `--live` and `--config` agree; otherwise it is refused.
+        #[command(flatten)]
+        policy: PolicyArg,
         /// The device element file(s): one, or several with --sequence.
         #[arg(value_name = "DEVICE.xml", required = true)]
         devices: Vec<PathBuf>,
@@ -206,6 +219,42 @@ struct InputArgs {
     /// The domain XML (`-` = standard input).
     #[arg(value_name = "DOMAIN.xml")]
     domain: PathBuf,
+}
+
+/// `--policy`: a placement policy beyond libvirt (docs/policy.md).
+#[derive(Debug, Args, Default)]
+struct PolicyArg {
+    /// Plan under this policy file (TOML, docs/policy.md) instead of
+    /// libvirt's algorithm alone; the output is still a plain libvirt
+    /// definition, with every address and controller explicit.
+    #[arg(long = "policy", value_name = "POLICY.toml")]
+    policy: Option<PathBuf>,
+}
+
+impl PolicyArg {
+    fn load(&self) -> Result<Option<pciplan::policy::Policy>, Failure> {
+        let Some(path) = &self.policy else {
+            return Ok(None);
+        };
+        pciplan::policy::Policy::from_toml(&read_side_file(path)?)
+            .map(Some)
+            .map_err(|e| Failure::Io(format!("{}: {e}", path.display())))
+    }
+}
+
+/// Assigns under the policy, or with libvirt's algorithm alone.
+fn assign_under(
+    doc: &pciplan::libvirt::Document<'_>,
+    plan: &mut Plan,
+    policy: Option<&pciplan::policy::Policy>,
+) -> Result<(), pciplan::Error> {
+    match policy {
+        None => plan.assign(),
+        Some(p) => {
+            let ids = pciplan::libvirt::identities(doc, plan);
+            plan.assign_with(p, &ids)
+        }
+    }
 }
 
 fn parse_libvirt(s: &str) -> Result<LibvirtVersion, String> {
@@ -308,19 +357,21 @@ fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Assign {
             input,
+            policy,
             output,
             format,
         } => {
+            let policy = policy.load()?;
             let xml = read_text(&input.domain)?;
             let (doc, mut plan) = load(&input, &xml)?;
             let text = match format {
                 Format::Xml => {
-                    plan.assign()?;
+                    assign_under(&doc, &mut plan, policy.as_ref())?;
                     write_domain(&doc, &plan)?
                 }
                 Format::Json => {
                     let given = pciplan::export::Given::of(&plan);
-                    plan.assign()?;
+                    assign_under(&doc, &mut plan, policy.as_ref())?;
                     let ids = pciplan::libvirt::identities(&doc, &plan);
                     records_json_lines(&pciplan::export::records_given(&given, &plan, &ids))
                 }
@@ -332,8 +383,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
             std::mem::forget((doc, plan, text));
             result
         }
-        Command::Tree { input, format } => {
-            let (_, _, plan) = load_and_assign(&input, &read_text(&input.domain)?)?;
+        Command::Tree {
+            input,
+            policy,
+            format,
+        } => {
+            let (_, _, plan) = load_and_assign(&input, &policy, &read_text(&input.domain)?)?;
             let text = match format {
                 TreeFormat::Text => Topology::from_plan(&plan)?.render_tree(&plan),
                 TreeFormat::Json => to_json(&pciplan::export::tree(&plan))?,
@@ -366,7 +421,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let old_in = side(old_caps, old_libvirt, old);
             let new_in = side(new_caps, new_libvirt, new);
             let load = |i: &InputArgs, xml| {
-                load_and_assign(i, xml).map_err(|f| match f {
+                load_and_assign(i, &PolicyArg::default(), xml).map_err(|f| match f {
                     Failure::Rejected(e) => Failure::Io(format!("{}: {e}", i.domain.display())),
                     other => other,
                 })
@@ -399,10 +454,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Capacity {
             input,
+            policy,
             hot_only,
             format,
         } => {
-            let (_, before, plan) = load_and_assign(&input, &read_text(&input.domain)?)?;
+            let (_, before, plan) = load_and_assign(&input, &policy, &read_text(&input.domain)?)?;
             let c = pciplan::capacity::capacity(&plan, (!hot_only).then_some(&before));
             let text = match format {
                 TextFormat::Text => c.render(),
@@ -413,8 +469,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
             };
             emit(None, &text)
         }
-        Command::QemuArgs { input, shell } => {
-            let (_, _, plan) = load_and_assign(&input, &read_text(&input.domain)?)?;
+        Command::QemuArgs {
+            input,
+            policy,
+            shell,
+        } => {
+            let (_, _, plan) = load_and_assign(&input, &policy, &read_text(&input.domain)?)?;
             let args = qemu::command_line(&plan).map_err(Failure::NoQemu)?;
             let text = if shell {
                 let program = qemu::emulator(&plan).map_err(Failure::NoQemu)?;
@@ -428,10 +488,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Attach {
             input,
+            policy,
             devices,
             sequence,
             format,
-        } => live::attach(&input, &devices, sequence, format),
+        } => live::attach(&input, &policy, &devices, sequence, format),
         Command::Detach {
             input,
             device,
@@ -484,11 +545,13 @@ fn shell_quote(word: &str) -> String {
 /// the plan before assignment and the plan after.
 fn load_and_assign<'a>(
     input: &InputArgs,
+    policy: &PolicyArg,
     xml: &'a str,
 ) -> Result<(pciplan::libvirt::Document<'a>, Plan, Plan), Failure> {
+    let policy = policy.load()?;
     let (doc, mut plan) = load(input, xml)?;
     let before = plan.clone();
-    plan.assign()?;
+    assign_under(&doc, &mut plan, policy.as_ref())?;
     Ok((doc, before, plan))
 }
 
@@ -546,7 +609,7 @@ fn explain(
     format: TextFormat,
 ) -> Result<(), Failure> {
     let xml = read_text(&input.domain)?;
-    let (doc, before, plan) = match load_and_assign(input, &xml) {
+    let (doc, before, plan) = match load_and_assign(input, &PolicyArg::default(), &xml) {
         Ok(loaded) => loaded,
         Err(Failure::Rejected(e)) => {
             let (_, before) = load(input, &xml)?;

@@ -132,7 +132,9 @@ impl Refusal {
     pub fn new(error: Error, plan: &Plan) -> Refusal {
         let mut devices: Vec<String> = Vec::new();
         let device = match &error {
-            Error::Assign { device, .. } | Error::Config { device, .. } => device.clone(),
+            Error::Assign { device, .. }
+            | Error::Config { device, .. }
+            | Error::Policy { device, .. } => device.clone(),
             _ => None,
         };
         devices.extend(device.clone());
@@ -152,6 +154,12 @@ impl Refusal {
             Error::Live { .. } => (
                 RefusalRule::Hotplug,
                 "attach or detach it with the guest shut off (--config), or choose another device"
+                    .to_string(),
+            ),
+            Error::Policy { .. } => (
+                RefusalRule::Configuration,
+                "relax the policy (fewer spare ports, no grouping), or split the devices over \
+                 more guests: the message names the ceiling or budget"
                     .to_string(),
             ),
             Error::Topology(_) => (

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use pciplan::libvirt::{Attached, DetachTarget, LiveDomain, libvirt_message, parse_device};
 use serde::Serialize;
 
-use super::{Failure, InputArgs, TextFormat, emit, load, read_text, records_json, report, to_json};
+use super::{
+    Failure, InputArgs, PolicyArg, TextFormat, emit, load, read_text, records_json, report, to_json,
+};
 
 /// One step of `attach --format json` (docs/json-schema.md, "attach").
 #[derive(Debug, Serialize)]
@@ -59,6 +61,7 @@ struct DetachRecord {
 /// `pciplan attach LIVE.xml DEVICE.xml [--sequence DEVICE.xml...]`.
 pub(super) fn attach(
     input: &InputArgs,
+    policy: &PolicyArg,
     devices: &[PathBuf],
     sequence: bool,
     format: TextFormat,
@@ -68,6 +71,7 @@ pub(super) fn attach(
             "several device files need --sequence (applied in order)".into(),
         ));
     }
+    let policy = policy.load()?;
     let xml = read_text(&input.domain)?;
     let (doc, plan) = load(input, &xml)?;
     let mut live = LiveDomain::from_parsed(doc, plan)?;
@@ -91,7 +95,27 @@ pub(super) fn attach(
         };
         let result = parse_device(&dev_text).and_then(|d| {
             let element = d.element().to_string();
-            live.attach(&d).map(|a| (element, a))
+            let cold = match &policy {
+                Some(p) => Some(pciplan::policy::cold_address(live.plan(), d.device(), p)?),
+                None => None,
+            };
+            let a = live.attach(&d)?;
+            if let Some(cold) = cold
+                && a.qemu_refusal.is_none()
+                && cold != a.address()
+            {
+                let text = |x: Option<pciplan::PciAddress>| {
+                    x.map_or("none".to_string(), |x| x.to_string())
+                };
+                return Err(pciplan::Error::Policy {
+                    device: Some(a.device.to_string()),
+                    reason: pciplan::policy::PolicyError::NotInSpare {
+                        live: text(a.address()),
+                        cold: text(cold),
+                    },
+                });
+            }
+            Ok((element, a))
         });
         match result {
             Ok((element, a)) => match &a.qemu_refusal {
