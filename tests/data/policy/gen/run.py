@@ -183,6 +183,8 @@ def main(argv):
         per = {}
         total = 0
         for c in sorted(os.listdir(CASES)):
+            if not os.path.isdir(os.path.join(CASES, c)):
+                continue
             kinds = per.setdefault(policy_of(c), {})
             for f in RESULTS:
                 if os.path.exists(os.path.join(CASES, c, f)):
