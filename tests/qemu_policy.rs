@@ -76,7 +76,7 @@ fn domain(arch: &str, machine: &str, cpu: &str, devices: &str) -> String {
     let emulator = format!("/usr/bin/qemu-system-{arch}");
     format!(
         "<domain type='qemu'><name>policy</name><memory unit='KiB'>1048576</memory>\
-         <vcpu>1</vcpu><os><type arch='{arch}' machine='{machine}'>hvm</type></os>{cpu}\
+         <vcpu>2</vcpu><os><type arch='{arch}' machine='{machine}'>hvm</type></os>{cpu}\
          <devices><emulator>{emulator}</emulator>{devices}</devices></domain>"
     )
 }
@@ -179,11 +179,14 @@ struct Figures {
 
 /// Plans `xml` under the policy and boots the plan; `None` (after a
 /// printed skip line) when the emulator is missing.
-fn boot(name: &str, policy_name: &str, arch: &str, xml: &str, limits: Limits) -> Option<Figures> {
-    let plan = match policy_plan(&policy(policy_name), arch, xml) {
-        Ok(p) => p,
-        Err(e) => panic!("{name}: {e}"),
-    };
+fn boot(
+    name: &str,
+    policy_name: &str,
+    arch: &str,
+    xml: &str,
+    limits: Limits,
+) -> Result<Option<Figures>, String> {
+    let plan = policy_plan(&policy(policy_name), arch, xml).map_err(|e| format!("{name}: {e}"))?;
     let job = Job {
         name: name.to_string(),
         plan,
@@ -192,7 +195,7 @@ fn boot(name: &str, policy_name: &str, arch: &str, xml: &str, limits: Limits) ->
     let emulator = program(&job);
     if qmp::version(emulator).is_none() {
         println!("SKIPPED: {emulator} not found; {name} not booted");
-        return None;
+        return Ok(None);
     }
     let devices = job
         .plan
@@ -216,18 +219,20 @@ fn boot(name: &str, policy_name: &str, arch: &str, xml: &str, limits: Limits) ->
         "qemu-policy {name} [{policy_name}]: {devices} devices planned, {result}, {:.1} s",
         figures.seconds
     );
-    Some(figures)
+    Ok(Some(figures))
 }
 
-/// Fails unless every planned function showed where it was planned.
-fn assert_matched(name: &str, figures: Option<Figures>) {
-    let Some(f) = figures else { return };
-    assert!(
-        matches!(f.outcome, Outcome::Matched(0)),
-        "{name}: {} devices planned, QEMU disagrees: {:?}",
-        f.devices,
-        f.outcome
-    );
+/// `Err` unless every planned function showed where it was planned (or
+/// nothing was booted).
+fn matched(name: &str, figures: Option<Figures>) -> Result<(), String> {
+    match figures {
+        None => Ok(()),
+        Some(f) if matches!(f.outcome, Outcome::Matched(0)) => Ok(()),
+        Some(f) => Err(format!(
+            "{name}: {} devices planned, QEMU disagrees: {:?}",
+            f.devices, f.outcome
+        )),
+    }
 }
 
 /// Whether the plans that take minutes run.
@@ -247,15 +252,15 @@ const NUMA_WITH_CPULESS_NODE: &str = "<cpu><numa>\
      <cell id='2' memory='262144' unit='KiB'/></numa></cpu>";
 
 #[test]
-fn q35_with_1000_virtio_devices_under_expand_boots_as_planned() {
+fn q35_with_1000_virtio_devices_under_expand_boots_as_planned() -> Result<(), String> {
     let xml = domain(
         "x86_64",
         "q35",
         "",
         &(virtio_nics(0, 500) + &virtio_disks(0, 500) + "<memballoon model='none'/>"),
     );
-    let figures = boot("q35-1000", "expand", "x86_64", &xml, BIG_LIMITS);
-    assert_matched("q35-1000", figures);
+    let figures = boot("q35-1000", "expand", "x86_64", &xml, BIG_LIMITS)?;
+    matched("q35-1000", figures)
 }
 
 /// The shape `expand` gives a q35 domain, written out in libvirt's form
@@ -312,9 +317,9 @@ fn q35_explicit_eight_function_root_ports_boot_as_planned() {
 }
 
 #[test]
-fn pc_with_7900_virtio_devices_under_expand_boots_as_planned() {
+fn pc_with_7900_virtio_devices_under_expand_boots_as_planned() -> Result<(), String> {
     if !big() {
-        return;
+        return Ok(());
     }
     let xml = domain(
         "x86_64",
@@ -322,14 +327,14 @@ fn pc_with_7900_virtio_devices_under_expand_boots_as_planned() {
         "",
         &(virtio_disks(0, 7900) + "<memballoon model='none'/>"),
     );
-    let figures = boot("pc-7900", "expand", "x86_64", &xml, BIG_LIMITS);
-    assert_matched("pc-7900", figures);
+    let figures = boot("pc-7900", "expand", "x86_64", &xml, BIG_LIMITS)?;
+    matched("pc-7900", figures)
 }
 
 #[test]
-fn q35_with_1800_virtio_devices_under_expand_boots_as_planned() {
+fn q35_with_1800_virtio_devices_under_expand_boots_as_planned() -> Result<(), String> {
     if !big() {
-        return;
+        return Ok(());
     }
     let xml = domain(
         "x86_64",
@@ -337,16 +342,16 @@ fn q35_with_1800_virtio_devices_under_expand_boots_as_planned() {
         "",
         &(virtio_nics(0, 900) + &virtio_disks(0, 900) + "<memballoon model='none'/>"),
     );
-    let figures = boot("q35-1800", "expand", "x86_64", &xml, BIG_LIMITS);
-    assert_matched("q35-1800", figures);
+    let figures = boot("q35-1800", "expand", "x86_64", &xml, BIG_LIMITS)?;
+    matched("q35-1800", figures)
 }
 
 #[test]
-fn q35_expander_buses_on_numa_nodes_boot_as_planned() {
+fn q35_expander_buses_on_numa_nodes_boot_as_planned() -> Result<(), String> {
     let devices = virtio_nics(0, 6) + &virtio_disks(0, 4);
     let xml = domain("x86_64", "q35", NUMA_WITH_CPULESS_NODE, &devices);
-    let figures = boot("q35-numa", "numa-cpuless", "x86_64", &xml, LIMITS);
-    assert_matched("q35-numa", figures);
+    let figures = boot("q35-numa", "numa-cpuless", "x86_64", &xml, LIMITS)?;
+    matched("q35-numa", figures)
 }
 
 /// QEMU's view of the guest NUMA nodes of a plan, started paused: the
@@ -358,11 +363,9 @@ struct NumaFacts {
 
 /// Starts the plan paused and reads [`NumaFacts`] over QMP; `None` (after a
 /// printed skip line) when the emulator is missing.
-fn numa_facts(name: &str, policy_name: &str, xml: &str) -> Option<NumaFacts> {
-    let plan = match policy_plan(&policy(policy_name), "x86_64", xml) {
-        Ok(p) => p,
-        Err(e) => panic!("{name}: {e}"),
-    };
+fn numa_facts(name: &str, policy_name: &str, xml: &str) -> Result<Option<NumaFacts>, String> {
+    let plan =
+        policy_plan(&policy(policy_name), "x86_64", xml).map_err(|e| format!("{name}: {e}"))?;
     let job = Job {
         name: name.to_string(),
         plan,
@@ -371,15 +374,18 @@ fn numa_facts(name: &str, policy_name: &str, xml: &str) -> Option<NumaFacts> {
     let emulator = program(&job);
     if qmp::version(emulator).is_none() {
         println!("SKIPPED: {emulator} not found; {name} not started");
-        return None;
+        return Ok(None);
     }
     let mut args: Vec<String> = ["-accel", "tcg", "-display", "none", "-S"]
         .map(String::from)
         .to_vec();
-    args.extend(pciplan::qemu::command_line(&job.plan).unwrap());
+    args.extend(pciplan::qemu::command_line(&job.plan).map_err(|e| e.to_string())?);
     let timeout = LIMITS.qmp;
-    let mut vm = Vm::start(emulator, &args, timeout).unwrap();
-    let pci = vm.execute("query-pci", json!({}), timeout).unwrap();
+    let qmp_error = |e: qmp::VmError| format!("{name}: {e:?}");
+    let mut vm = Vm::start(emulator, &args, timeout).map_err(qmp_error)?;
+    let pci = vm
+        .execute("query-pci", json!({}), timeout)
+        .map_err(qmp_error)?;
     let mut expanders = Vec::new();
     for (id, _) in expect::expanders(&pci) {
         let node = vm
@@ -388,11 +394,13 @@ fn numa_facts(name: &str, policy_name: &str, xml: &str) -> Option<NumaFacts> {
                 json!({ "path": format!("/machine/peripheral/{id}"), "property": "numa_node" }),
                 timeout,
             )
-            .unwrap();
+            .map_err(qmp_error)?;
         expanders.push(node.as_i64().unwrap_or(-1));
     }
     expanders.sort_unstable();
-    let cpus = vm.execute("query-cpus-fast", json!({}), timeout).unwrap();
+    let cpus = vm
+        .execute("query-cpus-fast", json!({}), timeout)
+        .map_err(qmp_error)?;
     let cpus = cpus
         .as_array()
         .into_iter()
@@ -404,14 +412,14 @@ fn numa_facts(name: &str, policy_name: &str, xml: &str) -> Option<NumaFacts> {
                 .unwrap_or(-1)
         })
         .collect();
-    Some(NumaFacts { expanders, cpus })
+    Ok(Some(NumaFacts { expanders, cpus }))
 }
 
 #[test]
 fn q35_expander_buses_sit_on_the_policy_nodes() {
     let devices = virtio_nics(0, 6) + &virtio_disks(0, 4);
     let xml = domain("x86_64", "q35", NUMA_WITH_CPULESS_NODE, &devices);
-    let Some(facts) = numa_facts("q35-numa", "numa-cpuless", &xml) else {
+    let Some(facts) = numa_facts("q35-numa", "numa-cpuless", &xml).unwrap() else {
         return;
     };
     assert_eq!(facts.expanders, [1, 2]);
@@ -421,7 +429,7 @@ fn q35_expander_buses_sit_on_the_policy_nodes() {
 fn q35_expander_bus_on_the_cpu_less_node_has_no_cpu_there() {
     let devices = virtio_nics(0, 6) + &virtio_disks(0, 4);
     let xml = domain("x86_64", "q35", NUMA_WITH_CPULESS_NODE, &devices);
-    let Some(facts) = numa_facts("q35-numa", "numa-cpuless", &xml) else {
+    let Some(facts) = numa_facts("q35-numa", "numa-cpuless", &xml).unwrap() else {
         return;
     };
     assert!(
@@ -436,62 +444,62 @@ fn q35_expander_bus_on_the_cpu_less_node_has_no_cpu_there() {
 fn pc_expander_buses_sit_on_the_policy_nodes() {
     let devices = virtio_nics(0, 6) + &virtio_disks(0, 4);
     let xml = domain("x86_64", "pc", NUMA_WITH_CPULESS_NODE, &devices);
-    let Some(facts) = numa_facts("pc-numa", "numa-cpuless", &xml) else {
+    let Some(facts) = numa_facts("pc-numa", "numa-cpuless", &xml).unwrap() else {
         return;
     };
     assert_eq!(facts.expanders, [1, 2]);
 }
 
 #[test]
-fn pc_expander_buses_on_numa_nodes_boot_as_planned() {
+fn pc_expander_buses_on_numa_nodes_boot_as_planned() -> Result<(), String> {
     let devices = virtio_nics(0, 6) + &virtio_disks(0, 4);
     let xml = domain("x86_64", "pc", NUMA_WITH_CPULESS_NODE, &devices);
-    let figures = boot("pc-numa", "numa-cpuless", "x86_64", &xml, LIMITS);
-    assert_matched("pc-numa", figures);
+    let figures = boot("pc-numa", "numa-cpuless", "x86_64", &xml, LIMITS)?;
+    matched("pc-numa", figures)
 }
 
 #[test]
-fn q35_spare_ports_boot_as_planned() {
+fn q35_spare_ports_boot_as_planned() -> Result<(), String> {
     let xml = domain(
         "x86_64",
         "q35",
         "",
         &(virtio_nics(0, 2) + &virtio_disks(0, 2)),
     );
-    let figures = boot("q35-spares", "spares-q35", "x86_64", &xml, LIMITS);
-    assert_matched("q35-spares", figures);
+    let figures = boot("q35-spares", "spares-q35", "x86_64", &xml, LIMITS)?;
+    matched("q35-spares", figures)
 }
 
 #[test]
-fn aarch64_virt_spare_ports_boot_as_planned() {
+fn aarch64_virt_spare_ports_boot_as_planned() -> Result<(), String> {
     let xml = domain(
         "aarch64",
         "virt",
         "",
         &(virtio_nics(0, 2) + &virtio_disks(0, 2)),
     );
-    let figures = boot("virt-spares", "spares-q35", "aarch64", &xml, LIMITS);
-    assert_matched("virt-spares", figures);
+    let figures = boot("virt-spares", "spares-q35", "aarch64", &xml, LIMITS)?;
+    matched("virt-spares", figures)
 }
 
 #[test]
-fn pc_spare_bridge_slots_boot_as_planned() {
+fn pc_spare_bridge_slots_boot_as_planned() -> Result<(), String> {
     let xml = domain(
         "x86_64",
         "pc",
         "",
         &(virtio_nics(0, 2) + &virtio_disks(0, 30)),
     );
-    let figures = boot("pc-spares", "spares-pc", "x86_64", &xml, LIMITS);
-    assert_matched("pc-spares", figures);
+    let figures = boot("pc-spares", "spares-pc", "x86_64", &xml, LIMITS)?;
+    matched("pc-spares", figures)
 }
 
 #[test]
-fn q35_combined_policy_boots_as_planned() {
+fn q35_combined_policy_boots_as_planned() -> Result<(), String> {
     let devices = virtio_nics(0, 4) + &virtio_disks(0, 3);
     let cpu = "<cpu><numa><cell id='0' cpus='0' memory='262144' unit='KiB'/>\
                <cell id='1' memory='262144' unit='KiB'/></numa></cpu>";
     let xml = domain("x86_64", "q35", cpu, &devices);
-    let figures = boot("q35-combined", "combined", "x86_64", &xml, LIMITS);
-    assert_matched("q35-combined", figures);
+    let figures = boot("q35-combined", "combined", "x86_64", &xml, LIMITS)?;
+    matched("q35-combined", figures)
 }
