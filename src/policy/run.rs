@@ -65,7 +65,10 @@ pub(super) fn run(plan: &mut Plan, policy: &Policy, ids: &[Identity]) -> Result<
     if let Some(layout) = layout
         && !groups.is_empty()
     {
-        build_groups(plan, layout, &policy.groups, &groups, &pos)?;
+        let size = policy
+            .group_bus_numbers
+            .unwrap_or(super::DEFAULT_GROUP_BUS_NUMBERS);
+        build_groups(plan, layout, &policy.groups, &groups, &pos, size)?;
     }
     hotplug_off(plan, &policy.hotplug_off);
     plan.assign()?;
@@ -524,8 +527,9 @@ fn pci_address(bus: u32, slot: usize, function: usize) -> Option<PciAddress> {
 /// PCI Express one root port per device (eight to a slot of the
 /// expander's bus), on pc the devices on the expander's own slots. A group
 /// whose devices an earlier plan put behind an expander bus gets its new
-/// devices behind that one. New expander buses take bus numbers below
-/// every existing one, in ranges of eight (room for later devices). The
+/// devices behind that one while it has room, then behind a new one on the
+/// same node. New expander buses take bus numbers below
+/// every existing one, `size` of them (room for later devices). The
 /// devices get their addresses first, then the controllers are added
 /// (adding moves positions).
 fn build_groups(
@@ -534,6 +538,7 @@ fn build_groups(
     groups: &[Group],
     members: &[Members],
     pos: &[usize],
+    size: u32,
 ) -> Result<(), Error> {
     let Some(expander) = layout.expander() else {
         return Ok(());
@@ -556,15 +561,24 @@ fn build_groups(
         let Some(group) = groups.get(m.group) else {
             continue;
         };
-        let existing = m
+        // The newest expander bus an earlier plan put the group behind.
+        let mut current = m
             .placed
             .iter()
-            .find_map(|a| expander_behind(plan, *a, ports));
-        let pxb = match existing {
-            Some(x) => x,
-            None => {
-                let need = if ports { m.new.len() } else { 0 }.saturating_add(1);
-                let size = u32::try_from(need.div_ceil(8).saturating_mul(8)).unwrap_or(u32::MAX);
+            .filter_map(|a| expander_behind(plan, *a, ports))
+            .max();
+        for (k, &i) in m.new.iter().enumerate() {
+            let full = current.is_none_or(|x| {
+                let (room, behind) = room_of(plan, &added, &ranges, x);
+                free_place(&used, x, ports).is_none() || (ports && behind.saturating_add(1) > room)
+            });
+            if full {
+                // A new expander bus for the group, on the same node, with
+                // room for the rest of its new devices.
+                let left = m.new.len().saturating_sub(k);
+                let need = if ports { left.min(32 * FUNCTIONS) } else { 0 }.saturating_add(1);
+                let fits = u32::try_from(need.div_ceil(8).saturating_mul(8)).unwrap_or(u32::MAX);
+                let size = size.max(fits).min(128);
                 let Some(bus_nr) = top.saturating_add(1).checked_sub(size).filter(|&b| b >= 1)
                 else {
                     return Err(bus_numbers_exhausted(0, wanted));
@@ -580,40 +594,17 @@ fn build_groups(
                 }
                 added.push(Device::new(DeviceKind::Controller(c)));
                 ranges.push((x, bus_nr));
-                x
+                current = Some(x);
             }
-        };
-        // The expander's bus numbers: its busNr up to the next range.
-        let own = ranges.iter().find(|r| r.0 == pxb).map_or(0, |r| r.1);
-        let room = ranges
-            .iter()
-            .map(|r| r.1)
-            .filter(|&b| b > own)
-            .min()
-            .unwrap_or(256)
-            .saturating_sub(own);
-        let mut behind = ports_behind(plan, pxb) + added.iter().filter(|d| on_bus(d, pxb)).count();
-        for &i in &m.new {
+            let Some(pxb) = current else {
+                return Err(bus_numbers_exhausted(0, wanted));
+            };
             let at = pos.get(i).copied().unwrap_or(usize::MAX);
             let Some(place) = free_place(&used, pxb, ports) else {
-                return Err(policy_error(PolicyError::Ceiling {
-                    ceiling: "expander bus slots",
-                    used: 32,
-                    limit: 32,
-                    fits: 0,
-                    wanted,
-                }));
+                return Err(bus_numbers_exhausted(0, wanted));
             };
             used.insert((pxb, place.slot().as_u8(), place.function().as_u8()));
             if ports {
-                behind += 1;
-                if u32::try_from(behind).unwrap_or(u32::MAX) >= room {
-                    return Err(policy_error(PolicyError::Budget {
-                        budget: "bus numbers of the expander bus",
-                        used: behind.saturating_add(1),
-                        limit: usize::try_from(room).unwrap_or(0),
-                    }));
-                }
                 let port = index;
                 index = index.saturating_add(1);
                 let Some(dev_at) = pci_address(port, 0, 0) else {
@@ -645,6 +636,21 @@ fn build_groups(
         plan.insert_device(d);
     }
     Ok(())
+}
+
+/// An expander bus's bus numbers (from its busNr to the next range) and
+/// how many of them its own bus and the ports on it take.
+fn room_of(plan: &Plan, added: &[Device], ranges: &[(u32, u32)], pxb: u32) -> (usize, usize) {
+    let own = ranges.iter().find(|r| r.0 == pxb).map_or(0, |r| r.1);
+    let room = ranges
+        .iter()
+        .map(|r| r.1)
+        .filter(|&b| b > own)
+        .min()
+        .unwrap_or(256)
+        .saturating_sub(own);
+    let behind = ports_behind(plan, pxb) + added.iter().filter(|d| on_bus(d, pxb)).count();
+    (usize::try_from(room).unwrap_or(0), behind.saturating_add(1))
 }
 
 /// Every expander bus: index and busNr.
