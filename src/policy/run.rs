@@ -416,11 +416,7 @@ fn assign_without(plan: &Plan, held: &[bool], bridges: u32) -> Result<Plan, Erro
     }
     base.devices = kept;
     for _ in 0..bridges {
-        let index = next_index(&base);
-        base.insert_device(Device::new(DeviceKind::Controller(Controller::pci(
-            ControllerModel::PciBridge,
-            index,
-        ))));
+        add_controller(&mut base, ControllerModel::PciBridge, 0)?;
     }
     base.assign()?;
     Ok(base)
@@ -811,6 +807,20 @@ fn hotplug_off(plan: &mut Plan, elements: &[String]) {
     }
 }
 
+/// Adds a PCI controller of `model` without an address at the next free
+/// index; past index 255 the bus numbers are exhausted (`wanted` devices
+/// or places were asked for).
+fn add_controller(plan: &mut Plan, model: ControllerModel, wanted: usize) -> Result<(), Error> {
+    let index = next_index(plan);
+    if index > 255 {
+        return Err(bus_numbers_exhausted(0, wanted));
+    }
+    plan.insert_device(Device::new(DeviceKind::Controller(Controller::pci(
+        model, index,
+    ))));
+    Ok(())
+}
+
 /// `spare_ports`: adds empty hot-pluggable places until there are `n`:
 /// root ports on PCI Express (each one place), pci-bridges on pc (31 free
 /// slots each, less the slot it takes). On pc the last free slot does not
@@ -836,28 +846,14 @@ fn add_spares(plan: &mut Plan, layout: Layout, n: u32) -> Result<(), Error> {
     match layout {
         Layout::Pcie { .. } => {
             for _ in have..n {
-                let index = next_index(plan);
-                if index > 255 {
-                    return Err(bus_numbers_exhausted(0, n));
-                }
-                plan.insert_device(Device::new(DeviceKind::Controller(Controller::pci(
-                    layout.spare_model(),
-                    index,
-                ))));
+                add_controller(plan, layout.spare_model(), n)?;
             }
             plan.assign()
         }
         Layout::Pci => {
             // Each bridge adds its slots; bounded by the spare limit.
             while free(plan) < n {
-                let index = next_index(plan);
-                if index > 255 {
-                    return Err(bus_numbers_exhausted(0, n));
-                }
-                plan.insert_device(Device::new(DeviceKind::Controller(Controller::pci(
-                    layout.spare_model(),
-                    index,
-                ))));
+                add_controller(plan, layout.spare_model(), n)?;
                 plan.assign()?;
             }
             Ok(())
