@@ -7,10 +7,13 @@
 
 use std::collections::BTreeMap;
 
-use pciplan::device::{DiskBus, FsDriver, VirtioModel};
-use pciplan::machine::HostPci;
-use pciplan::policy::Policy;
-use pciplan::{Capabilities, Device, DeviceKind, Machine, NicModel, PciAddress, Plan};
+use pciplan::device::{DiskBus, FsDriver, HostdevSource, VirtioModel};
+use pciplan::explain::Selector;
+use pciplan::machine::{HostDevice, HostPci};
+use pciplan::policy::{Group, Policy};
+use pciplan::{
+    Capabilities, ControllerModel, Device, DeviceKind, Machine, NicModel, PciAddress, Plan,
+};
 use proptest::prelude::*;
 
 #[path = "common/strategies.rs"]
@@ -248,6 +251,133 @@ proptest! {
         let libvirt = assign_text(&out, None);
         prop_assert_eq!(libvirt.as_deref(), Some(out.as_str()));
     }
+}
+
+proptest! {
+    #![proptest_config(strategies::config())]
+
+    /// `[[group]]`: the group's devices sit behind expander buses on the
+    /// group's node (one, until its bus numbers are used up), also after
+    /// devices are added and the definition re-planned, and nothing placed
+    /// before moves.
+    #[test]
+    fn prop_a_group_stays_behind_one_expander_bus_and_nothing_moves(
+        q35 in any::<bool>(),
+        n in 1usize..30,
+        every in 2usize..5,
+        added in 1usize..6,
+    ) {
+        let selectors: Vec<Selector> = (1..=n + added)
+            .filter(|k| k % every == 0)
+            .map(|k| Selector::Element { element: "interface".into(), ordinal: k })
+            .collect();
+        prop_assume!(!selectors.is_empty());
+        let policy = Policy {
+            groups: vec![Group { key: "g".into(), node: Some(1), devices: selectors }],
+            spare_ports: 1,
+            ..Policy::default()
+        };
+        let mut plan = plan_of(q35, &vec![0; n]);
+        plan.set_numa_cells(2);
+        prop_assert!(plan.assign_with(&policy, &[]).is_ok());
+        for k in 0..added {
+            let before = addresses(&plan);
+            let ctl = controllers(&plan);
+            plan.add_device(endpoint(0, n + k));
+            prop_assert!(plan.assign_with(&policy, &[]).is_ok());
+            let after = addresses(&plan);
+            for (label, a) in &before {
+                prop_assert_eq!(Some(a), after.get(label), "{} moved", label);
+            }
+            let after_ctl = controllers(&plan);
+            for (index, a) in &ctl {
+                prop_assert_eq!(Some(a), after_ctl.get(index));
+            }
+        }
+        let expanders: std::collections::BTreeSet<u32> = plan
+            .devices()
+            .iter()
+            .filter(|d| matches!(d.kind, DeviceKind::Interface { .. }))
+            .enumerate()
+            .filter(|(k, _)| (k + 1) % every == 0)
+            .filter_map(|(_, d)| d.address.present())
+            .filter_map(|a| expander_of(&plan, a))
+            .collect();
+        let members = (n + added) / every;
+        prop_assert!(!expanders.is_empty() && expanders.len() <= members.div_ceil(15));
+        for x in expanders {
+            let node = plan.pci_controller(x).and_then(|c| match &c.kind {
+                pciplan::ControllerKind::Pci(p) => p.target.node,
+                _ => None,
+            });
+            prop_assert_eq!(node, Some(1));
+        }
+    }
+
+    /// `host_multifunction`: the passthrough devices of one host slot share
+    /// one guest slot, as distinct functions, function 0 multifunction.
+    #[test]
+    fn prop_host_functions_of_one_slot_share_a_guest_slot(
+        q35 in any::<bool>(),
+        cards in prop::collection::vec((1u8..0x40, 1u8..5, any::<bool>()), 1..6),
+    ) {
+        let mut host = HostPci::default();
+        let mut plan = Plan::new(machine(q35), Capabilities::qemu_8_0_x86_64());
+        for (c, &(bus, functions, pcie)) in cards.iter().enumerate() {
+            for f in 0..functions {
+                let a = PciAddress::from_parts(bus, u8::try_from(c).unwrap_or(0), f).unwrap();
+                host.insert(a, HostDevice { is_pcie: pcie, iommu_group: None });
+                plan.add_device(
+                    Device::new(DeviceKind::Hostdev(HostdevSource::Pci(Some(a))))
+                        .with_label(format!("h{c}.{f}")),
+                );
+            }
+        }
+        plan.set_host_pci(host);
+        let policy = Policy { host_multifunction: true, ..Policy::default() };
+        prop_assert!(plan.assign_with(&policy, &[]).is_ok());
+        let placed = addresses(&plan);
+        for (c, &(_, functions, _)) in cards.iter().enumerate() {
+            let slot: Vec<PciAddress> = (0..functions)
+                .filter_map(|f| placed.get(&format!("h{c}.{f}")).copied())
+                .collect();
+            prop_assert_eq!(slot.len(), usize::from(functions));
+            for (f, a) in slot.iter().enumerate() {
+                prop_assert_eq!((a.bus(), a.slot()), (slot[0].bus(), slot[0].slot()));
+                prop_assert_eq!(usize::from(a.function().as_u8()), f);
+            }
+            if functions > 1 {
+                prop_assert_eq!(slot[0].multifunction(), pciplan::Multifunction::On);
+            }
+        }
+        let again = {
+            let mut p = plan.clone();
+            p.assign_with(&policy, &[]).map(|()| p)
+        };
+        prop_assert_eq!(again.as_ref().ok(), Some(&plan));
+    }
+}
+
+/// The expander bus a device sits behind (through its root port on PCI
+/// Express).
+fn expander_of(plan: &Plan, a: PciAddress) -> Option<u32> {
+    let mut bus = u32::from(a.bus());
+    for _ in 0..4 {
+        let dev = plan.devices().iter().find(|d| {
+            d.kind
+                .controller()
+                .is_some_and(|c| c.pci_model().is_some() && c.idx() == bus)
+        })?;
+        let model = dev.kind.controller()?.pci_model()?;
+        if matches!(
+            model,
+            ControllerModel::PcieExpanderBus | ControllerModel::PciExpanderBus
+        ) {
+            return Some(bus);
+        }
+        bus = u32::from(dev.address.present()?.bus());
+    }
+    None
 }
 
 fn domain_xml(q35: bool, kinds: &[u8]) -> String {

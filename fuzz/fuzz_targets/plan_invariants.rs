@@ -8,6 +8,11 @@
 //! controllers form a tree (`Topology::from_plan`); explicit addresses are
 //! kept (on bus 0 and on buses of explicitly indexed
 //! controllers). Failure must leave the plan unchanged.
+//!
+//! With an arbitrary placement policy (`pciplan::policy`) the same plan is
+//! also planned under it: no panic, a failure changes nothing, and a plan
+//! that succeeds has no shared address, keeps every given address, and is a
+//! fixed point of the policy and of libvirt's algorithm.
 #![no_main]
 
 use std::collections::BTreeSet;
@@ -17,7 +22,9 @@ use libfuzzer_sys::fuzz_target;
 use pciplan::device::{
     BalloonModel, DiskBus, FsDriver, InputBus, ScsiModel, SoundModel, UsbModel, VideoModel,
 };
+use pciplan::explain::Selector;
 use pciplan::flags::{CheckMode, check_compatible};
+use pciplan::policy::{Group, IoWindows, Policy};
 use pciplan::{
     Capabilities, ConnectFlags, Controller, ControllerKind, Device, DeviceAddress, DeviceKind,
     Machine, NicModel, PciAddress, Plan, Topology, VirtioModel,
@@ -165,6 +172,80 @@ struct Input {
     /// `None`: the full QEMU 8.0 set; `Some(mask)`: a subset of `CAPS`.
     caps: Option<u16>,
     devices: Vec<FDevice>,
+    policy: Option<FPolicy>,
+}
+
+/// A placement policy.
+#[derive(Arbitrary, Debug)]
+struct FPolicy {
+    spare_ports: u8,
+    expand: bool,
+    strict: bool,
+    host_multifunction: bool,
+    hotplug_off_disks: bool,
+    refuse_io: bool,
+    /// A group of every N-th interface (N = 2 + n % 3), on NUMA node 1.
+    group: Option<u8>,
+}
+
+impl FPolicy {
+    fn policy(&self) -> Policy {
+        Policy {
+            spare_ports: u32::from(self.spare_ports % 9),
+            expand: self.expand,
+            strict: self.strict,
+            host_multifunction: self.host_multifunction,
+            hotplug_off: if self.hotplug_off_disks {
+                vec!["disk".into()]
+            } else {
+                Vec::new()
+            },
+            io_windows: if self.refuse_io {
+                IoWindows::Refuse
+            } else {
+                IoWindows::Ignore
+            },
+            groups: self
+                .group
+                .map(|n| Group {
+                    key: "g".into(),
+                    node: Some(1),
+                    devices: (1..=MAX_DEVICES)
+                        .filter(|k| k % (2 + usize::from(n % 3)) == 0)
+                        .map(|k| Selector::Element {
+                            element: "interface".into(),
+                            ordinal: k,
+                        })
+                        .collect(),
+                })
+                .into_iter()
+                .collect(),
+            ..Policy::default()
+        }
+    }
+}
+
+/// The plan under the policy: no panic; a failure changes nothing; a
+/// success has no shared address, keeps the given addresses and is a fixed
+/// point of the policy and of libvirt's algorithm.
+fn check_policy(plan: &Plan, policy: &Policy) {
+    let mut p = plan.clone();
+    p.set_numa_cells(2);
+    let before = p.clone();
+    if p.assign_with(policy, &[]).is_err() {
+        assert_eq!(p, before, "a failed policy plan changed the plan");
+        return;
+    }
+    let mut seen = BTreeSet::new();
+    for (_, a) in present(&p) {
+        assert!(seen.insert(a.key()), "policy: address {a} used twice");
+    }
+    let mut again = p.clone();
+    assert!(again.assign_with(policy, &[]).is_ok(), "policy: re-plan failed");
+    assert_eq!(again, p, "policy: not a fixed point");
+    let mut libvirt = p.clone();
+    assert!(libvirt.assign().is_ok(), "policy: libvirt refuses the plan");
+    assert_eq!(libvirt, p, "policy: libvirt's algorithm changes the plan");
 }
 
 fn present(plan: &Plan) -> Vec<(usize, PciAddress)> {
@@ -201,6 +282,9 @@ fuzz_target!(|input: Input| {
         plan.add_device(device);
     }
     let before = plan.clone();
+    if let Some(fp) = &input.policy {
+        check_policy(&plan, &fp.policy());
+    }
     // Buses the input names through a PCI controller with an explicit index.
     // An explicit address on any other bus than these and bus 0 may be
     // rewritten by the dry-run bus bump (spec 7.1), so it is not checked.

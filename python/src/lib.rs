@@ -82,19 +82,29 @@ fn inputs(caps: Option<&str>, host_pci: Option<&str>, libvirt: &str) -> PyResult
 }
 
 /// `pciplan assign`: the domain XML with PCI addresses and the controllers
-/// libvirt would add.
+/// libvirt would add; with `policy` (the text of a policy file,
+/// docs/policy.md) `pciplan assign --policy`. A malformed policy is a
+/// `ValueError`.
 #[pyfunction]
-#[pyo3(signature = (xml, caps=None, host_pci=None, libvirt="9.0"))]
+#[pyo3(signature = (xml, caps=None, host_pci=None, libvirt="9.0", policy=None))]
 fn assign(
     py: Python<'_>,
     xml: &str,
     caps: Option<&str>,
     host_pci: Option<&str>,
     libvirt: &str,
+    policy: Option<&str>,
 ) -> PyResult<String> {
-    inputs(caps, host_pci, libvirt)?
-        .assign(xml)
-        .map_err(|e| refusal(py, &e, None))
+    let inputs = inputs(caps, host_pci, libvirt)?;
+    match policy {
+        None => inputs.assign(xml),
+        Some(text) => {
+            let policy = pciplan::policy::Policy::from_toml(text)
+                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+            inputs.assign_with(xml, &policy)
+        }
+    }
+    .map_err(|e| refusal(py, &e, None))
 }
 
 /// `pciplan explain`: why each device has its address. A refused

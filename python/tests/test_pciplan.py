@@ -84,6 +84,22 @@ def test_assign_as_libvirt_11_3_equals_the_cli():
     assert pciplan.assign(text(path), libvirt="11.3") == out
 
 
+def test_assign_under_a_policy_equals_the_cli(tmp_path):
+    path = ROOT / "examples/q35-virtio.xml"
+    policy = "version = 1\nspare_ports = 4\nexpand = true\n"
+    (tmp_path / "p.toml").write_text(policy)
+    status, out, _ = cli("assign", "--policy", tmp_path / "p.toml", path)
+    assert status == 0
+    assert pciplan.assign(text(path), policy=policy) == out
+    assert out != pciplan.assign(text(path))
+
+
+def test_a_malformed_policy_is_a_value_error():
+    with pytest.raises(ValueError) as e:
+        pciplan.assign(text(ROOT / "examples/q35-virtio.xml"), policy="version = 1\nspares = 2\n")
+    assert "unknown key 'spares'" in str(e.value)
+
+
 def test_a_large_domain_equals_the_cli():
     xml = text(LARGE)
     assert xml.count("<interface") > 7000

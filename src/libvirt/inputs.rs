@@ -110,6 +110,27 @@ impl Inputs {
         write_domain(&doc, &plan)
     }
 
+    /// `pciplan assign --policy`: [`Inputs::assign`] under a placement
+    /// policy (selectors see the XML's aliases, MACs and disk targets).
+    ///
+    /// # Errors
+    /// Every refusal of [`Inputs::load`] and [`Plan::assign_with`].
+    ///
+    /// ```
+    /// use pciplan::libvirt::Inputs;
+    /// use pciplan::policy::Policy;
+    /// let xml = "<domain><os><type arch='x86_64' machine='q35'>hvm</type></os><devices/></domain>";
+    /// let out = Inputs::default().assign_with(xml, &Policy { spare_ports: 3, ..Policy::default() })?;
+    /// assert_eq!(out.matches("model='pcie-root-port'").count(), 5);
+    /// # Ok::<(), pciplan::Error>(())
+    /// ```
+    pub fn assign_with(&self, xml: &str, policy: &crate::policy::Policy) -> Result<String, Error> {
+        let (doc, mut plan) = self.load(xml)?;
+        let ids = super::identities(&doc, &plan);
+        plan.assign_with(policy, &ids)?;
+        write_domain(&doc, &plan)
+    }
+
     /// `pciplan explain` (text): why every device has its address, or why
     /// the definition is refused ([`ExplainText::Refused`], the CLI's
     /// exit 1 with the refusal printed).

@@ -19,7 +19,7 @@ fn bad(msg: impl Into<String>) -> PolicyFileError {
     PolicyFileError(msg.into())
 }
 
-const KEYS: [&str; 9] = [
+const KEYS: [&str; 10] = [
     "version",
     "spare_ports",
     "expand",
@@ -28,6 +28,7 @@ const KEYS: [&str; 9] = [
     "hotplug_off",
     "io_windows",
     "group",
+    "group_bus_numbers",
     "comment",
 ];
 
@@ -94,6 +95,11 @@ pub(super) fn parse(text: &str) -> Result<Policy, PolicyFileError> {
         Some(Value::Array(a)) => a.iter().map(group).collect::<Result<_, _>>()?,
         Some(_) => return Err(bad("'group' must be an array of tables ([[group]])")),
     };
+    let group_bus_numbers = match table.get("group_bus_numbers") {
+        None => None,
+        Some(Value::Integer(n)) if (2..=128).contains(n) => u32::try_from(*n).ok(),
+        Some(_) => return Err(bad("'group_bus_numbers' must be an integer from 2 to 128")),
+    };
     let mut keys: Vec<&str> = groups.iter().map(|g: &Group| g.key.as_str()).collect();
     keys.sort_unstable();
     if let Some(w) = keys.windows(2).find(|w| w.first() == w.get(1)) {
@@ -111,6 +117,7 @@ pub(super) fn parse(text: &str) -> Result<Policy, PolicyFileError> {
         hotplug_off,
         io_windows,
         groups,
+        group_bus_numbers,
     })
 }
 

@@ -128,7 +128,16 @@ pub struct Policy {
     pub io_windows: IoWindows,
     /// Grouping behind expander buses.
     pub groups: Vec<Group>,
+    /// Bus numbers each new expander bus gets (its own bus and one per
+    /// port behind it): room for the group's later devices. `None` is the
+    /// default, [`DEFAULT_GROUP_BUS_NUMBERS`]; a group with more devices
+    /// gets the next multiple of eight that holds them.
+    pub group_bus_numbers: Option<u32>,
 }
+
+/// The bus numbers a new expander bus gets by default: room for 15 devices
+/// behind it on PCI Express.
+pub const DEFAULT_GROUP_BUS_NUMBERS: u32 = 16;
 
 impl Policy {
     /// True when the policy is libvirt's algorithm unchanged.

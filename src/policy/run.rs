@@ -65,7 +65,10 @@ pub(super) fn run(plan: &mut Plan, policy: &Policy, ids: &[Identity]) -> Result<
     if let Some(layout) = layout
         && !groups.is_empty()
     {
-        build_groups(plan, layout, &policy.groups, &groups, &pos)?;
+        let size = policy
+            .group_bus_numbers
+            .unwrap_or(super::DEFAULT_GROUP_BUS_NUMBERS);
+        build_groups(plan, layout, &policy.groups, &groups, &pos, size)?;
     }
     hotplug_off(plan, &policy.hotplug_off);
     plan.assign()?;
@@ -413,11 +416,7 @@ fn assign_without(plan: &Plan, held: &[bool], bridges: u32) -> Result<Plan, Erro
     }
     base.devices = kept;
     for _ in 0..bridges {
-        let index = next_index(&base);
-        base.insert_device(Device::new(DeviceKind::Controller(Controller::pci(
-            ControllerModel::PciBridge,
-            index,
-        ))));
+        add_controller(&mut base, ControllerModel::PciBridge, 0)?;
     }
     base.assign()?;
     Ok(base)
@@ -524,8 +523,9 @@ fn pci_address(bus: u32, slot: usize, function: usize) -> Option<PciAddress> {
 /// PCI Express one root port per device (eight to a slot of the
 /// expander's bus), on pc the devices on the expander's own slots. A group
 /// whose devices an earlier plan put behind an expander bus gets its new
-/// devices behind that one. New expander buses take bus numbers below
-/// every existing one, in ranges of eight (room for later devices). The
+/// devices behind that one while it has room, then behind a new one on the
+/// same node. New expander buses take bus numbers below
+/// every existing one, `size` of them (room for later devices). The
 /// devices get their addresses first, then the controllers are added
 /// (adding moves positions).
 fn build_groups(
@@ -534,6 +534,7 @@ fn build_groups(
     groups: &[Group],
     members: &[Members],
     pos: &[usize],
+    size: u32,
 ) -> Result<(), Error> {
     let Some(expander) = layout.expander() else {
         return Ok(());
@@ -556,15 +557,25 @@ fn build_groups(
         let Some(group) = groups.get(m.group) else {
             continue;
         };
-        let existing = m
+        // The newest expander bus an earlier plan put the group behind.
+        let mut current = m
             .placed
             .iter()
-            .find_map(|a| expander_behind(plan, *a, ports));
-        let pxb = match existing {
-            Some(x) => x,
-            None => {
-                let need = if ports { m.new.len() } else { 0 }.saturating_add(1);
-                let size = u32::try_from(need.div_ceil(8).saturating_mul(8)).unwrap_or(u32::MAX);
+            .filter_map(|a| expander_behind(plan, *a, ports))
+            .max();
+        for (k, &i) in m.new.iter().enumerate() {
+            let full = current.is_none_or(|x| {
+                let (room, behind) = room_of(plan, &added, &ranges, x);
+                free_place(&used, x, ports).is_none() || (ports && behind.saturating_add(1) > room)
+            });
+            if full {
+                // A new expander bus for the group, on the same node, with
+                // room for the rest of its new devices.
+                let left = m.new.len().saturating_sub(k);
+                let need = if ports { left.min(32 * FUNCTIONS) } else { 0 }.saturating_add(1);
+                let fits = u32::try_from(need.div_ceil(8).saturating_mul(8)).unwrap_or(u32::MAX);
+                // On pc the devices sit on the expander's own bus: one number.
+                let size = if ports { size.max(fits).min(128) } else { 1 };
                 let Some(bus_nr) = top.saturating_add(1).checked_sub(size).filter(|&b| b >= 1)
                 else {
                     return Err(bus_numbers_exhausted(0, wanted));
@@ -580,40 +591,17 @@ fn build_groups(
                 }
                 added.push(Device::new(DeviceKind::Controller(c)));
                 ranges.push((x, bus_nr));
-                x
+                current = Some(x);
             }
-        };
-        // The expander's bus numbers: its busNr up to the next range.
-        let own = ranges.iter().find(|r| r.0 == pxb).map_or(0, |r| r.1);
-        let room = ranges
-            .iter()
-            .map(|r| r.1)
-            .filter(|&b| b > own)
-            .min()
-            .unwrap_or(256)
-            .saturating_sub(own);
-        let mut behind = ports_behind(plan, pxb) + added.iter().filter(|d| on_bus(d, pxb)).count();
-        for &i in &m.new {
+            let Some(pxb) = current else {
+                return Err(bus_numbers_exhausted(0, wanted));
+            };
             let at = pos.get(i).copied().unwrap_or(usize::MAX);
             let Some(place) = free_place(&used, pxb, ports) else {
-                return Err(policy_error(PolicyError::Ceiling {
-                    ceiling: "expander bus slots",
-                    used: 32,
-                    limit: 32,
-                    fits: 0,
-                    wanted,
-                }));
+                return Err(bus_numbers_exhausted(0, wanted));
             };
             used.insert((pxb, place.slot().as_u8(), place.function().as_u8()));
             if ports {
-                behind += 1;
-                if u32::try_from(behind).unwrap_or(u32::MAX) >= room {
-                    return Err(policy_error(PolicyError::Budget {
-                        budget: "bus numbers of the expander bus",
-                        used: behind.saturating_add(1),
-                        limit: usize::try_from(room).unwrap_or(0),
-                    }));
-                }
                 let port = index;
                 index = index.saturating_add(1);
                 let Some(dev_at) = pci_address(port, 0, 0) else {
@@ -645,6 +633,21 @@ fn build_groups(
         plan.insert_device(d);
     }
     Ok(())
+}
+
+/// An expander bus's bus numbers (from its busNr to the next range) and
+/// how many of them its own bus and the ports on it take.
+fn room_of(plan: &Plan, added: &[Device], ranges: &[(u32, u32)], pxb: u32) -> (usize, usize) {
+    let own = ranges.iter().find(|r| r.0 == pxb).map_or(0, |r| r.1);
+    let room = ranges
+        .iter()
+        .map(|r| r.1)
+        .filter(|&b| b > own)
+        .min()
+        .unwrap_or(256)
+        .saturating_sub(own);
+    let behind = ports_behind(plan, pxb) + added.iter().filter(|d| on_bus(d, pxb)).count();
+    (usize::try_from(room).unwrap_or(0), behind.saturating_add(1))
 }
 
 /// Every expander bus: index and busNr.
@@ -805,6 +808,20 @@ fn hotplug_off(plan: &mut Plan, elements: &[String]) {
     }
 }
 
+/// Adds a PCI controller of `model` without an address at the next free
+/// index; past index 255 the bus numbers are exhausted (`wanted` devices
+/// or places were asked for).
+fn add_controller(plan: &mut Plan, model: ControllerModel, wanted: usize) -> Result<(), Error> {
+    let index = next_index(plan);
+    if index > 255 {
+        return Err(bus_numbers_exhausted(0, wanted));
+    }
+    plan.insert_device(Device::new(DeviceKind::Controller(Controller::pci(
+        model, index,
+    ))));
+    Ok(())
+}
+
 /// `spare_ports`: adds empty hot-pluggable places until there are `n`:
 /// root ports on PCI Express (each one place), pci-bridges on pc (31 free
 /// slots each, less the slot it takes). On pc the last free slot does not
@@ -830,28 +847,14 @@ fn add_spares(plan: &mut Plan, layout: Layout, n: u32) -> Result<(), Error> {
     match layout {
         Layout::Pcie { .. } => {
             for _ in have..n {
-                let index = next_index(plan);
-                if index > 255 {
-                    return Err(bus_numbers_exhausted(0, n));
-                }
-                plan.insert_device(Device::new(DeviceKind::Controller(Controller::pci(
-                    layout.spare_model(),
-                    index,
-                ))));
+                add_controller(plan, layout.spare_model(), n)?;
             }
             plan.assign()
         }
         Layout::Pci => {
             // Each bridge adds its slots; bounded by the spare limit.
             while free(plan) < n {
-                let index = next_index(plan);
-                if index > 255 {
-                    return Err(bus_numbers_exhausted(0, n));
-                }
-                plan.insert_device(Device::new(DeviceKind::Controller(Controller::pci(
-                    layout.spare_model(),
-                    index,
-                ))));
+                add_controller(plan, layout.spare_model(), n)?;
                 plan.assign()?;
             }
             Ok(())

@@ -29,12 +29,16 @@ def assign(
     caps: Optional[str] = None,
     host_pci: Optional[str] = None,
     libvirt: str = "9.0",
+    policy: Optional[str] = None,
 ) -> str:
     """``pciplan assign``: the domain XML with PCI addresses and the controllers
-    libvirt would add, byte for byte the CLI's output.
+    libvirt would add, byte for byte the CLI's output; with ``policy`` (the
+    text of a policy file, docs/policy.md) ``pciplan assign --policy``.
 
-    :raises PciplanError: the definition is refused.
-    :raises ValueError: malformed ``caps`` or ``host_pci``, unknown ``libvirt``.
+    :raises PciplanError: the definition is refused (a policy that cannot be
+        met is a ``ConfigUnsupportedError``).
+    :raises ValueError: malformed ``caps``, ``host_pci`` or ``policy``, unknown
+        ``libvirt``.
     """
 
 def explain(
