@@ -168,7 +168,8 @@ def main(argv):
         print("%s: %s" % (policy, " ".join("%s=%d" % kv for kv in sorted(tally.items()))))
         return 0
     if len(argv) >= 2 and argv[1] == "compare":
-        dirs = argv[2:] or sorted(os.path.join(CASES, d) for d in os.listdir(CASES))
+        dirs = argv[2:] or sorted(os.path.join(CASES, d) for d in os.listdir(CASES)
+                                  if os.path.isdir(os.path.join(CASES, d)))
         bad = 0
         with cf.ThreadPoolExecutor(4) as ex:
             for d, diffs in zip(dirs, ex.map(compare, dirs)):
