@@ -14,7 +14,8 @@
 //! The tests skip, with a printed line, when the emulator is missing.
 //! `PCIPLAN_QEMU_POLICY_BIG=1` also runs the plans that take minutes
 //! (7,900 devices on pc: QEMU's start-up time grows faster than the device
-//! count).
+//! count). Every 20th plan of the policy corpus (`tests/data/policy/cases`)
+//! is booted too, all of them with `PCIPLAN_QEMU_POLICY_CORPUS=all`.
 
 #![cfg(all(feature = "libvirt", feature = "cli"))]
 
@@ -502,4 +503,87 @@ fn q35_combined_policy_boots_as_planned() -> Result<(), String> {
     let xml = domain("x86_64", "q35", cpu, &devices);
     let figures = boot("q35-combined", "combined", "x86_64", &xml, LIMITS)?;
     matched("q35-combined", figures)
+}
+
+/// The environment variable that boots every plan of the policy corpus
+/// (`all`) instead of every [`CORPUS_STRIDE`]th one.
+const CORPUS_ENV: &str = "PCIPLAN_QEMU_POLICY_CORPUS";
+
+/// One case in this many of the policy corpus is booted by default.
+const CORPUS_STRIDE: usize = 20;
+
+/// A stored plan of the policy corpus (libvirt's definition of it, which
+/// has the same PCI view), read back and assigned, passthrough devices
+/// replaced by stand-ins at their addresses.
+fn corpus_job(case: &Path) -> Result<Job, String> {
+    let read = |p: &Path| {
+        std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+    };
+    let xml = read(&case.join("expected.xml"))?;
+    let arch = if xml.contains("arch='aarch64'") {
+        "aarch64"
+    } else {
+        "x86_64"
+    };
+    let caps = parse_caps_xml(&read(&caps_file(arch))?).map_err(|e| e.to_string())?;
+    let (_, mut plan) =
+        parse_domain(&xml, &caps, &HostPci::default()).map_err(|e| e.to_string())?;
+    plan.assign().map_err(|e| format!("assign: {e}"))?;
+    let stand_ins = qemu::plans::stand_in(&mut plan);
+    Ok(Job {
+        name: case
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        plan,
+        stand_ins,
+    })
+}
+
+#[test]
+fn policy_corpus_plans_boot_as_planned() -> Result<(), String> {
+    let dir = data().join("policy/cases");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("expected.xml").is_file())
+        .collect();
+    cases.sort();
+    let all = std::env::var(CORPUS_ENV).is_ok_and(|v| v == "all");
+    let chosen: Vec<&PathBuf> = cases
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| all || i % CORPUS_STRIDE == 0)
+        .map(|(_, c)| c)
+        .collect();
+    let start = Instant::now();
+    let (mut booted, mut skipped) = (0usize, 0usize);
+    let mut failures = Vec::new();
+    for case in &chosen {
+        let job = corpus_job(case)?;
+        if qmp::version(program(&job)).is_none() {
+            skipped += 1;
+            continue;
+        }
+        booted += 1;
+        match session::run(&job, LIMITS, &|_| false) {
+            Outcome::Matched(0) => {}
+            other => failures.push(format!("{}: {other:?}", job.name)),
+        }
+    }
+    println!(
+        "qemu-policy corpus: {} of {} plans booted, {} matched, {skipped} skipped (emulator missing), {:.1} s",
+        booted,
+        cases.len(),
+        booted - failures.len(),
+        start.elapsed().as_secs_f64()
+    );
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} plan(s) did not boot as planned:\n  {}",
+            failures.len(),
+            failures.join("\n  ")
+        ))
+    }
 }
