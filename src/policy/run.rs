@@ -574,8 +574,11 @@ fn build_groups(
                 let left = m.new.len().saturating_sub(k);
                 let need = if ports { left.min(32 * FUNCTIONS) } else { 0 }.saturating_add(1);
                 let fits = u32::try_from(need.div_ceil(8).saturating_mul(8)).unwrap_or(u32::MAX);
-                // On pc the devices sit on the expander's own bus: one number.
-                let size = if ports { size.max(fits).min(128) } else { 1 };
+                // On pc the devices sit on the expander's own bus, and the
+                // next expander bus keeps one number's distance, as
+                // libvirt's own busNr defaults do (adjacent ones hide the
+                // first one's devices from SeaBIOS).
+                let size = if ports { size.max(fits).min(128) } else { 2 };
                 let Some(bus_nr) = top.saturating_add(1).checked_sub(size).filter(|&b| b >= 1)
                 else {
                     return Err(bus_numbers_exhausted(0, wanted));
