@@ -157,6 +157,30 @@ fn expand_names_the_ceiling_and_how_many_devices_fit() {
 }
 
 #[test]
+fn expand_counts_exactly_how_many_devices_fit() {
+    let p = policy("version = 1\nexpand = true\n");
+    let e = plan(
+        &domain("q35", "", &nics(1897)),
+        Some(&p),
+        &HostPci::default(),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("; 1896 of the 1897 devices to place would fit"),
+        "{e}"
+    );
+    assert!(
+        plan(
+            &domain("q35", "", &nics(1896)),
+            Some(&p),
+            &HostPci::default()
+        )
+        .is_ok()
+    );
+}
+
+#[test]
 fn expand_does_nothing_while_libvirts_algorithm_has_room() {
     let xml = domain("q35", "", &nics(20));
     assert_eq!(

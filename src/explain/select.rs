@@ -46,7 +46,7 @@ pub enum Selector {
 /// A selector that cannot be read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "invalid device selector '{0}': use ELEMENT[N], alias:NAME, mac:ADDR, target:DEV or host:ADDR"
+    "invalid device selector '{0}': use ELEMENT[N] (N from 1), alias:NAME, mac:ADDR, target:DEV or host:ADDR"
 )]
 ///
 /// ```

@@ -268,16 +268,19 @@ fn packable(plan: &Plan, ctx: &FlagContext<'_>, i: usize) -> bool {
 
 /// `expand`: the packable devices in libvirt's order, eight to a slot.
 fn expand_packs(plan: &Plan, held: &[bool]) -> Vec<Pack> {
-    let ctx = plan.flag_context();
-    let order: Vec<usize> = plan
-        .iteration_order()
-        .into_iter()
-        .filter(|&i| !held.get(i).copied().unwrap_or(true) && packable(plan, &ctx, i))
-        .collect();
-    order
+    packable_order(plan, held)
         .chunks(FUNCTIONS)
         .filter(|c| c.len() > 1)
         .map(|c| c.iter().zip(0u8..).map(|(&i, f)| (i, f)).collect())
+        .collect()
+}
+
+/// The packable devices not held, in libvirt's order.
+fn packable_order(plan: &Plan, held: &[bool]) -> Vec<usize> {
+    let ctx = plan.flag_context();
+    plan.iteration_order()
+        .into_iter()
+        .filter(|&i| !held.get(i).copied().unwrap_or(true) && packable(plan, &ctx, i))
         .collect()
 }
 
@@ -341,7 +344,7 @@ fn expand(
         }
     }
     let e = last.unwrap_or_else(|| bus_numbers_exhausted(0, 0));
-    Err(ceiling(plan, held, &packs, extras, &e))
+    Err(ceiling(plan, held, extras, &e))
 }
 
 /// `host_multifunction`: passthrough devices without an address whose host
@@ -981,8 +984,9 @@ fn is_capacity(e: &Error) -> bool {
 /// The ceiling `expand` reached, with how many of the devices to place
 /// fit: the largest prefix (in libvirt's order) of the packable devices,
 /// found by bisection.
-fn ceiling(plan: &Plan, held: &[bool], packs: &[Pack], extras: u32, e: &Error) -> Error {
-    let order: Vec<usize> = packs.iter().flatten().map(|&(i, _)| i).collect();
+fn ceiling(plan: &Plan, held: &[bool], extras: u32, e: &Error) -> Error {
+    // Every packable device, also a last one left alone in its slot.
+    let order = packable_order(plan, held);
     let wanted = order.len();
     let attempt = |m: usize| -> Option<Plan> {
         let mut h = held.to_vec();
