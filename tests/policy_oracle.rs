@@ -30,6 +30,8 @@
 #![cfg(feature = "cli")]
 
 // Shared with `tests/oracle.rs`; this test uses part of it.
+#[path = "common/cli.rs"]
+mod cli;
 #[allow(dead_code)]
 mod common;
 
@@ -37,7 +39,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::harness::{Outcome, finish, first_text_difference, read, read_expected_pass};
 use common::pci_view;
@@ -89,28 +90,8 @@ enum Planned {
 
 /// Runs `pciplan assign --policy <policy> --caps <caps> -` on `xml`.
 fn plan(policy: &str, caps: &Path, xml: &str) -> Result<Planned, String> {
-    use std::io::Write as _;
     let policy_file = corpus().join("policies").join(format!("{policy}.toml"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pciplan"))
-        .arg("assign")
-        .arg("--policy")
-        .arg(&policy_file)
-        .arg("--caps")
-        .arg(caps)
-        .arg("-")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start pciplan: {e}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(xml.as_bytes())
-            .map_err(|e| format!("cannot write to pciplan: {e}"))?;
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| format!("pciplan: {e}"))?;
+    let out = cli::assign_policy(&policy_file, caps, xml)?;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
     match out.status.code() {

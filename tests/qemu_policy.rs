@@ -20,12 +20,12 @@
 #![cfg(all(feature = "libvirt", feature = "cli"))]
 
 // Shared with `tests/qemu_acceptance.rs`; this test uses part of it.
+#[path = "common/cli.rs"]
+mod cli;
 #[allow(dead_code)]
 mod qemu;
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pciplan::Plan;
@@ -131,26 +131,7 @@ fn virtio_nics(first: usize, n: usize) -> String {
 /// assigned plan.
 fn policy_plan(policy: &Path, arch: &str, xml: &str) -> Result<Plan, String> {
     let caps_path = caps_file(arch);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pciplan"))
-        .arg("assign")
-        .arg("--policy")
-        .arg(policy)
-        .arg("--caps")
-        .arg(&caps_path)
-        .arg("-")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start pciplan: {e}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(xml.as_bytes())
-            .map_err(|e| format!("cannot write to pciplan: {e}"))?;
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| format!("pciplan: {e}"))?;
+    let out = cli::assign_policy(policy, &caps_path, xml)?;
     if !out.status.success() {
         return Err(format!(
             "pciplan assign --policy {} refused: {}",

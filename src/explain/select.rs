@@ -117,6 +117,23 @@ impl Selector {
             Selector::Element { element, ordinal } => {
                 d.element == element.as_str() && d.ordinal == *ordinal
             }
+            _ => self.matches_identity(id),
+        }
+    }
+
+    /// Whether a selector other than `ELEMENT[N]` picks the device with
+    /// this identity (`ELEMENT[N]` needs the device's position: false).
+    ///
+    /// ```
+    /// use pciplan::explain::Selector;
+    /// let id = pciplan::diff::Identity { alias: Some("ua-net0".into()), ..Default::default() };
+    /// assert!("alias:ua-net0".parse::<Selector>()?.matches_identity(&id));
+    /// assert!(!"interface[1]".parse::<Selector>()?.matches_identity(&id));
+    /// # Ok::<(), pciplan::explain::SelectorError>(())
+    /// ```
+    pub fn matches_identity(&self, id: &Identity) -> bool {
+        match self {
+            Selector::Element { .. } => false,
             Selector::Alias(a) => id.alias.as_deref() == Some(a.as_str()),
             Selector::Mac(m) => id.mac.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(m)),
             Selector::Target(t) => id.target.as_deref() == Some(t.as_str()),

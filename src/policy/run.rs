@@ -213,19 +213,7 @@ fn select(plan: &Plan, sel: &Selector, ids: &[Identity]) -> Vec<usize> {
                         &own
                     }
                 };
-                match sel {
-                    Selector::Alias(a) => id.alias.as_deref() == Some(a.as_str()),
-                    Selector::Mac(m) => {
-                        id.mac.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(m))
-                    }
-                    Selector::Target(t) => id.target.as_deref() == Some(t.as_str()),
-                    Selector::HostSource(a) => id.host_source.is_some_and(|h| h.key() == a.key()),
-                    Selector::Name(n) => {
-                        id.alias.as_deref() == Some(n.as_str())
-                            || id.target.as_deref() == Some(n.as_str())
-                    }
-                    Selector::Element { .. } => false,
-                }
+                sel.matches_identity(id)
             }
         };
         if hit {
@@ -779,29 +767,32 @@ fn hotplug_off(plan: &mut Plan, elements: &[String]) {
     if elements.is_empty() {
         return;
     }
-    let buses: Vec<u32> = plan
+    let buses: std::collections::BTreeSet<u32> = plan
         .devices
         .iter()
         .filter(|d| elements.iter().any(|e| e == d.kind.element()))
         .filter_map(|d| d.address.present())
         .map(|a| u32::from(a.bus()))
         .collect();
-    for bus in buses {
-        let Some(i) = plan.devices.iter().position(|d| {
-            d.kind.controller().is_some_and(|c| {
-                matches!(c.kind, ControllerKind::Pci(_))
-                    && c.idx() == bus
-                    && matches!(
-                        c.pci_model(),
-                        Some(
-                            ControllerModel::PcieRootPort
-                                | ControllerModel::PcieSwitchDownstreamPort
+    // The ports among them, by position: one pass over the list.
+    let ports: Vec<usize> = (0..plan.devices.len())
+        .filter(|&i| {
+            plan.devices
+                .get(i)
+                .and_then(|d| d.kind.controller())
+                .is_some_and(|c| {
+                    buses.contains(&c.idx())
+                        && matches!(
+                            c.pci_model(),
+                            Some(
+                                ControllerModel::PcieRootPort
+                                    | ControllerModel::PcieSwitchDownstreamPort
+                            )
                         )
-                    )
-            })
-        }) else {
-            continue;
-        };
+                })
+        })
+        .collect();
+    for i in ports {
         if let Some(d) = plan.edit_device(i)
             && let DeviceKind::Controller(Controller {
                 kind: ControllerKind::Pci(p),
