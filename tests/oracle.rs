@@ -25,11 +25,11 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use common::harness::{
-    Outcome, assign, check_fixed_point, finish, guarded, quiet_panics, read, read_expected_pass,
+    Outcome, assign, case_names, check_fixed_point, finish, guarded, quiet_panics, read,
+    read_expected_pass,
 };
 use common::pci_view;
 use pciplan::Capabilities;
@@ -73,20 +73,6 @@ const LIBVIRT_11_3: Corpus = Corpus {
 
 fn corpus_dir(c: Corpus) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(c.dir)
-}
-
-/// The case directories, sorted by name.
-fn case_names(c: Corpus) -> Result<Vec<String>, String> {
-    let dir = corpus_dir(c).join("cases");
-    let mut out = Vec::new();
-    for entry in fs::read_dir(&dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))? {
-        let entry = entry.map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
-        if entry.path().join("input.xml").is_file() {
-            out.push(entry.file_name().to_string_lossy().into_owned());
-        }
-    }
-    out.sort();
-    Ok(out)
 }
 
 /// `<target dev>` → PCI address (as text) of every disk that has one.
@@ -252,7 +238,7 @@ fn libvirt_11_3_qemu_10_0_oracle() -> Result<(), String> {
 /// Replays one corpus; `name` prefixes the summary lines and names the
 /// report (`target/<name>-report.txt`).
 fn replay(c: Corpus, name: &'static str) -> Result<(), String> {
-    let names = case_names(c)?;
+    let names = case_names(&corpus_dir(c).join("cases"))?;
     let mut caps_cache = BTreeMap::new();
     let mut per_arch: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let host = HostPci::default();

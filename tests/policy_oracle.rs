@@ -37,29 +37,16 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::harness::{Outcome, finish, first_text_difference, read, read_expected_pass};
+use common::harness::{
+    Outcome, case_names, finish, first_text_difference, read, read_expected_pass,
+};
 use common::pci_view;
 
 /// The corpus directory.
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/policy")
-}
-
-/// The case directories, sorted by name.
-fn case_names() -> Result<Vec<String>, String> {
-    let dir = corpus().join("cases");
-    let mut out = Vec::new();
-    for entry in fs::read_dir(&dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))? {
-        let entry = entry.map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
-        if entry.path().join("input.xml").is_file() {
-            out.push(entry.file_name().to_string_lossy().into_owned());
-        }
-    }
-    out.sort();
-    Ok(out)
 }
 
 /// `<policy>-<seed>` → `<policy>`.
@@ -177,7 +164,7 @@ struct Tally {
 
 #[test]
 fn libvirt_9_0_keeps_every_policy_plan() -> Result<(), String> {
-    let names = case_names()?;
+    let names = case_names(&corpus().join("cases"))?;
     let pass_list = corpus().join("expected-pass.txt");
     let must_pass = read_expected_pass(&pass_list)?;
     let mut tallies: BTreeMap<&str, Tally> = BTreeMap::new();

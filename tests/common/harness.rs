@@ -93,6 +93,21 @@ pub fn guarded(case: impl FnOnce() -> Result<(), String>) -> Result<(), String> 
 }
 
 /// Reads an expected-pass list: one case per line, `#` starts a comment.
+/// The case directories under `dir` (those with an `input.xml`), sorted
+/// by name. Not every test binary that has `common` lists cases.
+#[allow(dead_code)]
+pub fn case_names(dir: &Path) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))? {
+        let entry = entry.map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+        if entry.path().join("input.xml").is_file() {
+            out.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 pub fn read_expected_pass(path: &Path) -> Result<BTreeSet<String>, String> {
     if !path.exists() {
         return Ok(BTreeSet::new());
