@@ -120,46 +120,58 @@ impl Plan {
     /// within a kind; the first console is skipped when it mirrors the
     /// first serial port.
     pub(crate) fn iteration_order(&self) -> Vec<usize> {
-        // A counting sort by kind: stable, linear.
+        self.iteration_order_where(|_| true)
+    }
+
+    /// The devices for which `keep` holds, in iteration order (§5.14): a
+    /// pass that only needs some devices (those with an address, say) sorts
+    /// only those. The mirrored first console is left out as in
+    /// [`Plan::iteration_order`].
+    pub(crate) fn iteration_order_where(&self, keep: impl Fn(&Device) -> bool) -> Vec<usize> {
+        // A counting sort by kind: stable, linear. Consoles share one rank,
+        // so the first console in list order is the first one visited.
         const KINDS: usize = 25;
+        let rank = |d: &Device| usize::from(d.kind.iteration_rank()).min(KINDS - 1);
         let mut start = [0usize; KINDS + 1];
-        for d in &self.devices {
-            let r = usize::from(d.kind.iteration_rank()).min(KINDS - 1);
-            if let Some(c) = start.get_mut(r + 1) {
-                *c += 1;
+        let mut skipped = None;
+        let mut kept = 0usize;
+        for (i, d) in self.devices.iter().enumerate() {
+            if let DeviceKind::Console(target) = &d.kind
+                && skipped.is_none()
+            {
+                let mirrors = matches!(target, ConsoleTarget::Serial | ConsoleTarget::None);
+                skipped = Some(mirrors.then_some(i));
+            }
+            if keep(d) {
+                if let Some(c) = start.get_mut(rank(d) + 1) {
+                    *c += 1;
+                }
+                kept += 1;
             }
         }
+        let skipped = skipped.flatten();
         for r in 0..KINDS {
             let prev = start.get(r).copied().unwrap_or(0);
             if let Some(c) = start.get_mut(r + 1) {
                 *c += prev;
             }
         }
-        let mut order = vec![0usize; self.devices.len()];
+        let mut order = vec![0usize; kept];
         for (i, d) in self.devices.iter().enumerate() {
-            let r = usize::from(d.kind.iteration_rank()).min(KINDS - 1);
-            if let Some(pos) = start.get_mut(r) {
+            if !keep(d) {
+                continue;
+            }
+            if let Some(pos) = start.get_mut(rank(d)) {
                 if let Some(slot) = order.get_mut(*pos) {
                     *slot = i;
                 }
                 *pos += 1;
             }
         }
-        let first_console = order.iter().copied().find(|&i| {
-            self.devices
-                .get(i)
-                .is_some_and(|d| matches!(d.kind, DeviceKind::Console(_)))
-        });
-        if let Some(c) = first_console {
-            let skip = self.devices.get(c).is_some_and(|d| {
-                matches!(
-                    d.kind,
-                    DeviceKind::Console(ConsoleTarget::Serial | ConsoleTarget::None)
-                )
-            });
-            if skip {
-                order.retain(|&i| i != c);
-            }
+        if let Some(c) = skipped
+            && self.devices.get(c).is_some_and(&keep)
+        {
+            order.retain(|&i| i != c);
         }
         order
     }
@@ -421,7 +433,7 @@ impl Plan {
                 b.set_model(gap_model, true);
             }
         }
-        for i in self.iteration_order() {
+        for i in self.iteration_order_where(|d| d.address.present().is_some()) {
             let Some(dev) = self.devices.get(i) else {
                 continue;
             };
@@ -611,33 +623,41 @@ impl Plan {
             DeviceAddress::Pci(a) if !a.is_empty() && a.domain() == 0 => Some(*a),
             _ => None,
         };
-        // Slots (bus × 32 + slot; assigned addresses are on domain 0) with a
-        // device on a function other than 0: usually none.
-        let key = |a: &PciAddress| usize::from(a.bus()) * 32 + usize::from(a.slot().as_u8());
-        let mut shared: Vec<usize> = self
-            .devices
-            .iter()
-            .filter_map(pci)
-            .filter(|a| a.function().as_u8() != 0)
-            .map(|a| key(&a))
-            .collect();
-        if shared.is_empty() {
-            return;
-        }
-        shared.sort_unstable();
-        shared.dedup();
-        // The first device (iteration order) at function 0 of each of them.
-        let mut heads: Vec<Option<usize>> = vec![None; shared.len()];
-        for j in self.iteration_order() {
-            if let Some(b) = self.devices.get(j).and_then(pci)
-                && b.function().as_u8() == 0
-                && let Ok(k) = shared.binary_search(&key(&b))
-                && let Some(h @ None) = heads.get_mut(k)
+        // Slots (one bit per slot of each bus; assigned addresses are on
+        // domain 0) with a device on a function other than 0: usually none.
+        let mut shared = [0u32; 256];
+        let mut any = false;
+        for a in self.devices.iter().filter_map(pci) {
+            if a.function().as_u8() != 0
+                && let Some(bits) = shared.get_mut(usize::from(a.bus()))
             {
-                *h = Some(j);
+                *bits |= 1u32 << a.slot().as_u8();
+                any = true;
             }
         }
-        for j in heads.into_iter().flatten() {
+        if !any {
+            return;
+        }
+        let in_shared = |a: &PciAddress| {
+            shared
+                .get(usize::from(a.bus()))
+                .is_some_and(|bits| bits & (1u32 << a.slot().as_u8()) != 0)
+        };
+        // The first device (iteration order) at function 0 of each of them.
+        let candidate =
+            |d: &Device| pci(d).is_some_and(|a| a.function().as_u8() == 0 && in_shared(&a));
+        let mut seen = [0u32; 256];
+        let mut heads = Vec::new();
+        for j in self.iteration_order_where(candidate) {
+            if let Some(b) = self.devices.get(j).and_then(pci)
+                && let Some(bits) = seen.get_mut(usize::from(b.bus()))
+                && *bits & (1u32 << b.slot().as_u8()) == 0
+            {
+                *bits |= 1u32 << b.slot().as_u8();
+                heads.push(j);
+            }
+        }
+        for j in heads {
             if let Some(DeviceAddress::Pci(b)) = self.devices.get(j).map(|d| &d.address)
                 && b.multifunction() == Multifunction::Absent
             {
