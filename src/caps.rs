@@ -84,6 +84,7 @@ pub struct Capabilities {
 
 /// A bit for each capability name the engine looks up per device or per
 /// controller, so that those lookups need no string-set search.
+#[inline]
 fn hot_bit(name: &str) -> Option<u32> {
     Some(match name {
         "pcie-root-port" => 0,
@@ -193,6 +194,7 @@ impl Capabilities {
     }
 
     /// Whether the capability is present.
+    #[inline]
     pub fn has(&self, name: &str) -> bool {
         match hot_bit(name) {
             Some(b) => self.hot & (1 << b) != 0,

@@ -714,10 +714,18 @@ impl Plan {
                 self.validate_pci_controller(d, c)?;
             }
         }
-        for i in self.iteration_order() {
-            if let Some(d) = self.devices.get(i) {
-                self.validate_device_address(d)?;
-                self.validate_device_model(d)?;
+        // The first failure in iteration order is the one reported; when
+        // every device passes (the usual case), list order finds that out
+        // without sorting.
+        let device_ok = |d: &Device| {
+            self.validate_device_address(d).is_ok() && self.validate_device_model(d).is_ok()
+        };
+        if !self.devices.iter().all(device_ok) {
+            for i in self.iteration_order() {
+                if let Some(d) = self.devices.get(i) {
+                    self.validate_device_address(d)?;
+                    self.validate_device_model(d)?;
+                }
             }
         }
         self.check_console_serial_address()?;

@@ -201,6 +201,22 @@ pub fn check_compatible(
     Ok(())
 }
 
+/// Whether an automatic search may put a device with `dev_flags` on a bus
+/// with `bus_flags` (bus number `bus`): [`check_compatible`] in
+/// [`CheckMode::Auto`] without building the error a scan throws away.
+#[inline]
+pub(crate) fn auto_compatible(bus_flags: ConnectFlags, dev_flags: ConnectFlags, bus: u8) -> bool {
+    let mut bus_flags = bus_flags;
+    if dev_flags.contains(ConnectFlags::INTEGRATED) {
+        if bus != 0 {
+            return false;
+        }
+        bus_flags |= ConnectFlags::AUTOASSIGN;
+    }
+    let needs = dev_flags & (ConnectFlags::AUTOASSIGN | ConnectFlags::HOTPLUGGABLE);
+    bus_flags.contains(needs) && (dev_flags & bus_flags).intersects(ConnectFlags::TYPES)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +224,35 @@ mod tests {
 
     fn addr(bus: u8) -> PciAddress {
         PciAddress::from_parts(bus, 1, 0).unwrap()
+    }
+
+    #[test]
+    fn auto_compatible_agrees_with_check_compatible() {
+        let samples = [
+            F::empty(),
+            F::P,
+            F::E_PCIE,
+            F::P | F::HOTPLUGGABLE,
+            F::E_PCIE | F::HOTPLUGGABLE,
+            F::PCI_DEVICE,
+            F::PCIE_DEVICE | F::INTEGRATED,
+            F::PCI_DEVICE | F::INTEGRATED | F::AUTOASSIGN,
+            F::PCIE_ROOT_PORT | F::AGGREGATE_SLOT,
+            F::PCI_BRIDGE | F::AUTOASSIGN,
+            F::PCIE_TO_PCI_BRIDGE | F::PCIE_DEVICE | F::AUTOASSIGN | F::HOTPLUGGABLE,
+        ];
+        for bus in [0u8, 1] {
+            for &b in &samples {
+                for &d in &samples {
+                    let want = check_compatible(b, d, addr(bus), CheckMode::Auto).is_ok();
+                    assert_eq!(
+                        auto_compatible(b, d, bus),
+                        want,
+                        "bus {b:?} dev {d:?} on {bus}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use crate::address::{Function, PciAddress, Slot};
 use crate::controller::ControllerModel;
 use crate::error::AllocError;
-use crate::flags::{CheckMode, ConnectFlags, check_compatible};
+use crate::flags::{CheckMode, ConnectFlags, auto_compatible, check_compatible};
 
 /// Highest number of buses (bus numbers are 8 bits).
 pub(crate) const MAX_BUSES: usize = 256;
@@ -376,8 +376,7 @@ impl AddressSet {
         function: Option<u8>,
     ) -> Option<(u8, u8)> {
         let bus = self.bus(bus_nr)?;
-        let probe = PciAddress::new(0, u8::try_from(bus_nr).ok()?, Slot::ZERO, Function::ZERO);
-        if check_compatible(bus.flags, flags, probe, CheckMode::Auto).is_err() {
+        if !auto_compatible(bus.flags, flags, u8::try_from(bus_nr).ok()?) {
             return None;
         }
         let f = function.unwrap_or(0);

@@ -326,18 +326,26 @@ impl Plan {
             return Err(fail(e, CheckMode::Auto, None));
         }
         // Materialise the buses as controllers, counting their slots.
-        let existing: std::collections::BTreeSet<u32> = self
-            .devices
-            .iter()
-            .filter_map(|d| d.kind.controller())
-            .filter(|c| matches!(c.kind, ControllerKind::Pci(_)))
-            .filter_map(|c| c.index)
-            .collect();
-        self.reserve_devices(set.len().saturating_sub(existing.len()));
+        // PCI controller indexes are below 256 here (`max_pci_index`).
+        let mut existing = [false; MAX_INDEXES];
+        let mut count = 0usize;
+        for c in self.devices.iter().filter_map(|d| d.kind.controller()) {
+            if matches!(c.kind, ControllerKind::Pci(_))
+                && let Some(seen) = c
+                    .index
+                    .and_then(|x| usize::try_from(x).ok())
+                    .and_then(|x| existing.get_mut(x))
+                && !*seen
+            {
+                *seen = true;
+                count += 1;
+            }
+        }
+        self.reserve_devices(set.len().saturating_sub(count));
         let mut i = 1;
         while i < set.len() {
             let index = u32::try_from(i).unwrap_or(u32::MAX);
-            if !existing.contains(&index) {
+            if !existing.get(i).copied().unwrap_or(false) {
                 let model = set
                     .bus(i)
                     .and_then(|b| b.model)
@@ -486,10 +494,6 @@ impl Plan {
         Ok(())
     }
 
-    fn wanted(&self, i: usize) -> bool {
-        self.devices.get(i).is_some_and(|d| d.address.is_wanted())
-    }
-
     /// §5.9: the device loop, in libvirt's fixed order.
     ///
     /// One pass sorts the devices into the loop's steps (controllers are
@@ -501,73 +505,94 @@ impl Plan {
         pass: Pass,
     ) -> Result<(), Error> {
         let fl = |i: usize| flags.get(i).copied().unwrap_or_default();
-        let mut steps: Vec<Vec<usize>> = vec![Vec::new(); LOOP_STEPS];
-        for (i, d) in self.devices.iter().enumerate() {
-            if let Some(step) = loop_step(&d.kind)
-                && let Some(bucket) = steps.get_mut(step)
+        // A counting sort of the visited devices by step: stable, linear.
+        // A device's own placement is the only thing that changes whether
+        // it is wanted, so that can be decided here.
+        let step_of = |d: &Device| {
+            loop_step(&d.kind).filter(|&step| step == STEP_VIRTIO_DISK || d.address.is_wanted())
+        };
+        let mut start = [0usize; LOOP_STEPS + 1];
+        let mut visited = 0usize;
+        for d in &self.devices {
+            if let Some(step) = step_of(d)
+                && let Some(c) = start.get_mut(step + 1)
             {
-                bucket.push(i);
+                *c += 1;
+                visited += 1;
             }
         }
-        for (step, order) in steps.into_iter().enumerate() {
-            for i in order {
-                if !self.wanted(i) && step != STEP_VIRTIO_DISK {
-                    continue;
-                }
-                match step {
-                    STEP_OTHER_CONTROLLERS => {
-                        let usb2 = match self.devices.get(i).map(|d| &d.kind) {
-                            Some(DeviceKind::Controller(c)) => match &c.kind {
-                                ControllerKind::Usb(Some(m)) => {
-                                    m.usb2_function().map(|(function, mf_on)| Usb2Place {
-                                        index: c.index,
-                                        function,
-                                        multifunction: if mf_on {
-                                            Multifunction::On
-                                        } else {
-                                            Multifunction::Absent
-                                        },
-                                    })
-                                }
-                                _ => None,
-                            },
-                            _ => None,
-                        };
-                        if let Some(usb2) = usb2 {
-                            self.place_usb2(set, i, usb2, fl(i), pass)?;
-                            continue;
-                        }
-                    }
-                    STEP_VIRTIO_DISK => {
-                        let Some(dev) = self.devices.get(i) else {
-                            continue;
-                        };
-                        if dev.address.present().is_some() {
-                            continue;
-                        }
-                        match &dev.address {
-                            DeviceAddress::Other(t) if t == "ccw" => continue,
-                            DeviceAddress::Other(t)
-                                if t == "virtio-mmio" && self.caps.has("virtio-mmio") =>
-                            {
-                                continue;
-                            }
-                            DeviceAddress::Other(t) => {
-                                return Err(fail(
-                                    AllocError::VirtioDiskAddressType {
-                                        address_type: t.clone(),
-                                    },
-                                    CheckMode::Auto,
-                                    Some(dev),
-                                ));
-                            }
-                            _ => {}
-                        }
-                    }
-                    _ => {}
-                }
-                self.place(set, i, fl(i), None, pass)?;
+        for step in 0..LOOP_STEPS {
+            let prev = start.get(step).copied().unwrap_or(0);
+            if let Some(c) = start.get_mut(step + 1) {
+                *c += prev;
             }
+        }
+        let mut order = vec![(0u8, 0usize); visited];
+        for (i, d) in self.devices.iter().enumerate() {
+            if let Some(step) = step_of(d)
+                && let Some(pos) = start.get_mut(step)
+            {
+                if let Some(slot) = order.get_mut(*pos) {
+                    *slot = (u8::try_from(step).unwrap_or(u8::MAX), i);
+                }
+                *pos += 1;
+            }
+        }
+        for (step, i) in order {
+            let step = usize::from(step);
+            match step {
+                STEP_OTHER_CONTROLLERS => {
+                    let usb2 = match self.devices.get(i).map(|d| &d.kind) {
+                        Some(DeviceKind::Controller(c)) => match &c.kind {
+                            ControllerKind::Usb(Some(m)) => {
+                                m.usb2_function().map(|(function, mf_on)| Usb2Place {
+                                    index: c.index,
+                                    function,
+                                    multifunction: if mf_on {
+                                        Multifunction::On
+                                    } else {
+                                        Multifunction::Absent
+                                    },
+                                })
+                            }
+                            _ => None,
+                        },
+                        _ => None,
+                    };
+                    if let Some(usb2) = usb2 {
+                        self.place_usb2(set, i, usb2, fl(i), pass)?;
+                        continue;
+                    }
+                }
+                STEP_VIRTIO_DISK => {
+                    let Some(dev) = self.devices.get(i) else {
+                        continue;
+                    };
+                    if dev.address.present().is_some() {
+                        continue;
+                    }
+                    match &dev.address {
+                        DeviceAddress::Other(t) if t == "ccw" => continue,
+                        DeviceAddress::Other(t)
+                            if t == "virtio-mmio" && self.caps.has("virtio-mmio") =>
+                        {
+                            continue;
+                        }
+                        DeviceAddress::Other(t) => {
+                            return Err(fail(
+                                AllocError::VirtioDiskAddressType {
+                                    address_type: t.clone(),
+                                },
+                                CheckMode::Auto,
+                                Some(dev),
+                            ));
+                        }
+                        _ => {}
+                    }
+                }
+                _ => {}
+            }
+            self.place(set, i, fl(i), None, pass)?;
         }
         Ok(())
     }
@@ -805,6 +830,9 @@ impl Plan {
         Some((1..=31).find(|v| !used.contains(v)).ok_or(()))
     }
 }
+
+/// PCI controller indexes a plan can have once `max_pci_index` passed.
+const MAX_INDEXES: usize = addrset::MAX_BUSES;
 
 /// Number of steps of the device loop (with hostdev interfaces and
 /// `<hostdev>` elements as two steps).
