@@ -222,6 +222,7 @@ impl AddressSet {
     }
 
     /// Marks a checked, free address used (the end of Reserve).
+    #[inline]
     fn mark(&mut self, addr: &PciAddress, flags: ConnectFlags, mode: CheckMode, group: u32) {
         let slot = addr.slot().as_u8();
         let func = addr.function().as_u8();
@@ -369,6 +370,7 @@ impl AddressSet {
     }
 
     /// Scans one bus for a free slot (§5.6).
+    #[inline]
     fn scan_bus(
         &self,
         bus_nr: usize,

@@ -133,15 +133,8 @@ impl Plan {
         const KINDS: usize = 25;
         let rank = |d: &Device| usize::from(d.kind.iteration_rank()).min(KINDS - 1);
         let mut start = [0usize; KINDS + 1];
-        let mut skipped = None;
         let mut kept = 0usize;
-        for (i, d) in self.devices.iter().enumerate() {
-            if let DeviceKind::Console(target) = &d.kind
-                && skipped.is_none()
-            {
-                let mirrors = matches!(target, ConsoleTarget::Serial | ConsoleTarget::None);
-                skipped = Some(mirrors.then_some(i));
-            }
+        for d in &self.devices {
             if keep(d) {
                 if let Some(c) = start.get_mut(rank(d) + 1) {
                     *c += 1;
@@ -149,7 +142,6 @@ impl Plan {
                 kept += 1;
             }
         }
-        let skipped = skipped.flatten();
         for r in 0..KINDS {
             let prev = start.get(r).copied().unwrap_or(0);
             if let Some(c) = start.get_mut(r + 1) {
@@ -168,12 +160,28 @@ impl Plan {
                 *pos += 1;
             }
         }
-        if let Some(c) = skipped
+        if let Some(c) = self.skipped_console()
             && self.devices.get(c).is_some_and(&keep)
         {
             order.retain(|&i| i != c);
         }
         order
+    }
+
+    /// The first console when it mirrors the first serial port: the device
+    /// loop and every pass in iteration order skip it (§5.14). Consoles
+    /// share one kind rank, so the first in list order is the first visited.
+    fn skipped_console(&self) -> Option<usize> {
+        let (i, d) = self
+            .devices
+            .iter()
+            .enumerate()
+            .find(|(_, d)| matches!(d.kind, DeviceKind::Console(_)))?;
+        matches!(
+            d.kind,
+            DeviceKind::Console(ConsoleTarget::Serial | ConsoleTarget::None)
+        )
+        .then_some(i)
     }
 
     fn compute_flags(&self) -> Vec<ConnectFlags> {
@@ -511,12 +519,11 @@ impl Plan {
         let step_of = |d: &Device| {
             loop_step(&d.kind).filter(|&step| step == STEP_VIRTIO_DISK || d.address.is_wanted())
         };
+        let steps: Vec<Option<usize>> = self.devices.iter().map(step_of).collect();
         let mut start = [0usize; LOOP_STEPS + 1];
         let mut visited = 0usize;
-        for d in &self.devices {
-            if let Some(step) = step_of(d)
-                && let Some(c) = start.get_mut(step + 1)
-            {
+        for step in steps.iter().flatten() {
+            if let Some(c) = start.get_mut(step + 1) {
                 *c += 1;
                 visited += 1;
             }
@@ -528,8 +535,8 @@ impl Plan {
             }
         }
         let mut order = vec![(0u8, 0usize); visited];
-        for (i, d) in self.devices.iter().enumerate() {
-            if let Some(step) = step_of(d)
+        for (i, step) in steps.into_iter().enumerate() {
+            if let Some(step) = step
                 && let Some(pos) = start.get_mut(step)
             {
                 if let Some(slot) = order.get_mut(*pos) {
@@ -668,20 +675,24 @@ impl Plan {
                 .get(usize::from(a.bus()))
                 .is_some_and(|bits| bits & (1u32 << a.slot().as_u8()) != 0)
         };
-        // The first device (iteration order) at function 0 of each of them.
-        let candidate =
-            |d: &Device| pci(d).is_some_and(|a| a.function().as_u8() == 0 && in_shared(&a));
-        let mut seen = [0u32; 256];
-        let mut heads = Vec::new();
-        for j in self.iteration_order_where(candidate) {
-            if let Some(b) = self.devices.get(j).and_then(pci)
-                && let Some(bits) = seen.get_mut(usize::from(b.bus()))
-                && *bits & (1u32 << b.slot().as_u8()) == 0
+        // The first device (iteration order: kind rank, then list
+        // position) at function 0 of each of them; the mirrored first
+        // console is not visited.
+        let skipped = self.skipped_console();
+        let mut heads: Vec<(usize, u8, usize)> = Vec::new();
+        for (j, d) in self.devices.iter().enumerate() {
+            if let Some(a) = pci(d)
+                && a.function().as_u8() == 0
+                && in_shared(&a)
+                && Some(j) != skipped
             {
-                *bits |= 1u32 << b.slot().as_u8();
-                heads.push(j);
+                let key = usize::from(a.bus()) * 32 + usize::from(a.slot().as_u8());
+                heads.push((key, d.kind.iteration_rank(), j));
             }
         }
+        heads.sort_unstable();
+        heads.dedup_by_key(|h| h.0);
+        let heads = heads.into_iter().map(|(_, _, j)| j);
         for j in heads {
             if let Some(DeviceAddress::Pci(b)) = self.devices.get(j).map(|d| &d.address)
                 && b.multifunction() == Multifunction::Absent
