@@ -548,6 +548,9 @@ impl Plan {
                 return Err(cfg(ConfigError::HostdevDuplicate, Some(d)));
             }
         }
+        // PCI controllers below 256 (nearly all controllers of a big plan)
+        // in a bitmap, the rest in a set.
+        let mut seen_pci = [0u64; 4];
         let mut seen: BTreeSet<(&str, u32)> = BTreeSet::new();
         for d in &self.devices {
             let Some(c) = d.kind.controller() else {
@@ -556,7 +559,17 @@ impl Plan {
             if matches!(c.kind, ControllerKind::Usb(_)) {
                 continue;
             }
-            if !seen.insert((c.kind.type_name(), c.idx())) {
+            let index = c.idx();
+            let fresh = match seen_pci.get_mut(usize::try_from(index / 64).unwrap_or(usize::MAX)) {
+                Some(word) if matches!(c.kind, ControllerKind::Pci(_)) => {
+                    let bit = 1u64 << (index % 64);
+                    let fresh = *word & bit == 0;
+                    *word |= bit;
+                    fresh
+                }
+                _ => seen.insert((c.kind.type_name(), index)),
+            };
+            if !fresh {
                 return Err(cfg(
                     ConfigError::DuplicateIndex {
                         controller_type: c.kind.type_name(),

@@ -519,11 +519,19 @@ impl Plan {
         let step_of = |d: &Device| {
             loop_step(&d.kind).filter(|&step| step == STEP_VIRTIO_DISK || d.address.is_wanted())
         };
-        let steps: Vec<Option<usize>> = self.devices.iter().map(step_of).collect();
+        let steps: Vec<u8> = self
+            .devices
+            .iter()
+            .map(|d| {
+                step_of(d)
+                    .and_then(|s| u8::try_from(s).ok())
+                    .unwrap_or(NOT_VISITED)
+            })
+            .collect();
         let mut start = [0usize; LOOP_STEPS + 1];
         let mut visited = 0usize;
-        for step in steps.iter().flatten() {
-            if let Some(c) = start.get_mut(step + 1) {
+        for &step in &steps {
+            if let Some(c) = start.get_mut(usize::from(step) + 1) {
                 *c += 1;
                 visited += 1;
             }
@@ -534,19 +542,17 @@ impl Plan {
                 *c += prev;
             }
         }
-        let mut order = vec![(0u8, 0usize); visited];
-        for (i, step) in steps.into_iter().enumerate() {
-            if let Some(step) = step
-                && let Some(pos) = start.get_mut(step)
-            {
+        let mut order = vec![0usize; visited];
+        for (i, &step) in steps.iter().enumerate() {
+            if let Some(pos) = start.get_mut(usize::from(step)) {
                 if let Some(slot) = order.get_mut(*pos) {
-                    *slot = (u8::try_from(step).unwrap_or(u8::MAX), i);
+                    *slot = i;
                 }
                 *pos += 1;
             }
         }
-        for (step, i) in order {
-            let step = usize::from(step);
+        for i in order {
+            let step = steps.get(i).map_or(usize::MAX, |&s| usize::from(s));
             match step {
                 STEP_OTHER_CONTROLLERS => {
                     let usb2 = match self.devices.get(i).map(|d| &d.kind) {
@@ -845,6 +851,9 @@ impl Plan {
 /// PCI controller indexes a plan can have once `max_pci_index` passed.
 const MAX_INDEXES: usize = addrset::MAX_BUSES;
 
+/// The step of a device the device loop does not visit.
+const NOT_VISITED: u8 = u8::MAX;
+
 /// Number of steps of the device loop (with hostdev interfaces and
 /// `<hostdev>` elements as two steps).
 const LOOP_STEPS: usize = 18;
@@ -852,6 +861,7 @@ const STEP_OTHER_CONTROLLERS: usize = 4;
 const STEP_VIRTIO_DISK: usize = 5;
 
 /// The step of §5.9 in which a device is visited, if any.
+#[inline]
 pub(crate) fn loop_step(kind: &DeviceKind) -> Option<usize> {
     let pci_source = |s: &HostdevSource| {
         matches!(
