@@ -16,6 +16,8 @@ pub(crate) struct Bus {
     pub(crate) flags: ConnectFlags,
     pub(crate) min_slot: u8,
     pub(crate) max_slot: u8,
+    /// The usable slots, one bit per slot (from `min_slot` and `max_slot`).
+    range: u32,
     /// Used functions per slot, one bit per function.
     pub(crate) used: [u8; 32],
     /// Aggregate marker per slot, one bit per slot.
@@ -37,6 +39,7 @@ impl Bus {
             flags: ConnectFlags::empty(),
             min_slot: 0,
             max_slot: 0,
+            range: slot_range(0, 0),
             used: [0; 32],
             aggregate: 0,
             nonempty: 0,
@@ -57,6 +60,7 @@ impl Bus {
         self.flags = flags;
         self.min_slot = lo;
         self.max_slot = hi;
+        self.range = slot_range(lo, hi);
     }
 
     fn slot_used(&self, slot: u8) -> u8 {
@@ -377,44 +381,12 @@ impl AddressSet {
         flags: ConnectFlags,
         function: Option<u8>,
     ) -> Option<(u8, u8)> {
-        let bus = self.bus(bus_nr)?;
-        if !auto_compatible(bus.flags, flags, u8::try_from(bus_nr).ok()?) {
-            return None;
-        }
-        let f = function.unwrap_or(0);
-        if !flags.contains(ConnectFlags::AGGREGATE_SLOT) {
-            // Only a completely free slot can answer: take the lowest one.
-            let range = (u32::MAX >> (31 - u32::from(bus.max_slot.min(31))))
-                & (u32::MAX << bus.min_slot.min(31));
-            let free = !bus.nonempty & range;
-            return (free != 0).then(|| (u8::try_from(free.trailing_zeros()).unwrap_or(0), f));
-        }
-        // Aggregate devices (root ports): the first slot that is free, or
-        // marked aggregate with the wanted (or any) function free. Full
-        // slots can never answer.
-        let range = (u32::MAX >> (31 - u32::from(bus.max_slot.min(31))))
-            & (u32::MAX << bus.min_slot.min(31));
-        let mut candidates = range & !bus.full;
-        while candidates != 0 {
-            let slot = u8::try_from(candidates.trailing_zeros()).unwrap_or(31);
-            candidates &= candidates - 1;
-            let used = bus.slot_used(slot);
-            if used == 0 {
-                return Some((slot, f));
-            }
-            if bus.aggregate & (1u32 << slot) != 0 {
-                if used & (1u8 << f) == 0 {
-                    return Some((slot, f));
-                }
-                if function.is_none() {
-                    let free = u8::try_from((!used).trailing_zeros()).unwrap_or(8);
-                    if free < 8 {
-                        return Some((slot, free));
-                    }
-                }
-            }
-        }
-        None
+        scan(
+            self.bus(bus_nr)?,
+            u8::try_from(bus_nr).ok()?,
+            flags,
+            function,
+        )
     }
 
     /// FindNext (§5.6): the first free compatible address, scanning from
@@ -477,14 +449,18 @@ impl AddressSet {
         let start = slot_in_cursors
             .and_then(|i| self.cursors.get(i))
             .map_or(0, |c| c.2);
-        for bus_nr in start..self.buses.len() {
-            if let Some((slot, f)) = self.scan_bus(bus_nr, flags, function) {
-                match slot_in_cursors.and_then(|i| self.cursors.get_mut(i)) {
-                    Some(c) => c.2 = bus_nr,
-                    None => self.cursors.push((flags, function, bus_nr)),
-                }
-                return make_addr(bus_nr, slot, f);
+        let hit = self.buses.get(start..).and_then(|rest| {
+            rest.iter().enumerate().find_map(|(k, bus)| {
+                let bus_nr = start + k;
+                scan(bus, u8::try_from(bus_nr).ok()?, flags, function).map(|h| (bus_nr, h))
+            })
+        });
+        if let Some((bus_nr, (slot, f))) = hit {
+            match slot_in_cursors.and_then(|i| self.cursors.get_mut(i)) {
+                Some(c) => c.2 = bus_nr,
+                None => self.cursors.push((flags, function, bus_nr)),
             }
+            return make_addr(bus_nr, slot, f);
         }
         if !self.dry_run {
             return Err(AllocError::NoFreeSlot);
@@ -527,6 +503,55 @@ impl AddressSet {
         }
         Ok(addr)
     }
+}
+
+/// The slots from `lo` to `hi` (at most 31), one bit per slot.
+const fn slot_range(lo: u8, hi: u8) -> u32 {
+    let hi = if hi > 31 { 31 } else { hi };
+    let lo = if lo > 31 { 31 } else { lo };
+    (u32::MAX >> (31 - hi)) & (u32::MAX << lo)
+}
+
+/// Scans one bus (number `bus_nr`) for a free slot a device with `flags`
+/// may take (§5.6): the cheap occupancy test first, then compatibility.
+#[inline]
+fn scan(bus: &Bus, bus_nr: u8, flags: ConnectFlags, function: Option<u8>) -> Option<(u8, u8)> {
+    let f = function.unwrap_or(0);
+    if !flags.contains(ConnectFlags::AGGREGATE_SLOT) {
+        // Only a completely free slot can answer: take the lowest one.
+        let free = !bus.nonempty & bus.range;
+        if free == 0 || !auto_compatible(bus.flags, flags, bus_nr) {
+            return None;
+        }
+        return Some((u8::try_from(free.trailing_zeros()).unwrap_or(0), f));
+    }
+    // Aggregate devices (root ports): the first slot that is free, or
+    // marked aggregate with the wanted (or any) function free. Full slots
+    // can never answer.
+    let mut candidates = bus.range & !bus.full;
+    if candidates == 0 || !auto_compatible(bus.flags, flags, bus_nr) {
+        return None;
+    }
+    while candidates != 0 {
+        let slot = u8::try_from(candidates.trailing_zeros()).unwrap_or(31);
+        candidates &= candidates - 1;
+        let used = bus.slot_used(slot);
+        if used == 0 {
+            return Some((slot, f));
+        }
+        if bus.aggregate & (1u32 << slot) != 0 {
+            if used & (1u8 << f) == 0 {
+                return Some((slot, f));
+            }
+            if function.is_none() {
+                let free = u8::try_from((!used).trailing_zeros()).unwrap_or(8);
+                if free < 8 {
+                    return Some((slot, free));
+                }
+            }
+        }
+    }
+    None
 }
 
 fn make_addr(bus: usize, slot: u8, function: u8) -> Result<PciAddress, AllocError> {

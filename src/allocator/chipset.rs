@@ -34,7 +34,7 @@ impl Plan {
         pass: Pass,
     ) -> Result<(), Error> {
         let p = ConnectFlags::P;
-        for pos in self.controller_positions().collect::<Vec<_>>() {
+        for pos in 0..self.devices.len() {
             let Some(dev) = self.devices.get(pos) else {
                 continue;
             };
@@ -83,7 +83,7 @@ impl Plan {
         pass: Pass,
     ) -> Result<(), Error> {
         let e = ConnectFlags::PCIE_DEVICE;
-        for pos in self.controller_positions().collect::<Vec<_>>() {
+        for pos in 0..self.devices.len() {
             let Some(dev) = self.devices.get(pos) else {
                 continue;
             };

@@ -349,7 +349,9 @@ impl Plan {
                 count += 1;
             }
         }
-        self.reserve_devices(set.len().saturating_sub(count));
+        let missing = set.len().saturating_sub(count);
+        self.reserve_devices(missing);
+        flags.reserve(missing);
         let mut i = 1;
         while i < set.len() {
             let index = u32::try_from(i).unwrap_or(u32::MAX);
@@ -406,7 +408,7 @@ impl Plan {
             set.device_groups = self.isolation_groups();
         }
         let mut any_pcie_root = false;
-        for pos in self.controller_positions().collect::<Vec<_>>() {
+        for pos in 0..self.devices.len() {
             let Some(dev) = self.devices.get(pos) else {
                 continue;
             };
