@@ -64,10 +64,15 @@ impl Plan {
         self.add_machine_devices()?;
         self.assign_scsi_hostdev_drives();
         self.set_default_models()?;
+        let before = self.devices.len();
         self.add_implied_controllers();
         self.add_hostdev_scsi_controllers();
         self.add_implied_video();
-        self.set_default_models()?;
+        // Defaults are idempotent and the steps above only add devices: when
+        // they added none, a second pass would change nothing.
+        if self.devices.len() != before {
+            self.set_default_models()?;
+        }
         Ok(())
     }
 
@@ -338,31 +343,33 @@ impl Plan {
     /// Controllers implied by disks, virtio channels and consoles, and the
     /// video device implied by graphics.
     fn add_implied_controllers(&mut self) {
-        for (bus, kind) in [
-            (DiskBus::Scsi, ControllerKind::Scsi(None)),
-            (DiskBus::Fdc, ControllerKind::Fdc),
-            (DiskBus::Ide, ControllerKind::Ide),
-            (DiskBus::Sata, ControllerKind::Sata),
-        ] {
-            let max = self
-                .devices
-                .iter()
-                .filter_map(|d| match &d.kind {
-                    // Only disks with a drive address (given, or to be
-                    // assigned because they have none) imply a controller.
-                    DeviceKind::Disk {
-                        bus: b,
-                        drive_controller,
-                        ..
-                    } if *b == bus
-                        && matches!(&d.address, DeviceAddress::None)
-                            | matches!(&d.address, DeviceAddress::Other(t) if t == "drive") =>
-                    {
-                        Some(drive_controller.unwrap_or(0))
-                    }
-                    _ => None,
-                })
-                .max();
+        // The highest drive controller of each bus, in one pass. Only disks
+        // with a drive address (given, or to be assigned because they have
+        // none) imply a controller.
+        const BUSES: [DiskBus; 4] = [DiskBus::Scsi, DiskBus::Fdc, DiskBus::Ide, DiskBus::Sata];
+        let mut max: [Option<u32>; 4] = [None; 4];
+        for d in &self.devices {
+            if let DeviceKind::Disk {
+                bus,
+                drive_controller,
+                ..
+            } = &d.kind
+                && (matches!(&d.address, DeviceAddress::None)
+                    | matches!(&d.address, DeviceAddress::Other(t) if t == "drive"))
+                && let Some(k) = BUSES.iter().position(|b| b == bus)
+                && let Some(m) = max.get_mut(k)
+            {
+                let c = drive_controller.unwrap_or(0);
+                *m = Some(m.map_or(c, |v| v.max(c)));
+            }
+        }
+        let kinds = [
+            ControllerKind::Scsi(None),
+            ControllerKind::Fdc,
+            ControllerKind::Ide,
+            ControllerKind::Sata,
+        ];
+        for (kind, max) in kinds.into_iter().zip(max) {
             if let Some(max) = max {
                 let have = self.controller_indexes(kind.type_name());
                 for i in 0..=max.min(MAX_IMPLIED_INDEX) {
@@ -1063,23 +1070,28 @@ impl Plan {
                 _ => None,
             })
             .collect();
-        for (k, (d, bus, drive)) in disks.iter().enumerate() {
-            let clash = disks
-                .get(k.saturating_add(1)..)
-                .unwrap_or_default()
-                .iter()
-                .any(|(_, b, o)| drive_bus_kind(*b) == drive_bus_kind(*bus) && o == drive);
-            if clash {
-                return Err(cfg(
-                    ConfigError::DuplicateDrive {
-                        dev: d.label.clone(),
-                        drive: drive.to_string(),
-                    },
-                    Some(d),
-                ));
+        // The first disk that a later one clashes with: the earliest first
+        // occurrence among the repeated (bus kind, drive) pairs. One pass,
+        // not a comparison of every pair.
+        let mut first: std::collections::HashMap<(u8, crate::device::Drive), usize> =
+            std::collections::HashMap::with_capacity(disks.len());
+        let mut clash: Option<usize> = None;
+        for (k, (_, bus, drive)) in disks.iter().enumerate() {
+            let at = *first.entry((drive_bus_kind(*bus), *drive)).or_insert(k);
+            if at != k {
+                clash = Some(clash.map_or(at, |c| c.min(at)));
             }
         }
-        Ok(())
+        match clash.and_then(|k| disks.get(k)) {
+            Some((d, _, drive)) => Err(cfg(
+                ConfigError::DuplicateDrive {
+                    dev: d.label.clone(),
+                    drive: drive.to_string(),
+                },
+                Some(d),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// §6.5: address types a device may not have.
