@@ -67,6 +67,28 @@ impl Bus {
         self.used.get(usize::from(slot)).copied().unwrap_or(0xff)
     }
 
+    /// Marks function `func` of slot `slot` used by a device with `flags`
+    /// of isolation group `group` (the end of Reserve).
+    #[inline]
+    fn mark(&mut self, slot: u8, func: u8, flags: ConnectFlags, mode: CheckMode, group: u32) {
+        let Some(used) = self.used.get_mut(usize::from(slot)) else {
+            return;
+        };
+        if *used == 0 && flags.contains(ConnectFlags::AGGREGATE_SLOT) {
+            self.aggregate |= 1u32 << slot;
+        }
+        if self.nonempty == 0 && !self.locked {
+            self.group = group;
+        } else if self.group != group && mode == CheckMode::Explicit {
+            self.group = 0;
+        }
+        *used |= 1u8 << func;
+        self.nonempty |= 1u32 << slot;
+        if *used == u8::MAX {
+            self.full |= 1u32 << slot;
+        }
+    }
+
     /// Every usable slot has at least one used function.
     pub(crate) fn is_fully_reserved(&self) -> bool {
         (self.min_slot..=self.max_slot).all(|s| self.slot_used(s) != 0)
@@ -228,24 +250,14 @@ impl AddressSet {
     /// Marks a checked, free address used (the end of Reserve).
     #[inline]
     fn mark(&mut self, addr: &PciAddress, flags: ConnectFlags, mode: CheckMode, group: u32) {
-        let slot = addr.slot().as_u8();
-        let func = addr.function().as_u8();
-        if let Some(bus) = self.bus_mut(usize::from(addr.bus()))
-            && let Some(used) = bus.used.get_mut(usize::from(slot))
-        {
-            if *used == 0 && flags.contains(ConnectFlags::AGGREGATE_SLOT) {
-                bus.aggregate |= 1u32 << slot;
-            }
-            if bus.nonempty == 0 && !bus.locked {
-                bus.group = group;
-            } else if bus.group != group && mode == CheckMode::Explicit {
-                bus.group = 0;
-            }
-            *used |= 1u8 << func;
-            bus.nonempty |= 1u32 << slot;
-            if *used == u8::MAX {
-                bus.full |= 1u32 << slot;
-            }
+        if let Some(bus) = self.bus_mut(usize::from(addr.bus())) {
+            bus.mark(
+                addr.slot().as_u8(),
+                addr.function().as_u8(),
+                flags,
+                mode,
+                group,
+            );
         }
     }
 
@@ -484,6 +496,35 @@ impl AddressSet {
         self.reserve_next_in(flags, function, 0)
     }
 
+    /// The common case of ReserveNext, without isolation groups: a search
+    /// of this kind ran before, and an existing bus from its cursor on has
+    /// a free slot; that slot is reserved. `None` leaves the set as it was
+    /// (the full search then runs).
+    #[inline]
+    fn take_from_cursor(
+        &mut self,
+        flags: ConnectFlags,
+        function: Option<u8>,
+        group: u32,
+    ) -> Option<PciAddress> {
+        let cursor = self
+            .cursors
+            .iter_mut()
+            .find(|c| c.0 == flags && c.1 == function)?;
+        let start = cursor.2;
+        for (k, bus) in self.buses.get_mut(start..)?.iter_mut().enumerate() {
+            let bus_nr = u8::try_from(start + k).ok()?;
+            if let Some((slot, f)) = scan(bus, bus_nr, flags, function) {
+                let addr =
+                    PciAddress::new(0, bus_nr, Slot::new(slot).ok()?, Function::new(f).ok()?);
+                cursor.2 = start + k;
+                bus.mark(slot, f, flags, CheckMode::Auto, group);
+                return Some(addr);
+            }
+        }
+        None
+    }
+
     /// ReserveNext for a device of isolation group `group`.
     pub(crate) fn reserve_next_in(
         &mut self,
@@ -491,6 +532,11 @@ impl AddressSet {
         function: Option<u8>,
         group: u32,
     ) -> Result<PciAddress, AllocError> {
+        if !self.isolation
+            && let Some(addr) = self.take_from_cursor(flags, function, group)
+        {
+            return Ok(addr);
+        }
         let before = self.buses.len();
         let mut addr = self.find_next_in(flags, function, group)?;
         if usize::from(addr.bus()) < before {
