@@ -81,6 +81,10 @@ impl Plan {
     /// skipping units that SCSI disks and other host devices use.
     fn assign_scsi_hostdev_drives(&mut self) {
         const UNITS: u32 = 7;
+        let wants = |d: &Device| matches!(d.kind, DeviceKind::Hostdev(HostdevSource::Scsi(None)));
+        if !self.devices.iter().any(wants) {
+            return;
+        }
         let mut used: BTreeSet<(u32, u32)> = self
             .devices
             .iter()
@@ -348,7 +352,13 @@ impl Plan {
         // none) imply a controller.
         const BUSES: [DiskBus; 4] = [DiskBus::Scsi, DiskBus::Fdc, DiskBus::Ide, DiskBus::Sata];
         let mut max: [Option<u32>; 4] = [None; 4];
+        let mut virtio_serial_users = false;
         for d in &self.devices {
+            virtio_serial_users |= matches!(
+                d.kind,
+                DeviceKind::Channel(ChannelTarget::Virtio { .. })
+                    | DeviceKind::Console(ConsoleTarget::Virtio { .. })
+            );
             if let DeviceKind::Disk {
                 bus,
                 drive_controller,
@@ -378,6 +388,10 @@ impl Plan {
                     }
                 }
             }
+        }
+        // Only virtio channels and consoles imply virtio-serial controllers.
+        if !virtio_serial_users {
+            return;
         }
         let vserial: Vec<u32> = self
             .devices
@@ -450,11 +464,14 @@ impl Plan {
 
     /// A video device for graphics without one.
     fn add_implied_video(&mut self) {
+        if !self.has_graphics {
+            return;
+        }
         let has_video = self
             .devices
             .iter()
             .any(|d| matches!(d.kind, DeviceKind::Video(_)));
-        if self.has_graphics && !has_video {
+        if !has_video {
             self.push_device(Device::new(DeviceKind::Video(VideoModel::Default)));
         }
     }
@@ -1030,18 +1047,18 @@ impl Plan {
     /// port, address and all (libvirt's console compatibility step): on x86
     /// an isa-serial one, which takes no PCI address (rule 36).
     fn check_console_serial_address(&self) -> Result<(), Error> {
-        if !self.machine.arch().is_x86()
-            || self
-                .devices
-                .iter()
-                .any(|o| matches!(o.kind, DeviceKind::Serial(_)))
-        {
+        if !self.machine.arch().is_x86() {
             return Ok(());
         }
-        let first = self
-            .devices
-            .iter()
-            .find(|d| matches!(d.kind, DeviceKind::Console(_)));
+        // One pass: any serial port ends the check; else the first console.
+        let mut first = None;
+        for d in &self.devices {
+            match d.kind {
+                DeviceKind::Serial(_) => return Ok(()),
+                DeviceKind::Console(_) if first.is_none() => first = Some(d),
+                _ => {}
+            }
+        }
         match first {
             Some(d)
                 if matches!(d.kind, DeviceKind::Console(ConsoleTarget::Serial))

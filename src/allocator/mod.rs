@@ -128,41 +128,46 @@ impl Plan {
     /// only those. The mirrored first console is left out as in
     /// [`Plan::iteration_order`].
     pub(crate) fn iteration_order_where(&self, keep: impl Fn(&Device) -> bool) -> Vec<usize> {
-        // A counting sort by kind: stable, linear. Consoles share one rank,
-        // so the first console in list order is the first one visited.
+        // One pass over the devices collects the kept ones with their kind
+        // rank and finds the first console (consoles share one rank, so the
+        // first in list order is the first visited); a counting sort by rank
+        // of the kept ones then gives the order: stable, linear.
         const KINDS: usize = 25;
-        let rank = |d: &Device| usize::from(d.kind.iteration_rank()).min(KINDS - 1);
+        let mut kept: Vec<(u8, usize)> = Vec::new();
         let mut start = [0usize; KINDS + 1];
-        let mut kept = 0usize;
-        for d in &self.devices {
+        let mut first_console: Option<(usize, &Device)> = None;
+        for (i, d) in self.devices.iter().enumerate() {
+            if first_console.is_none() && matches!(d.kind, DeviceKind::Console(_)) {
+                first_console = Some((i, d));
+            }
             if keep(d) {
-                if let Some(c) = start.get_mut(rank(d) + 1) {
+                let rank = d
+                    .kind
+                    .iteration_rank()
+                    .min(u8::try_from(KINDS - 1).unwrap_or(0));
+                if let Some(c) = start.get_mut(usize::from(rank) + 1) {
                     *c += 1;
                 }
-                kept += 1;
+                kept.push((rank, i));
             }
         }
+        let skipped = first_console.and_then(|(i, d)| mirrors_serial(d).then_some(i));
         for r in 0..KINDS {
             let prev = start.get(r).copied().unwrap_or(0);
             if let Some(c) = start.get_mut(r + 1) {
                 *c += prev;
             }
         }
-        let mut order = vec![0usize; kept];
-        for (i, d) in self.devices.iter().enumerate() {
-            if !keep(d) {
-                continue;
-            }
-            if let Some(pos) = start.get_mut(rank(d)) {
+        let mut order = vec![0usize; kept.len()];
+        for (rank, i) in kept {
+            if let Some(pos) = start.get_mut(usize::from(rank)) {
                 if let Some(slot) = order.get_mut(*pos) {
                     *slot = i;
                 }
                 *pos += 1;
             }
         }
-        if let Some(c) = self.skipped_console()
-            && self.devices.get(c).is_some_and(&keep)
-        {
+        if let Some(c) = skipped {
             order.retain(|&i| i != c);
         }
         order
@@ -177,11 +182,7 @@ impl Plan {
             .iter()
             .enumerate()
             .find(|(_, d)| matches!(d.kind, DeviceKind::Console(_)))?;
-        matches!(
-            d.kind,
-            DeviceKind::Console(ConsoleTarget::Serial | ConsoleTarget::None)
-        )
-        .then_some(i)
+        mirrors_serial(d).then_some(i)
     }
 
     fn compute_flags(&self) -> Vec<ConnectFlags> {
@@ -848,6 +849,15 @@ impl Plan {
             .collect();
         Some((1..=31).find(|v| !used.contains(v)).ok_or(()))
     }
+}
+
+/// Whether a console mirrors the first serial port (its target is serial,
+/// or not given), so that the passes in iteration order skip it (§5.14).
+fn mirrors_serial(d: &Device) -> bool {
+    matches!(
+        d.kind,
+        DeviceKind::Console(ConsoleTarget::Serial | ConsoleTarget::None)
+    )
 }
 
 /// PCI controller indexes a plan can have once `max_pci_index` passed.
