@@ -526,6 +526,7 @@ impl AddressSet {
     }
 
     /// ReserveNext for a device of isolation group `group`.
+    #[inline]
     pub(crate) fn reserve_next_in(
         &mut self,
         flags: ConnectFlags,
@@ -537,6 +538,18 @@ impl AddressSet {
         {
             return Ok(addr);
         }
+        self.reserve_next_searching(flags, function, group)
+    }
+
+    /// ReserveNext by the full search (a new kind of search, isolation
+    /// groups, or the dry run growing a bus).
+    #[inline(never)]
+    fn reserve_next_searching(
+        &mut self,
+        flags: ConnectFlags,
+        function: Option<u8>,
+        group: u32,
+    ) -> Result<PciAddress, AllocError> {
         let before = self.buses.len();
         let mut addr = self.find_next_in(flags, function, group)?;
         if usize::from(addr.bus()) < before {
@@ -560,7 +573,7 @@ const fn slot_range(lo: u8, hi: u8) -> u32 {
 
 /// Scans one bus (number `bus_nr`) for a free slot a device with `flags`
 /// may take (§5.6): the cheap occupancy test first, then compatibility.
-#[inline]
+#[inline(always)]
 fn scan(bus: &Bus, bus_nr: u8, flags: ConnectFlags, function: Option<u8>) -> Option<(u8, u8)> {
     let f = function.unwrap_or(0);
     if !flags.contains(ConnectFlags::AGGREGATE_SLOT) {
