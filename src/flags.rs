@@ -201,6 +201,41 @@ pub fn check_compatible(
     Ok(())
 }
 
+/// Whether [`check_compatible`] accepts a device with `dev_flags` on a bus
+/// with `bus_flags` (bus number `bus`) in `mode`, without building the
+/// error: callers that need the reason call [`check_compatible`] when this
+/// says no.
+#[inline]
+pub(crate) fn compatible(
+    bus_flags: ConnectFlags,
+    dev_flags: ConnectFlags,
+    bus: u8,
+    mode: CheckMode,
+) -> bool {
+    match mode {
+        CheckMode::Auto => auto_compatible(bus_flags, dev_flags, bus),
+        CheckMode::Explicit => {
+            let mut bus_flags = bus_flags;
+            let mut dev_flags = dev_flags;
+            if dev_flags.contains(ConnectFlags::INTEGRATED) {
+                if bus != 0 {
+                    return false;
+                }
+                bus_flags |= ConnectFlags::AUTOASSIGN;
+            }
+            if bus_flags.intersects(ConnectFlags::ENDPOINT) {
+                bus_flags |= ConnectFlags::ENDPOINT;
+            }
+            if dev_flags.contains(ConnectFlags::PCI_BRIDGE) {
+                dev_flags |= ConnectFlags::PCI_DEVICE;
+            }
+            (!dev_flags.contains(ConnectFlags::HOTPLUGGABLE)
+                || bus_flags.contains(ConnectFlags::HOTPLUGGABLE))
+                && (dev_flags & bus_flags).intersects(ConnectFlags::TYPES)
+        }
+    }
+}
+
 /// Whether an automatic search may put a device with `dev_flags` on a bus
 /// with `bus_flags` (bus number `bus`): [`check_compatible`] in
 /// [`CheckMode::Auto`] without building the error a scan throws away.
@@ -227,7 +262,7 @@ mod tests {
     }
 
     #[test]
-    fn auto_compatible_agrees_with_check_compatible() {
+    fn the_boolean_checks_agree_with_check_compatible() {
         let samples = [
             F::empty(),
             F::P,
@@ -250,6 +285,14 @@ mod tests {
                         want,
                         "bus {b:?} dev {d:?} on {bus}"
                     );
+                    for mode in [CheckMode::Auto, CheckMode::Explicit] {
+                        let want = check_compatible(b, d, addr(bus), mode).is_ok();
+                        assert_eq!(
+                            compatible(b, d, bus, mode),
+                            want,
+                            "{mode:?} {b:?} {d:?} {bus}"
+                        );
+                    }
                 }
             }
         }

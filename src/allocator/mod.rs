@@ -133,7 +133,7 @@ impl Plan {
         // first in list order is the first visited); a counting sort by rank
         // of the kept ones then gives the order: stable, linear.
         const KINDS: usize = 25;
-        let mut kept: Vec<(u8, usize)> = Vec::new();
+        let mut kept: Vec<(u8, u32)> = Vec::with_capacity(self.devices.len());
         let mut start = [0usize; KINDS + 1];
         let mut first_console: Option<(usize, &Device)> = None;
         for (i, d) in self.devices.iter().enumerate() {
@@ -148,7 +148,7 @@ impl Plan {
                 if let Some(c) = start.get_mut(usize::from(rank) + 1) {
                     *c += 1;
                 }
-                kept.push((rank, i));
+                kept.push((rank, u32::try_from(i).unwrap_or(u32::MAX)));
             }
         }
         let skipped = first_console.and_then(|(i, d)| mirrors_serial(d).then_some(i));
@@ -162,7 +162,7 @@ impl Plan {
         for (rank, i) in kept {
             if let Some(pos) = start.get_mut(usize::from(rank)) {
                 if let Some(slot) = order.get_mut(*pos) {
-                    *slot = i;
+                    *slot = usize::try_from(i).unwrap_or(usize::MAX);
                 }
                 *pos += 1;
             }
