@@ -406,6 +406,7 @@ impl Plan {
     }
 
     /// Sets device `i`'s address, recorded in the journal.
+    #[inline]
     pub(crate) fn set_address(&mut self, i: usize, address: DeviceAddress) {
         if let Some(d) = self.devices.get_mut(i) {
             let old = std::mem::replace(&mut d.address, address);

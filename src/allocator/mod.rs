@@ -485,6 +485,7 @@ impl Plan {
     }
 
     /// ReserveNext for device `i`; the real pass stores the address.
+    #[inline]
     fn place(
         &mut self,
         set: &mut AddressSet,
@@ -494,15 +495,26 @@ impl Plan {
         pass: Pass,
     ) -> Result<(), Error> {
         let group = set.group_of(i);
-        let addr = match set.reserve_next_in(flags, function, group) {
-            Ok(addr) => addr,
-            Err(e) if set.counted_past_limit(&e) => return Ok(()),
-            Err(e) => return Err(fail(e, CheckMode::Auto, self.devices.get(i))),
-        };
-        if pass == Pass::Real {
-            self.set_address(i, DeviceAddress::Pci(addr));
+        match set.reserve_next_in(flags, function, group) {
+            Ok(addr) => {
+                if pass == Pass::Real {
+                    self.set_address(i, DeviceAddress::Pci(addr));
+                }
+                Ok(())
+            }
+            Err(e) => self.not_placed(set, i, e),
         }
-        Ok(())
+    }
+
+    /// Device `i` found no address: the dry run counts on past the bus
+    /// limit (the device counts as placed), anything else is the error.
+    #[cold]
+    #[inline(never)]
+    fn not_placed(&self, set: &AddressSet, i: usize, e: AllocError) -> Result<(), Error> {
+        if set.counted_past_limit(&e) {
+            return Ok(());
+        }
+        Err(fail(e, CheckMode::Auto, self.devices.get(i)))
     }
 
     /// §5.9: the device loop, in libvirt's fixed order.
