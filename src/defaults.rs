@@ -877,7 +877,7 @@ impl Plan {
         }
         // QEMU checks.
         // The model name for messages, made only when one is needed.
-        let name = || p.model_name.clone().unwrap_or_else(|| "none".to_string());
+        let name = || p.model_name.as_deref().unwrap_or("none").to_string();
         let m = model.as_str();
         let invalid = |option| {
             Err(cfg(
@@ -909,7 +909,7 @@ impl Plan {
                 return err(ConfigError::ModelNameInvalid {
                     index,
                     model: m,
-                    name: n.clone(),
+                    name: n.to_string(),
                 });
             }
             _ => {}
@@ -986,7 +986,7 @@ impl Plan {
             && let Some(cap) = model_name_capability(n)
             && !self.caps.has(cap)
         {
-            return err(ConfigError::DeviceUnsupported { name: n.clone() });
+            return err(ConfigError::DeviceUnsupported { name: n.to_string() });
         }
         Ok(())
     }

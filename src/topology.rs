@@ -219,7 +219,7 @@ impl Topology {
                     ControllerKind::Pci(p) => p.model.map(|model| TreeController {
                         index: c.idx(),
                         model,
-                        model_name: p.model_name.clone(),
+                        model_name: p.model_name.as_deref().map(str::to_string),
                         target: p.target.clone(),
                         address: d.address.present(),
                     }),

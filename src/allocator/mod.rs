@@ -767,8 +767,8 @@ impl Plan {
             let Some(model) = p.model else { continue };
             if p.model_name.is_none() {
                 p.model_name = match (model, phb_name) {
-                    (ControllerModel::PciRoot, Some(name)) => Some(name.to_string()),
-                    _ => model.default_model_name(&caps).map(str::to_string),
+                    (ControllerModel::PciRoot, Some(name)) => Some(name.into()),
+                    _ => model.default_model_name(&caps).map(Into::into),
                 };
             }
             let t = &mut p.target;

@@ -58,8 +58,9 @@ impl ControllerKind {
 pub struct PciController {
     /// The model; `None` when the XML gave none (assignment then fails).
     pub model: Option<ControllerModel>,
-    /// `<model name=...>`.
-    pub model_name: Option<String>,
+    /// `<model name=...>`: borrowed when it is one of the names pciplan
+    /// fills in (a default), owned when read from a definition.
+    pub model_name: Option<std::borrow::Cow<'static, str>>,
     /// `<target>`.
     pub target: PciTarget,
     /// `pcihole64` was given.

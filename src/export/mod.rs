@@ -416,7 +416,7 @@ pub fn tree(plan: &Plan) -> Tree {
         buses.push(TreeBus {
             index: c.idx(),
             model: model.as_str(),
-            model_name: p.model_name.clone(),
+            model_name: p.model_name.as_deref().map(str::to_string),
             address: d.address.present(),
             parent: d.address.present().map(|a| u32::from(a.bus())),
             accepts: flag_names(accepts),

@@ -808,7 +808,7 @@ fn pci_controller(node: Node<'_, '_>, model: Option<&str>) -> Result<PciControll
     let model = model.map(str::parse::<ControllerModel>).transpose()?;
     let model_name = only_one(node, "model")?
         .and_then(|m| prop(m, "name"))
-        .map(str::to_string);
+        .map(|n| std::borrow::Cow::Owned(n.to_string()));
     let mut target = PciTarget::default();
     if let Some(t) = only_one(node, "target")? {
         target.chassis_nr = int_attr(t, "chassisNr", false)?;

@@ -219,8 +219,9 @@ fn controller_driver(plan: &Plan, d: &Device) -> Option<String> {
     };
     let model = p.model?;
     p.model_name
-        .clone()
-        .or_else(|| model.default_model_name(plan.caps()).map(str::to_string))
+        .as_deref()
+        .or_else(|| model.default_model_name(plan.caps()))
+        .map(str::to_string)
 }
 
 /// Vendor/device the device should show; `Err` for kinds this table lacks.
