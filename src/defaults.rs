@@ -986,7 +986,9 @@ impl Plan {
             && let Some(cap) = model_name_capability(n)
             && !self.caps.has(cap)
         {
-            return err(ConfigError::DeviceUnsupported { name: n.to_string() });
+            return err(ConfigError::DeviceUnsupported {
+                name: n.to_string(),
+            });
         }
         Ok(())
     }
