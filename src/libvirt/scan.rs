@@ -15,40 +15,52 @@ use crate::error::{ConfigError, Error};
 /// [`ConfigError::Limit`] as soon as one is above its limit.
 pub(super) fn prescan(text: &str) -> Result<(), Error> {
     let bytes = text.as_bytes();
+    // A declaration's name contains `xmlns`: without one in the whole text
+    // there is none to count, and names need not be tracked.
+    let names = if memchr::memmem::find(bytes, b"xmlns").is_some() {
+        Names::Tracked
+    } else {
+        Names::Ignored
+    };
     let mut depth = 0usize;
     let mut namespaces = 0usize;
     let mut i = 0usize;
     while let Some(off) = find(bytes, i, b'<') {
         let at = off.saturating_add(1);
-        let rest = bytes.get(at..).unwrap_or_default();
-        i = if rest.starts_with(b"!--") {
-            skip_past(bytes, at, b"-->")
-        } else if rest.starts_with(b"![CDATA[") {
-            skip_past(bytes, at, b"]]>")
-        } else if rest.starts_with(b"?") {
-            skip_past(bytes, at, b"?>")
-        } else if rest.starts_with(b"!") {
-            // A DTD: the parser refuses it without reading further.
-            return Ok(());
-        } else if rest.starts_with(b"/") {
-            depth = depth.saturating_sub(1);
-            skip_past(bytes, at, b">")
-        } else {
-            let tag = start_tag(bytes, at);
-            if tag.attributes > super::MAX_ATTRIBUTES {
-                return limit("attributes of one element", super::MAX_ATTRIBUTES);
-            }
-            namespaces = namespaces.saturating_add(tag.namespaces);
-            if namespaces > super::MAX_NAMESPACES {
-                return limit("namespace declarations", super::MAX_NAMESPACES);
-            }
-            if !tag.empty {
-                depth = depth.saturating_add(1);
-                if depth > super::MAX_DEPTH {
-                    return limit("element nesting depth", super::MAX_DEPTH);
+        i = match bytes.get(at) {
+            Some(b'!') => {
+                let rest = bytes.get(at..).unwrap_or_default();
+                if rest.starts_with(b"!--") {
+                    skip_past(bytes, at, b"-->")
+                } else if rest.starts_with(b"![CDATA[") {
+                    skip_past(bytes, at, b"]]>")
+                } else {
+                    // A DTD: the parser refuses it without reading further.
+                    return Ok(());
                 }
             }
-            tag.end
+            Some(b'?') => skip_past(bytes, at, b"?>"),
+            Some(b'/') => {
+                depth = depth.saturating_sub(1);
+                skip_past(bytes, at, b">")
+            }
+            _ => {
+                let tag = start_tag(bytes, at, names);
+                if tag.attributes > super::MAX_ATTRIBUTES {
+                    return limit("attributes of one element", super::MAX_ATTRIBUTES);
+                }
+                namespaces = namespaces.saturating_add(tag.namespaces);
+                if namespaces > super::MAX_NAMESPACES {
+                    return limit("namespace declarations", super::MAX_NAMESPACES);
+                }
+                if !tag.empty {
+                    depth = depth.saturating_add(1);
+                    if depth > super::MAX_DEPTH {
+                        return limit("element nesting depth", super::MAX_DEPTH);
+                    }
+                }
+                tag.end
+            }
         };
     }
     Ok(())
@@ -70,8 +82,36 @@ struct StartTag {
     end: usize,
 }
 
-/// Reads the start tag whose name begins at `at`.
-fn start_tag(bytes: &[u8], at: usize) -> StartTag {
+/// Whether the scan looks at the name before each `=` (to count `xmlns`
+/// declarations).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Names {
+    /// The text has no `xmlns` anywhere: there is no declaration to count.
+    Ignored,
+    /// Names are tracked from the white space in front of them.
+    Tracked,
+}
+
+impl Names {
+    /// The bytes a start tag's scan stops at, as a bit mask over 0..64 (all
+    /// of them are below 64): quotes, `=` and `>`, and white space when
+    /// names are tracked.
+    fn stops(self) -> u64 {
+        const fn bit(b: u8) -> u64 {
+            1 << b
+        }
+        let tag = bit(b'\'') | bit(b'"') | bit(b'=') | bit(b'>');
+        match self {
+            Names::Ignored => tag,
+            Names::Tracked => tag | bit(b' ') | bit(b'\t') | bit(b'\r') | bit(b'\n'),
+        }
+    }
+}
+
+/// Reads the start tag whose name begins at `at`; `xmlns` declarations are
+/// counted only when `names` are tracked.
+fn start_tag(bytes: &[u8], at: usize, names: Names) -> StartTag {
+    let stops = names.stops();
     let mut tag = StartTag {
         attributes: 0,
         namespaces: 0,
@@ -80,43 +120,61 @@ fn start_tag(bytes: &[u8], at: usize) -> StartTag {
     };
     // Start of the current name (after whitespace), to spot `xmlns`.
     let mut name_start = at;
-    let mut prev = 0u8;
     let mut j = at;
-    while let Some(&b) = bytes.get(j) {
+    loop {
+        // Every other byte is part of a name (or stray): skip it.
+        while let Some(&b) = bytes.get(j) {
+            if b < 64 && (stops >> b) & 1 != 0 {
+                break;
+            }
+            j += 1;
+        }
+        let Some(&b) = bytes.get(j) else {
+            return tag;
+        };
         match b {
             b'\'' | b'"' => {
                 // A value: jump to its closing quote.
-                let after = j.saturating_add(1);
-                let Some(len) = bytes.get(after..).and_then(|v| memchr::memchr(b, v)) else {
+                let Some(close) = find(bytes, j.saturating_add(1), b) else {
                     return tag;
                 };
-                j = after.saturating_add(len);
+                j = close;
                 name_start = j.saturating_add(1);
             }
             b'=' => {
                 tag.attributes = tag.attributes.saturating_add(1);
-                let name = bytes.get(name_start..j).unwrap_or_default().trim_ascii();
-                if name == b"xmlns" || name.starts_with(b"xmlns:") {
-                    tag.namespaces = tag.namespaces.saturating_add(1);
+                if names == Names::Tracked {
+                    let name = bytes.get(name_start..j).unwrap_or_default().trim_ascii();
+                    if name == b"xmlns" || name.starts_with(b"xmlns:") {
+                        tag.namespaces = tag.namespaces.saturating_add(1);
+                    }
                 }
             }
             b'>' => {
-                tag.empty = prev == b'/';
+                tag.empty = j > at && bytes.get(j.saturating_sub(1)) == Some(&b'/');
                 tag.end = j.saturating_add(1);
                 return tag;
             }
-            b' ' | b'\t' | b'\r' | b'\n' => name_start = j,
-            _ => {}
+            // White space (when names are tracked).
+            _ => name_start = j,
         }
-        prev = b;
         j = j.saturating_add(1);
     }
-    tag
 }
 
-/// Position of the next `needle` byte from `from`.
+/// Position of the next `needle` byte from `from`. Most gaps in a domain
+/// are a few bytes (an indentation, a short value): those are looked at
+/// one by one, longer ones with `memchr`.
 fn find(bytes: &[u8], from: usize, needle: u8) -> Option<usize> {
-    memchr::memchr(needle, bytes.get(from..)?).map(|p| p.saturating_add(from))
+    const NEAR: usize = 16;
+    let hay = bytes.get(from..)?;
+    let (near, far) = hay.split_at(hay.len().min(NEAR));
+    for (k, &b) in near.iter().enumerate() {
+        if b == needle {
+            return Some(from + k);
+        }
+    }
+    memchr::memchr(needle, far).map(|p| from + NEAR + p)
 }
 
 /// Just past the next `end` from `from` (the text's end when none).
@@ -125,7 +183,7 @@ fn skip_past(bytes: &[u8], from: usize, end: &[u8]) -> usize {
         return bytes.len();
     };
     let found = match end {
-        [b] => memchr::memchr(*b, hay),
+        [b] => find(bytes, from, *b).map(|p| p.saturating_sub(from)),
         _ => memchr::memmem::find(hay, end),
     };
     found.map_or(bytes.len(), |p| {
