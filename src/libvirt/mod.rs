@@ -61,6 +61,7 @@ use std::ops::Range;
 
 use roxmltree::NodeId;
 
+use crate::address::PciAddress;
 use crate::caps::Capabilities;
 use crate::device::DeviceAddress;
 use crate::error::Error;
@@ -177,6 +178,9 @@ pub struct Document<'a> {
     tree: roxmltree::Document<'a>,
     /// Device elements; a device's `origin` indexes this list.
     elements: Vec<NodeId>,
+    /// The `<address>` each device element had when read (parallel to
+    /// `elements`).
+    written: Vec<Written>,
     /// The `<devices>` element; `None` when the definition has none
     /// (libvirt accepts that).
     devices: Option<NodeId>,
@@ -203,6 +207,36 @@ impl<'a> Document<'a> {
             text: self.text,
             unit: self.indent_unit,
         }
+    }
+}
+
+/// The first `<address>` child a device element had when the document
+/// was read, as the reader parsed it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Written {
+    /// No `<address>` child.
+    Absent,
+    /// A PCI address.
+    Pci(PciAddress),
+    /// An address of another type.
+    Other,
+}
+
+impl Written {
+    /// What the reader made of a device's `<address>`.
+    fn of(address: &DeviceAddress) -> Written {
+        match address {
+            DeviceAddress::None => Written::Absent,
+            DeviceAddress::Pci(a) => Written::Pci(*a),
+            DeviceAddress::Other(_) => Written::Other,
+        }
+    }
+
+    /// Reads it from the element (for an element of no [`Document`]).
+    fn read(e: &Elem<'_, '_>) -> Written {
+        e.child("address")
+            .and_then(|a| a.parsed_address())
+            .map_or(Written::Absent, |(_, a)| Written::of(&a))
     }
 }
 

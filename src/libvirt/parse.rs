@@ -2,7 +2,7 @@
 
 use roxmltree::Node;
 
-use super::Document;
+use super::{Document, Written};
 use crate::address::{Function, Multifunction, PciAddress, Slot, parse_c_uint};
 use crate::caps::Capabilities;
 use crate::controller::{ControllerModel, PciTarget};
@@ -111,6 +111,7 @@ pub(super) fn parse_domain<'a>(
     plan.set_numa_cells(u32::try_from(cells).unwrap_or(u32::MAX));
 
     let mut elems = Vec::with_capacity(count);
+    let mut written = Vec::with_capacity(count);
     // The element token of the first video with `primary='yes'`, and how
     // many there are.
     let mut primary_video: Option<usize> = None;
@@ -133,6 +134,7 @@ pub(super) fn parse_domain<'a>(
         }
         let device = device.with_origin(elems.len());
         elems.push(node.id());
+        written.push(Written::of(&device.address));
         adding.add(device);
     }
     adding.finish();
@@ -149,6 +151,7 @@ pub(super) fn parse_domain<'a>(
         text: xml,
         tree,
         elements: elems,
+        written,
         devices,
         os_type,
         indent_unit,
