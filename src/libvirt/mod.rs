@@ -312,7 +312,7 @@ impl<'d, 'a: 'd> Elem<'d, 'a> {
         self.node
             .children()
             .rev()
-            .find(|c| !(c.is_text() && c.text().is_some_and(|t| t.trim().is_empty())))
+            .find(|c| !(c.is_text() && c.text().is_some_and(blank)))
             .map(|c| c.range().end)
     }
 
@@ -376,6 +376,12 @@ impl<'d, 'a: 'd> Elem<'d, 'a> {
             .ok()
             .map(|p| (self.range(), p))
     }
+}
+
+/// Whether a text is white space only (as `str::trim` sees it); the usual
+/// indentation is decided without decoding characters.
+fn blank(t: &str) -> bool {
+    t.bytes().all(|b| matches!(b, b' ' | b'\n' | b'\t' | b'\r')) || t.trim().is_empty()
 }
 
 /// Parses a libvirt domain XML into the engine's model.

@@ -398,32 +398,35 @@ fn push_hex(b: &mut String, value: u32, width: usize) {
 
 /// Appends libvirt's full form of a PCI address, up to and without the
 /// closing `/>`. Every number has a fixed width (domain 4 hex digits, bus
-/// and slot 2, function 1), so the text is a template with its digits
-/// filled in.
+/// and slot 2, function 1), written digit by digit without the formatting
+/// machinery.
 fn push_address_open(b: &mut String, a: &PciAddress) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    const DOMAIN: usize = "<address type='pci' domain='0x".len();
-    const BUS: usize = DOMAIN + "0000' bus='0x".len();
-    const SLOT: usize = BUS + "00' slot='0x".len();
-    const FUNCTION: usize = SLOT + "00' function='0x".len();
-    let mut t = *b"<address type='pci' domain='0x0000' bus='0x00' slot='0x00' function='0x0'";
-    let mut put = |at: usize, value: u16, width: usize| {
-        for k in 0..width {
-            let nib = usize::from((value >> (4 * (width - 1 - k))) & 0xf);
-            if let (Some(out), Some(&h)) = (t.get_mut(at + k), HEX.get(nib)) {
-                *out = h;
-            }
-        }
-    };
-    put(DOMAIN, a.domain(), 4);
-    put(BUS, u16::from(a.bus()), 2);
-    put(SLOT, u16::from(a.slot().as_u8()), 2);
-    put(FUNCTION, u16::from(a.function().as_u8()), 1);
-    b.push_str(std::str::from_utf8(&t).unwrap_or_default());
+    b.reserve(ADDRESS_OPEN_LEN);
+    b.push_str("<address type='pci' domain='0x");
+    push_hex_digits(b, u32::from(a.domain()), 4);
+    b.push_str("' bus='0x");
+    push_hex_digits(b, u32::from(a.bus()), 2);
+    b.push_str("' slot='0x");
+    push_hex_digits(b, u32::from(a.slot().as_u8()), 2);
+    b.push_str("' function='0x");
+    push_hex_digits(b, u32::from(a.function().as_u8()), 1);
+    b.push('\'');
     match a.multifunction() {
         Multifunction::Absent => {}
         Multifunction::On => b.push_str(" multifunction='on'"),
         Multifunction::Off => b.push_str(" multifunction='off'"),
+    }
+}
+
+/// The length of [`push_address_open`]'s text without multifunction.
+const ADDRESS_OPEN_LEN: usize =
+    "<address type='pci' domain='0x0000' bus='0x00' slot='0x00' function='0x0'".len();
+
+/// Appends the `width` low hex digits of `value` (lower case).
+fn push_hex_digits(b: &mut String, value: u32, width: u32) {
+    for k in (0..width).rev() {
+        let nibble = value.checked_shr(4 * k).unwrap_or(0) & 0xf;
+        b.push(char::from_digit(nibble, 16).unwrap_or('0'));
     }
 }
 
