@@ -373,7 +373,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     let given = pciplan::export::Given::of(&plan);
                     assign_under(&doc, &mut plan, policy.as_ref())?;
                     let ids = pciplan::libvirt::identities(&doc, &plan);
-                    records_json_lines(&pciplan::export::records_given(&given, &plan, &ids))
+                    let records = pciplan::export::records_given(&given, &plan, &ids);
+                    let text = records_json_lines(&records);
+                    // Not freed: the process ends soon (see below).
+                    std::mem::forget((given, ids, records));
+                    text
                 }
             };
             let result = emit(output.as_deref(), &text);

@@ -61,6 +61,7 @@ use std::ops::Range;
 
 use roxmltree::NodeId;
 
+use crate::address::PciAddress;
 use crate::caps::Capabilities;
 use crate::device::DeviceAddress;
 use crate::error::Error;
@@ -114,11 +115,7 @@ fn parse_tree(xml: &str) -> Result<roxmltree::Document<'_>, Error> {
     }
     scan::prescan(xml)?;
     // Counted before the parser runs: it reserves room by these counts.
-    let markup = xml
-        .as_bytes()
-        .iter()
-        .filter(|&&b| b == b'<' || b == b'=')
-        .count();
+    let markup = count_markup(xml.as_bytes());
     if markup > MAX_MARKUP_CHARS {
         return Err(crate::ConfigError::Limit {
             what: "'<' and '=' characters",
@@ -140,6 +137,33 @@ fn parse_tree(xml: &str) -> Result<roxmltree::Document<'_>, Error> {
     })
 }
 
+/// The number of `<` and `=` bytes of `bytes`, counted in blocks of 64
+/// bytes into byte-wide counters (a loop the compiler turns into vector
+/// instructions), each flushed before it can overflow.
+fn count_markup(bytes: &[u8]) -> usize {
+    const BLOCK: usize = 64;
+    // A counter takes at most one per block: 255 blocks fill it.
+    const BLOCKS_PER_FLUSH: usize = 255;
+    let mut total = 0usize;
+    let mut blocks = bytes.chunks_exact(BLOCK);
+    loop {
+        let mut counters = [0u8; BLOCK];
+        let mut filled = 0;
+        for block in blocks.by_ref().take(BLOCKS_PER_FLUSH) {
+            for (c, &b) in counters.iter_mut().zip(block) {
+                *c = c.wrapping_add(u8::from(b == b'<') | u8::from(b == b'='));
+            }
+            filled += 1;
+        }
+        total = total.saturating_add(counters.iter().map(|&c| usize::from(c)).sum());
+        if filled < BLOCKS_PER_FLUSH {
+            break;
+        }
+    }
+    let tail = blocks.remainder();
+    total.saturating_add(tail.iter().filter(|&&b| b == b'<' || b == b'=').count())
+}
+
 /// A parsed libvirt domain definition: the original text and its XML tree,
 /// borrowed from the input, plus the device elements the plan refers to.
 ///
@@ -154,6 +178,9 @@ pub struct Document<'a> {
     tree: roxmltree::Document<'a>,
     /// Device elements; a device's `origin` indexes this list.
     elements: Vec<NodeId>,
+    /// The `<address>` each device element had when read (parallel to
+    /// `elements`).
+    written: Vec<Written>,
     /// The `<devices>` element; `None` when the definition has none
     /// (libvirt accepts that).
     devices: Option<NodeId>,
@@ -180,6 +207,36 @@ impl<'a> Document<'a> {
             text: self.text,
             unit: self.indent_unit,
         }
+    }
+}
+
+/// The first `<address>` child a device element had when the document
+/// was read, as the reader parsed it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Written {
+    /// No `<address>` child.
+    Absent,
+    /// A PCI address.
+    Pci(PciAddress),
+    /// An address of another type.
+    Other,
+}
+
+impl Written {
+    /// What the reader made of a device's `<address>`.
+    fn of(address: &DeviceAddress) -> Written {
+        match address {
+            DeviceAddress::None => Written::Absent,
+            DeviceAddress::Pci(a) => Written::Pci(*a),
+            DeviceAddress::Other(_) => Written::Other,
+        }
+    }
+
+    /// Reads it from the element (for an element of no [`Document`]).
+    fn read(e: &Elem<'_, '_>) -> Written {
+        e.child("address")
+            .and_then(|a| a.parsed_address())
+            .map_or(Written::Absent, |(_, a)| Written::of(&a))
     }
 }
 
@@ -255,7 +312,7 @@ impl<'d, 'a: 'd> Elem<'d, 'a> {
         self.node
             .children()
             .rev()
-            .find(|c| !(c.is_text() && c.text().is_some_and(|t| t.trim().is_empty())))
+            .find(|c| !(c.is_text() && c.text().is_some_and(blank)))
             .map(|c| c.range().end)
     }
 
@@ -319,6 +376,12 @@ impl<'d, 'a: 'd> Elem<'d, 'a> {
             .ok()
             .map(|p| (self.range(), p))
     }
+}
+
+/// Whether a text is white space only (as `str::trim` sees it); the usual
+/// indentation is decided without decoding characters.
+fn blank(t: &str) -> bool {
+    t.bytes().all(|b| matches!(b, b' ' | b'\n' | b'\t' | b'\r')) || t.trim().is_empty()
 }
 
 /// Parses a libvirt domain XML into the engine's model.

@@ -2,7 +2,7 @@
 
 use roxmltree::Node;
 
-use super::Document;
+use super::{Document, Written};
 use crate::address::{Function, Multifunction, PciAddress, Slot, parse_c_uint};
 use crate::caps::Capabilities;
 use crate::controller::{ControllerModel, PciTarget};
@@ -111,6 +111,7 @@ pub(super) fn parse_domain<'a>(
     plan.set_numa_cells(u32::try_from(cells).unwrap_or(u32::MAX));
 
     let mut elems = Vec::with_capacity(count);
+    let mut written = Vec::with_capacity(count);
     // The element token of the first video with `primary='yes'`, and how
     // many there are.
     let mut primary_video: Option<usize> = None;
@@ -133,6 +134,7 @@ pub(super) fn parse_domain<'a>(
         }
         let device = device.with_origin(elems.len());
         elems.push(node.id());
+        written.push(Written::of(&device.address));
         adding.add(device);
     }
     adding.finish();
@@ -149,6 +151,7 @@ pub(super) fn parse_domain<'a>(
         text: xml,
         tree,
         elements: elems,
+        written,
         devices,
         os_type,
         indent_unit,
@@ -161,17 +164,18 @@ pub(super) fn parse_domain<'a>(
 /// `None` for elements pciplan ignores. Used for single device elements
 /// (live attach and detach, `device.rs`).
 pub(super) fn device_of(node: Node<'_, '_>) -> Result<Option<Device>, Error> {
-    let Some(kind) = device_kind(node)? else {
+    let kids = Kids::of(node);
+    let Some(kind) = device_kind(node, &kids)? else {
         return Ok(None);
     };
-    let address_node = child(node, "address");
+    let address_node = kids.address;
     let address = match address_node {
         Some(a) => parse_address(a)?,
         None => DeviceAddress::None,
     };
     let mut device = Device::new(kind)
         .with_address(address)
-        .with_label(label(node));
+        .with_label(label(node, &kids));
     if node.tag_name().name() == "disk" {
         device.drive = disk_drive(node)?;
     }
@@ -256,16 +260,49 @@ fn child<'a, 'i>(node: Node<'a, 'i>, name: &str) -> Option<Node<'a, 'i>> {
     elements(node).find(|c| c.tag_name().name() == name)
 }
 
+/// The first children of a device element that every device reads, found
+/// in one pass (each as [`child`] finds it).
+struct Kids<'a, 'i> {
+    address: Option<Node<'a, 'i>>,
+    alias: Option<Node<'a, 'i>>,
+    model: Option<Node<'a, 'i>>,
+    target: Option<Node<'a, 'i>>,
+}
+
+impl<'a, 'i> Kids<'a, 'i> {
+    fn of(node: Node<'a, 'i>) -> Self {
+        let mut kids = Kids {
+            address: None,
+            alias: None,
+            model: None,
+            target: None,
+        };
+        for c in elements(node) {
+            let slot = match c.tag_name().name() {
+                "address" => &mut kids.address,
+                "alias" => &mut kids.alias,
+                "model" => &mut kids.model,
+                "target" => &mut kids.target,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(c);
+            }
+        }
+        kids
+    }
+}
+
 /// The device's name for messages: disk target (input: its `type`, which
 /// libvirt's input messages name), else alias, else empty.
-fn label(node: Node<'_, '_>) -> String {
+fn label(node: Node<'_, '_>, kids: &Kids<'_, '_>) -> String {
     let target = match node.tag_name().name() {
-        "disk" => child(node, "target").and_then(|t| prop(t, "dev")),
+        "disk" => kids.target.and_then(|t| prop(t, "dev")),
         "input" => prop(node, "type"),
         _ => None,
     };
     target
-        .or_else(|| child(node, "alias").and_then(|a| prop(a, "name")))
+        .or_else(|| kids.alias.and_then(|a| prop(a, "name")))
         .unwrap_or_default()
         .to_string()
 }
@@ -274,10 +311,13 @@ fn label(node: Node<'_, '_>) -> String {
 pub(super) fn line_indent(text: &str, start: usize) -> &str {
     // Walk back over spaces and tabs only, so that long one-line documents
     // cost nothing per element.
-    let before = text.get(..start).unwrap_or_default();
-    let trimmed = before.trim_end_matches([' ', '\t']);
-    if trimmed.is_empty() || trimmed.ends_with('\n') {
-        before.get(trimmed.len()..).unwrap_or_default()
+    let before = text.as_bytes().get(..start).unwrap_or_default();
+    let mut from = before.len();
+    while let Some(b' ' | b'\t') = before.get(from.wrapping_sub(1)) {
+        from -= 1;
+    }
+    if from == 0 || before.get(from - 1) == Some(&b'\n') {
+        text.get(from..before.len()).unwrap_or_default()
     } else {
         ""
     }
@@ -502,11 +542,11 @@ fn child_attr<'a>(node: Node<'a, '_>, name: &str, attr: &str) -> Option<(Node<'a
 }
 
 /// The model of a device element, or `None` for elements pciplan ignores.
-fn device_kind(node: Node<'_, '_>) -> Result<Option<DeviceKind>, Error> {
+fn device_kind(node: Node<'_, '_>, kids: &Kids<'_, '_>) -> Result<Option<DeviceKind>, Error> {
     let kind = match node.tag_name().name() {
         "disk" => disk(node)?,
         "controller" => DeviceKind::Controller(controller(node)?),
-        "interface" => interface(node)?,
+        "interface" => interface(node, kids)?,
         "hostdev" => DeviceKind::Hostdev(hostdev(node)?),
         "sound" => DeviceKind::Sound(required_attr(node, "model", sound_model)?),
         // An empty model type is the default model (rule 35).
@@ -838,10 +878,11 @@ fn pci_controller(node: Node<'_, '_>, model: Option<&str>) -> Result<PciControll
     })
 }
 
-fn interface(node: Node<'_, '_>) -> Result<DeviceKind, Error> {
+fn interface(node: Node<'_, '_>, kids: &Kids<'_, '_>) -> Result<DeviceKind, Error> {
     // libvirt reads the NIC model by XPath (`string(./model/@type)`): an
     // attribute in no namespace only (rule 29).
-    let model = child(node, "model")
+    let model = kids
+        .model
         .and_then(|m| m.attribute("type"))
         .filter(|v| !v.is_empty())
         .map(NicModel::parse);

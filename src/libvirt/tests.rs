@@ -506,3 +506,15 @@ fn corpus_assign_is_idempotent() {
     }
     assert!(assigned > 300, "{assigned}");
 }
+
+#[test]
+fn markup_count_matches_a_byte_by_byte_count() {
+    // Sizes around the block (64) and flush (255 blocks) boundaries.
+    for len in [0, 1, 63, 64, 65, 255 * 64, 255 * 64 + 1, 300 * 64 + 7] {
+        let text: Vec<u8> = (0..len).map(|i| b"<a=b c>"[i % 7]).collect();
+        let naive = text.iter().filter(|&&b| b == b'<' || b == b'=').count();
+        assert_eq!(count_markup(&text), naive, "length {len}");
+    }
+    let all = vec![b'='; 300 * 64];
+    assert_eq!(count_markup(&all), all.len());
+}

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::ops::Range;
 
 use super::parse::{SCSI_MODELS, VIDEO_MODELS, line_indent};
-use super::{Document, Elem};
+use super::{Document, Elem, Written};
 use crate::address::{Multifunction, PciAddress};
 use crate::controller::PciTarget;
 use crate::device::{
@@ -211,17 +211,22 @@ pub(super) fn write_domain(doc: &Document<'_>, plan: &Plan) -> Result<String, Er
                 .ok_or_else(|| {
                     internal("the plan refers to an element the document does not have")
                 })?;
+            let written = doc
+                .written
+                .get(k)
+                .copied()
+                .unwrap_or_else(|| Written::read(&e));
             if reordered(&d.kind) {
                 let mut mine = Edits::new(text);
-                edit_device(&e, d, &mut mine, &mut scratch);
+                edit_device(&e, d, written, &mut mine, &mut scratch);
                 let r = e.range();
                 let t = mine.apply_within(r.start, r.end)?;
                 if let Some(slot) = own.get_mut(k) {
                     *slot = Some(texts.len());
                 }
                 texts.push((k, d.kind.element(), r, t));
-            } else {
-                edit_device(&e, d, &mut edits, &mut scratch);
+            } else if !untouched(d, written) {
+                edit_device(&e, d, written, &mut edits, &mut scratch);
             }
         }
     }
@@ -312,7 +317,7 @@ pub(super) fn write_element(
     let e = Elem { node, text, unit };
     let mut edits = Edits::new(text);
     let mut scratch = String::new();
-    edit_device(&e, d, &mut edits, &mut scratch);
+    edit_device(&e, d, Written::read(&e), &mut edits, &mut scratch);
     edits.apply()
 }
 
@@ -393,32 +398,35 @@ fn push_hex(b: &mut String, value: u32, width: usize) {
 
 /// Appends libvirt's full form of a PCI address, up to and without the
 /// closing `/>`. Every number has a fixed width (domain 4 hex digits, bus
-/// and slot 2, function 1), so the text is a template with its digits
-/// filled in.
+/// and slot 2, function 1), written digit by digit without the formatting
+/// machinery.
 fn push_address_open(b: &mut String, a: &PciAddress) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    const DOMAIN: usize = "<address type='pci' domain='0x".len();
-    const BUS: usize = DOMAIN + "0000' bus='0x".len();
-    const SLOT: usize = BUS + "00' slot='0x".len();
-    const FUNCTION: usize = SLOT + "00' function='0x".len();
-    let mut t = *b"<address type='pci' domain='0x0000' bus='0x00' slot='0x00' function='0x0'";
-    let mut put = |at: usize, value: u16, width: usize| {
-        for k in 0..width {
-            let nib = usize::from((value >> (4 * (width - 1 - k))) & 0xf);
-            if let (Some(out), Some(&h)) = (t.get_mut(at + k), HEX.get(nib)) {
-                *out = h;
-            }
-        }
-    };
-    put(DOMAIN, a.domain(), 4);
-    put(BUS, u16::from(a.bus()), 2);
-    put(SLOT, u16::from(a.slot().as_u8()), 2);
-    put(FUNCTION, u16::from(a.function().as_u8()), 1);
-    b.push_str(std::str::from_utf8(&t).unwrap_or_default());
+    b.reserve(ADDRESS_OPEN_LEN);
+    b.push_str("<address type='pci' domain='0x");
+    push_hex_digits(b, u32::from(a.domain()), 4);
+    b.push_str("' bus='0x");
+    push_hex_digits(b, u32::from(a.bus()), 2);
+    b.push_str("' slot='0x");
+    push_hex_digits(b, u32::from(a.slot().as_u8()), 2);
+    b.push_str("' function='0x");
+    push_hex_digits(b, u32::from(a.function().as_u8()), 1);
+    b.push('\'');
     match a.multifunction() {
         Multifunction::Absent => {}
         Multifunction::On => b.push_str(" multifunction='on'"),
         Multifunction::Off => b.push_str(" multifunction='off'"),
+    }
+}
+
+/// The length of [`push_address_open`]'s text without multifunction.
+const ADDRESS_OPEN_LEN: usize =
+    "<address type='pci' domain='0x0000' bus='0x00' slot='0x00' function='0x0'".len();
+
+/// Appends the `width` low hex digits of `value` (lower case).
+fn push_hex_digits(b: &mut String, value: u32, width: u32) {
+    for k in (0..width).rev() {
+        let nibble = value.checked_shr(4 * k).unwrap_or(0) & 0xf;
+        b.push(char::from_digit(nibble, 16).unwrap_or('0'));
     }
 }
 
@@ -522,15 +530,38 @@ fn push_child(body: &mut String, child_indent: &str, child: impl FnOnce(&mut Str
     child(body);
 }
 
-/// The edits of one device element; `scratch` is a reusable buffer.
-fn edit_device(e: &Elem<'_, '_>, d: &Device, edits: &mut Edits<'_>, scratch: &mut String) {
+/// Whether [`edit_device`] would leave the element as it is: a device that
+/// is no controller (those gain an index, a model name, a target) and has
+/// no zPCI ids, whose PCI address is the one the element had when read.
+fn untouched(d: &Device, written: Written) -> bool {
+    matches!((written, &d.address), (Written::Pci(old), DeviceAddress::Pci(a)) if old == *a)
+        && d.zpci.is_none()
+        && d.kind.controller().is_none()
+}
+
+/// The edits of one device element, whose `<address>` was `written` when
+/// read; `scratch` is a reusable buffer.
+fn edit_device(
+    e: &Elem<'_, '_>,
+    d: &Device,
+    written: Written,
+    edits: &mut Edits<'_>,
+    scratch: &mut String,
+) {
     scratch.clear();
     let child_indent = e.child_indent();
     let ci = child_indent.as_ref();
     let unit = e.unit;
-    // The first `<address>` child, looked up once.
-    let given = e.child("address");
-    let old_address = given.and_then(|a| a.parsed_address());
+    // The first `<address>` child, looked up once (and only when there is
+    // one); a PCI one is not read again.
+    let given = match written {
+        Written::Absent => None,
+        Written::Pci(_) | Written::Other => e.child("address"),
+    };
+    let old_address = match (written, given) {
+        (Written::Pci(a), Some(x)) => Some((x.range(), DeviceAddress::Pci(a))),
+        _ => given.and_then(|a| a.parsed_address()),
+    };
     if let DeviceKind::Controller(c) = &d.kind {
         // libvirt writes every controller's index (§7.2).
         if let (Some(i), None) = (c.index, e.attr("index")) {
