@@ -533,18 +533,36 @@ impl Plan {
     /// libvirt's controller insertion rule (§5.14), as a position in the
     /// device list; `None` means "append".
     fn controller_insert_position(&self, new: &Controller) -> Option<usize> {
-        let existing: Vec<(usize, &Controller)> = self
-            .devices
-            .iter()
-            .enumerate()
-            .filter_map(|(i, d)| d.kind.controller().map(|c| (i, c)))
-            .collect();
-        let at = insert_position(&existing, |e| e.1, new)?;
-        match existing.get(at) {
-            Some((i, _)) => Some(*i),
-            // After the last controller.
-            None => existing.last().map(|(i, _)| i.saturating_add(1)),
+        // libvirt's rule ([`insert_position`]) over the controllers from the
+        // last one back, in one pass without collecting them: "after" a
+        // controller is the position of the next controller, or just past
+        // the last one.
+        let ty = std::mem::discriminant(&new.kind);
+        let mut insert_at: Option<usize> = None;
+        let mut next: Option<usize> = None;
+        for (i, d) in self.devices.iter().enumerate().rev() {
+            let Some(cur) = d.kind.controller() else {
+                continue;
+            };
+            let after_cur = next.unwrap_or(i.saturating_add(1));
+            next = Some(i);
+            if std::mem::discriminant(&cur.kind) != ty {
+                continue;
+            }
+            let Some(new_idx) = new.index else {
+                return Some(after_cur);
+            };
+            let cur_idx = cur.index;
+            let after_new = cur_idx.is_some_and(|c| c > new_idx);
+            let companion_of_new =
+                !is_companion(new) && is_companion(cur) && cur_idx == Some(new_idx);
+            if after_new || companion_of_new {
+                insert_at = Some(i);
+            } else if insert_at.is_none() {
+                insert_at = Some(after_cur);
+            }
         }
+        insert_at
     }
 
     /// The order in which libvirt's parser would hold this plan's
@@ -554,12 +572,43 @@ impl Plan {
     /// positions.
     pub fn controller_output_order(&self) -> Vec<usize> {
         let mut seq: Vec<(usize, &Controller)> = Vec::new();
+        // Per controller type: the highest index so far and whether a
+        // companion or a controller without index is among them. A
+        // controller of the type of the last one, with a higher index than
+        // every one of its type and no companion or unindexed one to weigh,
+        // goes at the end (the usual case: bridges in index order) without
+        // the scan of the rule.
+        let mut seen: Vec<(std::mem::Discriminant<ControllerKind>, u32, bool)> = Vec::new();
         for (i, d) in self.devices.iter().enumerate() {
             let Some(c) = d.kind.controller() else {
                 continue;
             };
-            let at = insert_position(&seq, |e| e.1, c).unwrap_or(seq.len());
+            let ty = std::mem::discriminant(&c.kind);
+            let kind = seen.iter_mut().find(|k| k.0 == ty);
+            let appends = match (&kind, seq.last(), c.index) {
+                (None, _, _) => true,
+                (Some(k), Some(last), Some(idx)) => {
+                    std::mem::discriminant(&last.1.kind) == ty
+                        && !k.2
+                        && idx > k.1
+                        && !is_companion(c)
+                }
+                _ => false,
+            };
+            let at = if appends {
+                seq.len()
+            } else {
+                insert_position(&seq, |e| e.1, c).unwrap_or(seq.len())
+            };
             seq.insert(at.min(seq.len()), (i, c));
+            let odd = c.index.is_none() || is_companion(c);
+            match kind {
+                Some(k) => {
+                    k.1 = k.1.max(c.index.unwrap_or(0));
+                    k.2 |= odd;
+                }
+                None => seen.push((ty, c.index.unwrap_or(0), odd)),
+            }
         }
         seq.into_iter().map(|(i, _)| i).collect()
     }
@@ -702,7 +751,86 @@ mod tests {
         prop_oneof![3 => disk, 2 => controller, 1 => nic]
     }
 
+    /// Controllers of three types, with indexes that collide, with and
+    /// without index, some of them companions.
+    fn controller() -> impl Strategy<Value = Controller> {
+        (0usize..3, 0u32..5, any::<bool>(), any::<bool>()).prop_map(|(ty, i, indexed, comp)| {
+            let kind = match ty {
+                0 => ControllerKind::Pci(crate::device::PciController {
+                    model: Some(ControllerModel::PciBridge),
+                    ..Default::default()
+                }),
+                1 => ControllerKind::Sata,
+                _ => ControllerKind::Usb(None),
+            };
+            Controller {
+                kind,
+                index: indexed.then_some(i),
+                companion: comp,
+            }
+        })
+    }
+
+    /// The insertion point by the rule over a collected list of the
+    /// controllers: the reference for [`Plan::controller_insert_position`].
+    fn insert_position_by_list(plan: &Plan, new: &Controller) -> Option<usize> {
+        let existing: Vec<(usize, &Controller)> = plan
+            .devices
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| d.kind.controller().map(|c| (i, c)))
+            .collect();
+        let at = insert_position(&existing, |e| e.1, new)?;
+        match existing.get(at) {
+            Some((i, _)) => Some(*i),
+            None => existing.last().map(|(i, _)| i.saturating_add(1)),
+        }
+    }
+
+    fn plan_of(devices: Vec<Device>) -> Plan {
+        let mut plan = Plan::new(Machine::pc(), Capabilities::qemu_8_0_x86_64());
+        plan.devices = devices;
+        plan
+    }
+
     proptest! {
+        /// The one-pass insertion point is the rule's over the list of
+        /// controllers.
+        #[test]
+        fn prop_controller_insertion_point_is_the_rules(
+            devices in prop::collection::vec(
+                prop_oneof![
+                    2 => controller().prop_map(|c| Device::new(DeviceKind::Controller(c))),
+                    1 => device(),
+                ],
+                0..30,
+            ),
+            new in controller(),
+        ) {
+            let plan = plan_of(devices);
+            prop_assert_eq!(plan.controller_insert_position(&new), insert_position_by_list(&plan, &new));
+        }
+
+        /// The output order with its append shortcut is the rule applied to
+        /// each controller in turn.
+        #[test]
+        fn prop_controller_output_order_is_the_rule_in_turn(
+            controllers in prop::collection::vec(controller(), 0..30),
+        ) {
+            let plan = plan_of(
+                controllers.into_iter().map(|c| Device::new(DeviceKind::Controller(c))).collect(),
+            );
+            let mut seq: Vec<(usize, &Controller)> = Vec::new();
+            for (i, d) in plan.devices.iter().enumerate() {
+                if let Some(c) = d.kind.controller() {
+                    let at = insert_position(&seq, |e| e.1, c).unwrap_or(seq.len());
+                    seq.insert(at.min(seq.len()), (i, c));
+                }
+            }
+            let want: Vec<usize> = seq.into_iter().map(|(i, _)| i).collect();
+            prop_assert_eq!(plan.controller_output_order(), want);
+        }
+
         /// Adding a parser's devices in one go gives the list adding them
         /// one by one gives.
         #[test]
