@@ -561,6 +561,52 @@ impl AddressSet {
         None
     }
 
+    /// ReserveNext for up to `n` devices with `flags` in a row, without
+    /// isolation groups, each taking a whole slot at function 0: the
+    /// addresses repeated calls of [`AddressSet::reserve_next`] would give,
+    /// found in one walk from the cursor over the existing buses. Stops
+    /// early (the caller places the rest one by one, growing or failing as
+    /// libvirt does) at the end of the buses, or at once when a search of
+    /// this kind never ran or the devices share slots.
+    pub(crate) fn reserve_run(&mut self, flags: ConnectFlags, n: usize, out: &mut Vec<PciAddress>) {
+        if self.isolation || flags.contains(ConnectFlags::AGGREGATE_SLOT) {
+            return;
+        }
+        let Some(cursor) = self
+            .cursors
+            .iter_mut()
+            .find(|c| c.0 == flags && c.1.is_none())
+        else {
+            return;
+        };
+        let start = cursor.2;
+        let Some(rest) = self.buses.get_mut(start..) else {
+            return;
+        };
+        for (k, bus) in rest.iter_mut().enumerate() {
+            let Ok(bus_nr) = u8::try_from(start + k) else {
+                return;
+            };
+            let mut free = !bus.nonempty & bus.range;
+            if free == 0 || !auto_compatible(bus.flags, flags, bus_nr) {
+                continue;
+            }
+            while free != 0 && out.len() < n {
+                let slot = u8::try_from(free.trailing_zeros()).unwrap_or(31);
+                free &= free - 1;
+                let Ok(s) = Slot::new(slot) else {
+                    return;
+                };
+                bus.mark(slot, 0, flags, CheckMode::Auto, 0);
+                cursor.2 = start + k;
+                out.push(PciAddress::new(0, bus_nr, s, Function::ZERO));
+            }
+            if out.len() == n {
+                return;
+            }
+        }
+    }
+
     /// ReserveNext for a device of isolation group `group`.
     #[inline]
     pub(crate) fn reserve_next_in(

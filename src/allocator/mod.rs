@@ -566,8 +566,46 @@ impl Plan {
                 *pos += 1;
             }
         }
-        for i in order {
+        let mut k = 0;
+        let mut run: Vec<PciAddress> = Vec::new();
+        // The end of a run the address set could not place in one go (its
+        // buses ran out): its devices are placed one by one.
+        let mut single_until = 0;
+        while let Some(&i) = order.get(k) {
+            k += 1;
             let step = steps.get(i).map_or(usize::MAX, |&s| usize::from(s));
+            // A run of devices of one step and one set of flags that go
+            // straight to ReserveNext: the address set places them as one
+            // run (the same addresses, one by one, as for each in turn).
+            if k > single_until && self.plain_placement(step, i) {
+                let f = fl(i);
+                let len = order
+                    .get(k..)
+                    .unwrap_or_default()
+                    .iter()
+                    .take_while(|&&j| {
+                        steps.get(j).map_or(usize::MAX, |&s| usize::from(s)) == step
+                            && fl(j) == f
+                            && self.plain_placement(step, j)
+                    })
+                    .count();
+                if len > 0 {
+                    self.place(set, i, f, None, pass)?;
+                    run.clear();
+                    set.reserve_run(f, len, &mut run);
+                    let placed = run.len();
+                    if placed < len {
+                        single_until = k + len;
+                    }
+                    if pass == Pass::Real {
+                        for (&j, &addr) in order.get(k..).unwrap_or_default().iter().zip(&run) {
+                            self.set_address(j, DeviceAddress::Pci(addr));
+                        }
+                    }
+                    k += placed;
+                    continue;
+                }
+            }
             match step {
                 STEP_OTHER_CONTROLLERS => {
                     let usb2 = match self.devices.get(i).map(|d| &d.kind) {
@@ -623,6 +661,19 @@ impl Plan {
             self.place(set, i, fl(i), None, pass)?;
         }
         Ok(())
+    }
+
+    /// Whether device `i`, visited in `step`, goes straight to ReserveNext
+    /// without address checks or a fixed function: an unaddressed device
+    /// of a step without special cases (not a USB2 controller, not a
+    /// virtio disk).
+    fn plain_placement(&self, step: usize, i: usize) -> bool {
+        step != STEP_OTHER_CONTROLLERS
+            && step != STEP_VIRTIO_DISK
+            && self
+                .devices
+                .get(i)
+                .is_some_and(|d| d.address == DeviceAddress::None)
     }
 
     /// USB2 controllers of one index share a slot (§5.9 step 5).
