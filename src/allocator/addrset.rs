@@ -703,3 +703,69 @@ fn make_addr(bus: usize, slot: u8, function: u8) -> Result<PciAddress, AllocErro
     let function = Function::new(function).map_err(|_| AllocError::NoFreeSlot)?;
     Ok(PciAddress::new(0, bus_u8, slot, function))
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A set of pci-bridge and pcie-root-port buses with some slots used.
+    fn set() -> impl Strategy<Value = AddressSet> {
+        (
+            prop::collection::vec((any::<bool>(), any::<u32>()), 1..12),
+            any::<bool>(),
+        )
+            .prop_map(|(buses, dry)| {
+                let mut set = AddressSet::new(buses.len(), dry, true);
+                for (b, (pcie, used)) in set.buses.iter_mut().zip(buses) {
+                    let model = if pcie {
+                        ControllerModel::PcieRootPort
+                    } else {
+                        ControllerModel::PciBridge
+                    };
+                    b.set_model(model, true);
+                    for slot in 0..32u8 {
+                        if used & (1u32 << slot) != 0 && slot % 3 == 0 {
+                            b.mark(slot, 0, ConnectFlags::P, CheckMode::Explicit, 0);
+                        }
+                    }
+                }
+                set
+            })
+    }
+
+    proptest! {
+        /// A run of placements gives the addresses, and leaves the set,
+        /// that the placements one after another give.
+        #[test]
+        fn prop_a_run_equals_one_placement_after_another(
+            start in set(),
+            pcie in any::<bool>(),
+            n in 1usize..80,
+        ) {
+            let flags = if pcie { ConnectFlags::E_PCIE } else { ConnectFlags::P }
+                | ConnectFlags::HOTPLUGGABLE;
+            let mut one = start.clone();
+            let mut run = start;
+            // The first placement sets the cursor up in both.
+            let first = one.reserve_next(flags, None);
+            prop_assert_eq!(&first, &run.reserve_next(flags, None));
+            prop_assume!(first.is_ok());
+            let mut got = Vec::new();
+            run.reserve_run(flags, n, &mut got);
+            let mut want = Vec::new();
+            for _ in 0..got.len() {
+                want.push(one.reserve_next(flags, None));
+            }
+            prop_assert!(want.iter().all(Result::is_ok));
+            let want: Vec<PciAddress> = want.into_iter().flatten().collect();
+            prop_assert_eq!(&got, &want);
+            prop_assert_eq!(&run.buses, &one.buses);
+            // Short of n only when nothing is left on the existing buses.
+            if got.len() < n && !run.dry_run {
+                prop_assert!(one.reserve_next(flags, None).is_err());
+            }
+        }
+    }
+}
