@@ -91,7 +91,7 @@ impl Bus {
 
     /// Every usable slot has at least one used function.
     pub(crate) fn is_fully_reserved(&self) -> bool {
-        (self.min_slot..=self.max_slot).all(|s| self.slot_used(s) != 0)
+        self.nonempty & self.range == self.range
     }
 }
 

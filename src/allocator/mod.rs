@@ -571,9 +571,10 @@ impl Plan {
         // The end of a run the address set could not place in one go (its
         // buses ran out): its devices are placed one by one.
         let mut single_until = 0;
+        let step_at = |i: usize| steps.get(i).map_or(usize::MAX, |&s| usize::from(s));
         while let Some(&i) = order.get(k) {
             k += 1;
-            let step = steps.get(i).map_or(usize::MAX, |&s| usize::from(s));
+            let step = step_at(i);
             // A run of devices of one step and one set of flags that go
             // straight to ReserveNext: the address set places them as one
             // run (the same addresses, one by one, as for each in turn).
@@ -584,9 +585,7 @@ impl Plan {
                     .unwrap_or_default()
                     .iter()
                     .take_while(|&&j| {
-                        steps.get(j).map_or(usize::MAX, |&s| usize::from(s)) == step
-                            && fl(j) == f
-                            && self.plain_placement(step, j)
+                        step_at(j) == step && fl(j) == f && self.plain_placement(step, j)
                     })
                     .count();
                 if len > 0 {
