@@ -109,8 +109,7 @@ impl Plan {
             if !wants {
                 continue;
             }
-            let Some(DeviceKind::Hostdev(HostdevSource::Scsi(drive @ None))) =
-                self.edit_device(i).map(|d| &mut d.kind)
+            let Some(DeviceKind::Hostdev(HostdevSource::Scsi(drive @ None))) = self.edit_kind(i)
             else {
                 continue;
             };
@@ -206,7 +205,7 @@ impl Plan {
                     .collect();
                 (0..).find(|i| !used.contains(i)).unwrap_or(0)
             });
-            if let Some(DeviceKind::Controller(c)) = self.edit_device(pos).map(|d| &mut d.kind) {
+            if let Some(DeviceKind::Controller(c)) = self.edit_kind(pos) {
                 c.index = Some(index);
             }
         }
@@ -901,11 +900,17 @@ impl Plan {
                 Some(d),
             ))
         };
+        // Whether the name is the model's, and its device is there: one
+        // match for both checks below.
+        let available = p
+            .model_name
+            .as_deref()
+            .and_then(|n| model.model_name_available(n, &self.caps));
         match (&p.model_name, model.is_root()) {
             (None, false) => return required("modelName"),
             (None, true) if phb => return required("modelName"),
             (Some(_), true) if !phb => return invalid("modelName"),
-            (Some(n), false) if !model.accepts_model_name(n) => {
+            (Some(n), false) if available.is_none() => {
                 return err(ConfigError::ModelNameInvalid {
                     index,
                     model: m,
@@ -982,10 +987,15 @@ impl Plan {
                 _ => return invalid("hotplug"),
             }
         }
-        if let Some(n) = &p.model_name
-            && let Some(cap) = model_name_capability(n)
-            && !self.caps.has(cap)
-        {
+        let unsupported = match available {
+            Some(present) => !present,
+            None => p
+                .model_name
+                .as_deref()
+                .and_then(model_name_capability)
+                .is_some_and(|cap| !self.caps.has(cap)),
+        };
+        if unsupported && let Some(n) = &p.model_name {
             return err(ConfigError::DeviceUnsupported {
                 name: n.to_string(),
             });
@@ -997,6 +1007,7 @@ impl Plan {
     /// domain: CCW addresses off s390, IDE drive addresses, a second IDE
     /// controller and SCSI models QEMU has no device for (see
     /// `docs/libvirt-rules.md`).
+    #[inline(always)]
     fn validate_device_model(&self, d: &Device) -> Result<(), Error> {
         let err = |r| Err(cfg(r, Some(d)));
         if let Some(crate::device::BusId::SpaprVio { reg }) = d.bus_id
@@ -1114,6 +1125,7 @@ impl Plan {
     }
 
     /// §6.5: address types a device may not have.
+    #[inline(always)]
     fn validate_device_address(&self, d: &Device) -> Result<(), Error> {
         let pci = matches!(d.address, DeviceAddress::Pci(_));
         let err = |r| Err(cfg(r, Some(d)));

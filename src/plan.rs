@@ -88,6 +88,29 @@ impl Log {
         }
     }
 
+    /// Records device `i`'s old address. A device that had none, right
+    /// after the row of such devices the last record covers, extends it.
+    #[inline]
+    fn record_address(&mut self, i: usize, old: DeviceAddress) {
+        if old == DeviceAddress::None {
+            self.record_unaddressed(i);
+        } else {
+            self.undo.push(Undo::Address(i, old));
+        }
+    }
+
+    /// Records that device `i` had no address.
+    #[inline]
+    fn record_unaddressed(&mut self, i: usize) {
+        if let Some(Undo::Unaddressed { start, len }) = self.undo.last_mut()
+            && start.checked_add(*len) == Some(i)
+        {
+            *len += 1;
+            return;
+        }
+        self.undo.push(Undo::Unaddressed { start: i, len: 1 });
+    }
+
     /// Positions from `i` on now hold other devices: forget them.
     fn forget_from(&mut self, i: usize) {
         let word = i / 64;
@@ -111,8 +134,14 @@ impl Eq for Journal {}
 pub(crate) enum Undo {
     /// Device `i` had this address.
     Address(usize, DeviceAddress),
+    /// The devices at `start..start + len` had no address: one record for
+    /// a row of devices placed one after another (nothing else was
+    /// recorded between them, so they are taken back together).
+    Unaddressed { start: usize, len: usize },
     /// Device `i` was this.
     Device(usize, Box<Device>),
+    /// Device `i` was of this kind (the rest of it is recorded apart).
+    Kind(usize, Box<DeviceKind>),
     /// A device was inserted at this position.
     Inserted(usize),
     /// These devices were cut off the list at this position.
@@ -413,8 +442,28 @@ impl Plan {
             if let Some(j) = &mut self.journal.0
                 && !j.is_saved(i)
             {
-                j.undo.push(Undo::Address(i, old));
+                j.record_address(i, old);
             }
+        }
+    }
+
+    /// Gives device `i`, which has no address, one: [`Plan::set_address`]
+    /// without the old address to keep (the journal notes the row of
+    /// unaddressed devices). A device with an address goes the usual way.
+    #[inline]
+    pub(crate) fn place_address(&mut self, i: usize, address: crate::PciAddress) {
+        let Some(d) = self.devices.get_mut(i) else {
+            return;
+        };
+        if !matches!(d.address, DeviceAddress::None) {
+            self.set_address(i, DeviceAddress::Pci(address));
+            return;
+        }
+        d.address = DeviceAddress::Pci(address);
+        if let Some(j) = &mut self.journal.0
+            && !j.is_saved(i)
+        {
+            j.record_unaddressed(i);
         }
     }
 
@@ -429,6 +478,19 @@ impl Plan {
             j.mark_saved(i);
         }
         Some(d)
+    }
+
+    /// Device `i`'s kind for a change, recorded in the journal: only the
+    /// kind is kept, so the device's other fields (its address) are still
+    /// recorded when they change.
+    pub(crate) fn edit_kind(&mut self, i: usize) -> Option<&mut DeviceKind> {
+        let d = self.devices.get_mut(i)?;
+        if let Some(j) = &mut self.journal.0
+            && !j.is_saved(i)
+        {
+            j.undo.push(Undo::Kind(i, Box::new(d.kind.clone())));
+        }
+        Some(&mut d.kind)
     }
 
     /// Cuts the devices from position `at` off the list, recorded in the
@@ -480,9 +542,20 @@ impl Plan {
                         d.address = a;
                     }
                 }
+                Undo::Unaddressed { start, len } => {
+                    let end = start.saturating_add(len).min(self.devices.len());
+                    for d in self.devices.get_mut(start..end).unwrap_or_default() {
+                        d.address = DeviceAddress::None;
+                    }
+                }
                 Undo::Device(i, d) => {
                     if let Some(slot) = self.devices.get_mut(i) {
                         *slot = *d;
+                    }
+                }
+                Undo::Kind(i, k) => {
+                    if let Some(d) = self.devices.get_mut(i) {
+                        d.kind = *k;
                     }
                 }
                 Undo::Inserted(i) => {

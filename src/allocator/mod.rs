@@ -498,7 +498,7 @@ impl Plan {
         match set.reserve_next_in(flags, function, group) {
             Ok(addr) => {
                 if pass == Pass::Real {
-                    self.set_address(i, DeviceAddress::Pci(addr));
+                    self.place_address(i, addr);
                 }
                 Ok(())
             }
@@ -598,7 +598,7 @@ impl Plan {
                     }
                     if pass == Pass::Real {
                         for (&j, &addr) in order.get(k..).unwrap_or_default().iter().zip(&run) {
-                            self.set_address(j, DeviceAddress::Pci(addr));
+                            self.place_address(j, addr);
                         }
                     }
                     k += placed;
@@ -777,37 +777,42 @@ impl Plan {
     /// §5.12 step 7: model names and target values of PCI controllers.
     fn controller_defaults(&mut self) -> Result<(), Error> {
         // The lowest busNr set on any PCI controller, kept up to date as
-        // defaults are filled in.
-        let mut lowest_bus_nr = self
-            .devices
-            .iter()
-            .filter_map(|d| match &d.kind {
-                DeviceKind::Controller(Controller {
-                    kind: ControllerKind::Pci(p),
-                    ..
-                }) => p.target.bus_nr,
-                _ => None,
-            })
-            .min()
-            .unwrap_or(256);
+        // defaults are filled in; found when an expander bus first needs it.
+        let mut lowest_bus_nr: Option<u32> = None;
         let caps = std::sync::Arc::clone(&self.caps);
         let phb_name = self.profile.root_model_name;
         for pos in 0..self.devices.len() {
-            let mut failure = None;
-            let phb_index = phb_name.and_then(|name| self.phb_target_index(pos, name));
             let is_pci_controller = self.devices.get(pos).is_some_and(|d| {
-                d.kind
-                    .controller()
-                    .is_some_and(|c| matches!(c.kind, ControllerKind::Pci(_)))
+                matches!(
+                    d.kind,
+                    DeviceKind::Controller(Controller {
+                        kind: ControllerKind::Pci(_),
+                        ..
+                    })
+                )
             });
             if !is_pci_controller {
                 continue;
             }
-            let Some(dev) = self.edit_device(pos) else {
-                continue;
-            };
-            let own = dev.address.present();
-            let DeviceKind::Controller(c) = &mut dev.kind else {
+            let mut failure = None;
+            let phb_index = phb_name.and_then(|name| self.phb_target_index(pos, name));
+            let needs_bus_nr = self.devices.get(pos).is_some_and(|d| {
+                matches!(
+                    &d.kind,
+                    DeviceKind::Controller(Controller {
+                        kind: ControllerKind::Pci(p),
+                        ..
+                    }) if p.target.bus_nr.is_none() && matches!(
+                        p.model,
+                        Some(ControllerModel::PciExpanderBus | ControllerModel::PcieExpanderBus)
+                    )
+                )
+            });
+            if needs_bus_nr && lowest_bus_nr.is_none() {
+                lowest_bus_nr = Some(self.lowest_bus_nr());
+            }
+            let own = self.devices.get(pos).and_then(|d| d.address.present());
+            let Some(DeviceKind::Controller(c)) = self.edit_kind(pos) else {
                 continue;
             };
             let index = c.idx();
@@ -841,13 +846,15 @@ impl Plan {
                     }
                 }
                 ControllerModel::PciExpanderBus | ControllerModel::PcieExpanderBus => {
-                    if t.bus_nr.is_none() {
-                        if lowest_bus_nr <= 2 {
+                    if t.bus_nr.is_none()
+                        && let Some(lowest) = &mut lowest_bus_nr
+                    {
+                        if *lowest <= 2 {
                             let bus = own.map_or(0, |a| u32::from(a.bus()));
                             failure = Some(AllocError::NoFreeBusNr { bus });
                         } else {
-                            lowest_bus_nr -= 2;
-                            t.bus_nr = Some(lowest_bus_nr);
+                            *lowest -= 2;
+                            t.bus_nr = Some(*lowest);
                         }
                     }
                 }
@@ -881,6 +888,21 @@ impl Plan {
 }
 
 impl Plan {
+    /// The lowest busNr set on any PCI controller (256 when none is).
+    fn lowest_bus_nr(&self) -> u32 {
+        self.devices
+            .iter()
+            .filter_map(|d| match &d.kind {
+                DeviceKind::Controller(Controller {
+                    kind: ControllerKind::Pci(p),
+                    ..
+                }) => p.target.bus_nr,
+                _ => None,
+            })
+            .min()
+            .unwrap_or(256)
+    }
+
     /// The target index the PHB at `pos` gets (§5.12 step 7.2): 0 for
     /// index 0, else the lowest of 1..=31 no PHB (a pci-root already named
     /// `name`) uses. `None` when `pos` is not a PHB without target index.
