@@ -587,21 +587,31 @@ impl AddressSet {
             let Ok(bus_nr) = u8::try_from(start + k) else {
                 return;
             };
-            let mut free = !bus.nonempty & bus.range;
+            let free = !bus.nonempty & bus.range;
             if free == 0 || !auto_compatible(bus.flags, flags, bus_nr) {
                 continue;
             }
-            while free != 0 && out.len() < n {
-                let slot = u8::try_from(free.trailing_zeros()).unwrap_or(31);
-                free &= free - 1;
-                let Ok(s) = Slot::new(slot) else {
+            // The lowest free slots, as many as are still wanted, marked at
+            // once: what `Bus::mark` does for each of them at function 0 in
+            // auto mode (a whole slot, not aggregate, isolation group 0).
+            let taken = lowest_bits(free, n.saturating_sub(out.len()));
+            if bus.nonempty == 0 && !bus.locked {
+                bus.group = 0;
+            }
+            bus.nonempty |= taken;
+            cursor.2 = start + k;
+            let mut left = taken;
+            while left != 0 {
+                let slot = u8::try_from(left.trailing_zeros()).unwrap_or(31);
+                left &= left - 1;
+                let (Some(used), Ok(s)) = (bus.used.get_mut(usize::from(slot)), Slot::new(slot))
+                else {
                     return;
                 };
-                bus.mark(slot, 0, flags, CheckMode::Auto, 0);
-                cursor.2 = start + k;
+                *used = 1;
                 out.push(PciAddress::new(0, bus_nr, s, Function::ZERO));
             }
-            if out.len() == n {
+            if out.len() >= n {
                 return;
             }
         }
@@ -644,6 +654,18 @@ impl AddressSet {
         }
         Ok(addr)
     }
+}
+
+/// The lowest `n` set bits of `bits` (all of them when it has no more).
+fn lowest_bits(bits: u32, n: usize) -> u32 {
+    if bits.count_ones() as usize <= n {
+        return bits;
+    }
+    let mut rest = bits;
+    for _ in 0..n {
+        rest &= rest.wrapping_sub(1);
+    }
+    bits & !rest
 }
 
 /// The slots from `lo` to `hi` (at most 31), one bit per slot.
