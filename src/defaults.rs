@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::census::Census;
 use crate::controller::{ControllerModel, model_name_capability};
 use crate::device::{
     BalloonModel, ChannelTarget, ConsoleTarget, Controller, ControllerKind, Device, DeviceAddress,
@@ -607,9 +608,12 @@ impl Plan {
 
     /// USB devices need a USB controller that is not `none` (arm and riscv
     /// add none by default; pSeries adds USB input devices for graphics).
-    fn check_usb_devices_need_usb(&self) -> Result<(), Error> {
+    fn check_usb_devices_need_usb(&self, census: &Census) -> Result<(), Error> {
+        if !census.usb_devices {
+            return Ok(());
+        }
         let usable = self
-            .usb_controllers()
+            .usb_controllers_at(&census.usb_controllers)
             .iter()
             .any(|(_, _, m)| *m != Some(UsbModel::None));
         if usable {
@@ -647,15 +651,14 @@ impl Plan {
 
     /// The USB controllers with their models, in array order.
     fn usb_controllers(&self) -> Vec<(&Device, &Controller, Option<UsbModel>)> {
-        self.devices
-            .iter()
-            .filter_map(|d| match &d.kind {
-                DeviceKind::Controller(c) => match &c.kind {
-                    ControllerKind::Usb(m) => Some((d, c, *m)),
-                    _ => None,
-                },
-                _ => None,
-            })
+        self.devices.iter().filter_map(usb_controller).collect()
+    }
+
+    /// [`Plan::usb_controllers`] from the USB controllers' positions.
+    fn usb_controllers_at(&self, at: &[usize]) -> Vec<(&Device, &Controller, Option<UsbModel>)> {
+        at.iter()
+            .filter_map(|&i| self.devices.get(i))
+            .filter_map(usb_controller)
             .collect()
     }
 
@@ -685,8 +688,8 @@ impl Plan {
 
     /// USB rules checked before assignment: duplicates and companions
     /// without a master.
-    fn check_usb(&self) -> Result<(), Error> {
-        let usb = self.usb_controllers();
+    fn check_usb(&self, census: &Census) -> Result<(), Error> {
+        let usb = self.usb_controllers_at(&census.usb_controllers);
         for (k, (d, c, _)) in usb.iter().enumerate() {
             let clash = usb
                 .get(..k)
@@ -715,7 +718,10 @@ impl Plan {
     }
 
     /// Secondary videos must be qxl or virtio; a `none` video must be alone.
-    fn validate_videos(&self) -> Result<(), Error> {
+    fn validate_videos(&self, census: &Census) -> Result<(), Error> {
+        if census.videos < 2 {
+            return Ok(());
+        }
         let videos: Vec<(&Device, VideoModel)> = self
             .devices
             .iter()
@@ -742,21 +748,30 @@ impl Plan {
 
     /// §6.4–6.5: validation after assignment.
     pub(crate) fn validate_after_assign(&self) -> Result<(), Error> {
-        self.check_usb_devices_need_usb()?;
-        for d in &self.devices {
-            if let Some(c) = d.kind.controller()
-                && let ControllerKind::Pci(_) = &c.kind
-            {
+        // One pass says which checks can apply; those run as before.
+        let census = Census::of(&self.devices);
+        self.check_usb_devices_need_usb(&census)?;
+        for d in census
+            .pci_controllers
+            .iter()
+            .filter_map(|&i| self.devices.get(i))
+        {
+            if let Some(c) = d.kind.controller() {
                 self.validate_pci_controller(d, c)?;
             }
         }
         // The first failure in iteration order is the one reported; when
         // every device passes (the usual case), list order finds that out
-        // without sorting.
+        // without sorting. Devices the census did not mark pass.
         let device_ok = |d: &Device| {
             self.validate_device_address(d).is_ok() && self.validate_device_model(d).is_ok()
         };
-        if !self.devices.iter().all(device_ok) {
+        let all_ok = census
+            .checked
+            .iter()
+            .filter_map(|&i| self.devices.get(i))
+            .all(device_ok);
+        if !all_ok {
             for i in self.iteration_order() {
                 if let Some(d) = self.devices.get(i) {
                     self.validate_device_address(d)?;
@@ -764,10 +779,15 @@ impl Plan {
                 }
             }
         }
-        self.check_console_serial_address()?;
-        self.check_duplicate_drives()?;
-        self.validate_videos()?;
+        if census.consoles {
+            self.check_console_serial_address()?;
+        }
+        if census.drives > 1 {
+            self.check_duplicate_drives()?;
+        }
+        self.validate_videos(&census)?;
         if !self.profile.ide
+            && census.ide_controllers
             && let Some(d) = self.devices.iter().find(|d| {
                 matches!(
                     d.kind,
@@ -780,24 +800,14 @@ impl Plan {
         {
             return Err(cfg(ConfigError::IdeUnsupported, Some(d)));
         }
-        if !self.caps.has("zpci")
-            && let Some(d) = self
-                .devices
-                .iter()
-                .find(|d| d.zpci.is_some_and(|z| z.is_given()))
-        {
-            return Err(cfg(ConfigError::ZpciUnsupported, Some(d)));
-        }
-        if let Some((d, uid)) = self.devices.iter().find_map(|d| {
-            let uid = d.zpci.and_then(|z| z.uid)?;
-            (uid == 0 || uid > 0xFFFF).then_some((d, uid))
-        }) {
-            return Err(cfg(ConfigError::ZpciUid { uid }, Some(d)));
+        if census.zpci {
+            self.check_zpci()?;
         }
         // QEMU has no legacy USB controller on q35: a USB controller whose
         // model stayed unset cannot be started (libvirt reports it when
         // building the command line).
         if self.profile.usb_model_required
+            && census.usb_without_model
             && let Some(d) = self.devices.iter().find(|d| {
                 matches!(
                     d.kind,
@@ -812,7 +822,26 @@ impl Plan {
         }
         // USB index rules (duplicates: validation; a companion without its
         // master: command-line building) come after assignment.
-        self.check_usb()?;
+        self.check_usb(&census)?;
+        Ok(())
+    }
+
+    /// zPCI ids need QEMU's zpci device, and a uid in range.
+    fn check_zpci(&self) -> Result<(), Error> {
+        if !self.caps.has("zpci")
+            && let Some(d) = self
+                .devices
+                .iter()
+                .find(|d| d.zpci.is_some_and(|z| z.is_given()))
+        {
+            return Err(cfg(ConfigError::ZpciUnsupported, Some(d)));
+        }
+        if let Some((d, uid)) = self.devices.iter().find_map(|d| {
+            let uid = d.zpci.and_then(|z| z.uid)?;
+            (uid == 0 || uid > 0xFFFF).then_some((d, uid))
+        }) {
+            return Err(cfg(ConfigError::ZpciUid { uid }, Some(d)));
+        }
         Ok(())
     }
 
@@ -1296,6 +1325,17 @@ fn may_take_default(d: &Device, profile: &Profile) -> bool {
     }
 }
 
+/// A USB controller with its model, or `None` for any other device.
+fn usb_controller(d: &Device) -> Option<(&Device, &Controller, Option<UsbModel>)> {
+    match &d.kind {
+        DeviceKind::Controller(c) => match &c.kind {
+            ControllerKind::Usb(m) => Some((d, c, *m)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// One device's default model (see [`Plan::set_default_models`]).
 fn default_model(
     d: &mut Device,
@@ -1353,4 +1393,95 @@ fn default_model(
         to_spapr_vio(d);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::{BusId, Drive, HostdevSource, IommuModel, ShmemModel, WatchdogModel};
+    use crate::{Capabilities, Machine, PciAddress};
+
+    /// A device for each refusal of the per-device checks, on `machine`.
+    fn refused(machine: &str) -> Vec<Device> {
+        let pci = DeviceAddress::Pci(PciAddress::from_parts(0, 5, 0).unwrap_or_default());
+        let other = |t: &str| DeviceAddress::Other(t.into());
+        let controller = |kind, index| {
+            Device::new(DeviceKind::Controller(Controller {
+                kind,
+                index: Some(index),
+                companion: false,
+            }))
+        };
+        let mut vio = Device::new(DeviceKind::Nvram);
+        vio.bus_id = Some(BusId::SpaprVio { reg: 1 << 32 });
+        let mut ide_disk = Device::new(DeviceKind::Disk {
+            bus: DiskBus::Ide,
+            model: VirtioModel::Default,
+            drive_controller: None,
+        });
+        ide_disk.drive = Some(Drive {
+            controller: 1,
+            bus: 0,
+            target: 0,
+            unit: 0,
+        });
+        let watchdog = if machine == "q35" {
+            WatchdogModel::Ib700
+        } else {
+            WatchdogModel::Itco
+        };
+        vec![
+            vio,
+            Device::new(DeviceKind::Panic).with_address(other("ccw")),
+            ide_disk,
+            controller(ControllerKind::Ide, 1),
+            controller(ControllerKind::Scsi(Some(ScsiModel::Buslogic)), 0),
+            Device::new(DeviceKind::Watchdog(watchdog)),
+            Device::new(DeviceKind::Shmem(ShmemModel::Doorbell)),
+            Device::new(DeviceKind::Disk {
+                bus: DiskBus::Sata,
+                model: VirtioModel::Default,
+                drive_controller: None,
+            })
+            .with_address(pci.clone()),
+            Device::new(DeviceKind::Hostdev(HostdevSource::MdevVfioPci)).with_address(other("ccw")),
+            Device::new(DeviceKind::Video(VideoModel::Ramfb)).with_address(pci.clone()),
+            Device::new(DeviceKind::Iommu(IommuModel::Virtio)),
+            Device::new(DeviceKind::Input {
+                bus: InputBus::Virtio,
+                model: VirtioModel::Transitional,
+            }),
+            Device::new(DeviceKind::Smartcard).with_address(pci.clone()),
+            Device::new(DeviceKind::Watchdog(WatchdogModel::Ib700)).with_address(pci.clone()),
+            Device::new(DeviceKind::Serial(SerialTarget::Isa)).with_address(pci),
+        ]
+    }
+
+    #[test]
+    fn the_census_marks_every_device_the_device_checks_refuse() {
+        for (machine, name) in [(Machine::pc(), "pc"), (Machine::q35(), "q35")] {
+            let plan = Plan::new(machine, Capabilities::default());
+            let devices = refused(name);
+            let census = Census::of(&devices);
+            let mut count = 0;
+            for (i, d) in devices.iter().enumerate() {
+                let refused = plan.validate_device_address(d).is_err()
+                    || plan.validate_device_model(d).is_err();
+                if refused {
+                    count += 1;
+                    assert!(
+                        census.checked.contains(&i),
+                        "{name}: device {i} not marked: {d:?}"
+                    );
+                }
+            }
+            // q35 has no IDE: its two IDE refusals do not apply there.
+            let expected = if name == "pc" {
+                devices.len()
+            } else {
+                devices.len() - 2
+            };
+            assert_eq!(count, expected, "{name}: refusals");
+        }
+    }
 }

@@ -54,6 +54,7 @@ pub mod address;
 mod allocator;
 pub mod capacity;
 pub mod caps;
+mod census;
 pub mod controller;
 mod defaults;
 pub mod device;
