@@ -88,7 +88,7 @@ impl Census {
                 false
             }
             DeviceKind::Interface { model, .. } => {
-                self.usb_devices |= *model == Some(NicModel::UsbNet);
+                self.usb_devices |= matches!(model, Some(NicModel::UsbNet));
                 false
             }
             DeviceKind::Serial(t) => {

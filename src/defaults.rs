@@ -1298,7 +1298,7 @@ fn to_spapr_vio(d: &mut Device) {
 
 /// Whether [`default_model`] may change the device (a cheap test, so that
 /// only those devices are copied into the journal).
-#[inline]
+#[inline(always)]
 fn may_take_default(d: &Device, profile: &Profile) -> bool {
     match &d.kind {
         DeviceKind::Controller(c) => matches!(

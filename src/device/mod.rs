@@ -12,6 +12,7 @@ use crate::controller::{ControllerModel, PciTarget};
 
 /// The type of a controller, with the model where it matters.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
 pub enum ControllerKind {
     /// `ide`.
     Ide,
@@ -113,6 +114,7 @@ impl Controller {
 
 /// What a device is. Variant order is libvirt's device iteration order (§5.14).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
 pub enum DeviceKind {
     /// `<disk>`: bus, virtio model, target dev.
     Disk {
@@ -286,6 +288,7 @@ impl DeviceKind {
 
 /// The address a device has.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+#[repr(u8)]
 pub enum DeviceAddress {
     /// No `<address>` at all.
     #[default]
