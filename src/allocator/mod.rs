@@ -353,26 +353,53 @@ impl Plan {
         let missing = set.len().saturating_sub(count);
         self.reserve_devices(missing);
         flags.reserve(missing);
+        let missing_model = |set: &AddressSet, i: usize| {
+            (!existing.get(i).copied().unwrap_or(false)).then(|| {
+                set.bus(i)
+                    .and_then(|b| b.model)
+                    .unwrap_or(ControllerModel::PciBridge)
+            })
+        };
+        let mut run = Vec::new();
         let mut i = 1;
         while i < set.len() {
-            let index = u32::try_from(i).unwrap_or(u32::MAX);
-            if !existing.get(i).copied().unwrap_or(false) {
-                let model = set
-                    .bus(i)
-                    .and_then(|b| b.model)
-                    .unwrap_or(ControllerModel::PciBridge);
+            let Some(model) = missing_model(&set, i) else {
+                i = i.saturating_add(1);
+                continue;
+            };
+            // The missing controllers of one model from here on: appended
+            // in index order, then placed as one run (the addresses, and
+            // any failure, of placing each as it is appended).
+            let mut end = i.saturating_add(1);
+            while end < set.len() && missing_model(&set, end) == Some(model) {
+                end = end.saturating_add(1);
+            }
+            let first = self.devices.len();
+            let own = model.connect_flags();
+            for index in i..end {
+                let index = u32::try_from(index).unwrap_or(u32::MAX);
                 let dev = Device::new(DeviceKind::Controller(Controller::pci(model, index)));
-                let own = model.connect_flags();
                 self.append_device(dev);
                 flags.push(own);
-                if !model.is_root()
-                    && let Err(e) = set.reserve_next(own, None)
-                    && !set.counted_past_limit(&e)
-                {
-                    return Err(fail(e, CheckMode::Auto, self.devices.last()));
+            }
+            if !model.is_root() {
+                let count = end - i;
+                let mut placed = 0;
+                while placed < count {
+                    if let Err(e) = set.reserve_next(own, None)
+                        && !set.counted_past_limit(&e)
+                    {
+                        return Err(fail(e, CheckMode::Auto, self.devices.get(first + placed)));
+                    }
+                    placed += 1;
+                    if placed == 1 {
+                        run.clear();
+                        set.reserve_run(own, count - 1, &mut run);
+                        placed += run.len();
+                    }
                 }
             }
-            i = i.saturating_add(1);
+            i = end;
         }
         if set.overflow {
             // What libvirt's check of the added controllers then refuses.
