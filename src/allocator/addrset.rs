@@ -241,6 +241,30 @@ impl AddressSet {
         self.reserve_in_checked(addr, flags, mode, group)
     }
 
+    /// Takes back every reservation, before any search ran: the buses are
+    /// as their controllers made them.
+    pub(crate) fn clear_reservations(&mut self) {
+        for b in &mut self.buses {
+            b.used = [0; 32];
+            b.aggregate = 0;
+            b.nonempty = 0;
+            b.full = 0;
+            b.group = 0;
+        }
+    }
+
+    /// Reserve in explicit mode for a device outside isolation groups, when
+    /// the address is free and valid (see [`AddressSet::fits`]); false,
+    /// with nothing changed, when it is not.
+    #[inline]
+    pub(crate) fn reserve_given(&mut self, addr: &PciAddress, flags: ConnectFlags) -> bool {
+        let ok = self.fits(addr, flags, CheckMode::Explicit);
+        if ok {
+            self.mark(addr, flags, CheckMode::Explicit, 0);
+        }
+        ok
+    }
+
     /// Whether `addr` is on an existing bus, passes Validate (§5.5) and is
     /// free: the common case of Reserve, answered without building an
     /// error.

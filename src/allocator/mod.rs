@@ -479,6 +479,15 @@ impl Plan {
                 b.set_model(gap_model, true);
             }
         }
+        // The given addresses in list order, when that gives the same set
+        // as iteration order (the usual case); else in iteration order.
+        if !set.isolation && !tests::iteration_order_only() {
+            if self.reserve_given_in_list_order(&mut set, flags) {
+                self.zpci_ids(&mut set, ZpciPart::Given, pass)?;
+                return Ok(set);
+            }
+            set.clear_reservations();
+        }
         for i in self.iteration_order_where(|d| d.address.present().is_some()) {
             let Some(dev) = self.devices.get(i) else {
                 continue;
@@ -509,6 +518,63 @@ impl Plan {
         }
         self.zpci_ids(&mut set, ZpciPart::Given, pass)?;
         Ok(set)
+    }
+
+    /// Reserves the given addresses (§5.3) in list order, root ports last,
+    /// with no error and no growth: the set iteration order would give, as
+    /// long as every address is free and valid and no root port shares a
+    /// slot with another device (which of them comes first decides whether
+    /// the slot is aggregate). False when that does not hold; the set's
+    /// reservations are then to be cleared.
+    fn reserve_given_in_list_order(&self, set: &mut AddressSet, flags: &[ConnectFlags]) -> bool {
+        let bus0_pci = set
+            .bus(0)
+            .is_some_and(|b| b.flags.contains(ConnectFlags::PCI_DEVICE));
+        let mut ports: Vec<(PciAddress, ConnectFlags)> = Vec::new();
+        let mut console_seen = false;
+        for (i, d) in self.devices.iter().enumerate() {
+            if !console_seen && matches!(d.kind, DeviceKind::Console(_)) {
+                console_seen = true;
+                if mirrors_serial(d) {
+                    continue;
+                }
+            }
+            let Some(addr) = d.address.present() else {
+                continue;
+            };
+            let mut f = flags.get(i).copied().unwrap_or_default();
+            if f.is_empty() {
+                f = ConnectFlags::PCI_DEVICE;
+            }
+            if is_piix3_integrated(d, &addr) {
+                if set.len() > 0 && !bus0_pci {
+                    return false;
+                }
+                continue;
+            }
+            if f.contains(ConnectFlags::AGGREGATE_SLOT) {
+                // Controllers share one kind rank: list order among them is
+                // iteration order.
+                if !matches!(d.kind, DeviceKind::Controller(_)) {
+                    return false;
+                }
+                ports.push((addr, f));
+                continue;
+            }
+            if !set.reserve_given(&addr, f) {
+                return false;
+            }
+        }
+        if ports.is_empty() {
+            return true;
+        }
+        let used: Vec<u32> = set.buses.iter().map(|b| b.nonempty).collect();
+        ports.iter().all(|(addr, f)| {
+            let shared = used
+                .get(usize::from(addr.bus()))
+                .is_none_or(|bits| bits & (1u32 << addr.slot().as_u8()) != 0);
+            !shared && set.reserve_given(addr, *f)
+        })
     }
 
     /// ReserveNext for device `i`; the real pass stores the address.
@@ -1057,5 +1123,138 @@ fn is_piix3_integrated(dev: &Device, addr: &PciAddress) -> bool {
         ControllerKind::Ide => addr.function().as_u8() == 1,
         ControllerKind::Usb(None | Some(UsbModel::Piix3Uhci)) => addr.function().as_u8() == 2,
         _ => false,
+    }
+}
+
+#[cfg(not(test))]
+mod tests {
+    /// Whether the given addresses are to be reserved in iteration order
+    /// only (a test's reference); never outside tests.
+    #[inline(always)]
+    pub(super) fn iteration_order_only() -> bool {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use proptest::prelude::*;
+
+    use crate::VirtioModel;
+    use crate::device::{
+        ConsoleTarget, Controller, Device, DeviceAddress, DeviceKind, NicModel, SerialTarget,
+    };
+    use crate::{Capabilities, ControllerModel, Machine, PciAddress, Plan};
+
+    thread_local! {
+        static ITERATION_ORDER_ONLY: Cell<bool> = const { Cell::new(false) };
+    }
+
+    pub(super) fn iteration_order_only() -> bool {
+        ITERATION_ORDER_ONLY.with(Cell::get)
+    }
+
+    /// A device for the given-address test: a NIC, a root port, a bridge,
+    /// an RNG, a console or a serial port, sometimes at an address on a few
+    /// crowded slots.
+    fn device() -> impl Strategy<Value = Device> {
+        (
+            0u8..6,
+            prop::option::weighted(
+                0.7,
+                (0u8..3, 1u8..6, prop_oneof![3 => Just(0u8), 1 => 0u8..8]),
+            ),
+        )
+            .prop_map(|(kind, at)| {
+                let kind = match kind {
+                    0 => DeviceKind::Interface {
+                        model: Some(NicModel::Virtio),
+                        hostdev: None,
+                    },
+                    1 => DeviceKind::Controller(Controller {
+                        index: None,
+                        ..Controller::pci(ControllerModel::PcieRootPort, 0)
+                    }),
+                    2 => DeviceKind::Controller(Controller {
+                        index: None,
+                        ..Controller::pci(ControllerModel::PciBridge, 0)
+                    }),
+                    3 => DeviceKind::Rng(VirtioModel::Default),
+                    4 => DeviceKind::Console(ConsoleTarget::None),
+                    _ => DeviceKind::Serial(SerialTarget::Isa),
+                };
+                let d = Device::new(kind);
+                match at.and_then(|(b, s, f)| PciAddress::from_parts(b, s, f).ok()) {
+                    Some(a) => d.with_address(DeviceAddress::Pci(a)),
+                    None => d,
+                }
+            })
+    }
+
+    /// The plan's devices after assignment, or its error, with the given
+    /// addresses reserved as the allocator chooses and in iteration order.
+    fn both_ways(
+        mut plan: Plan,
+    ) -> (
+        Result<Vec<Device>, crate::Error>,
+        Result<Vec<Device>, crate::Error>,
+    ) {
+        let mut reference = plan.clone();
+        let quick = plan.assign().map(|()| plan.devices().to_vec());
+        ITERATION_ORDER_ONLY.with(|c| c.set(true));
+        let exact = reference.assign().map(|()| reference.devices().to_vec());
+        ITERATION_ORDER_ONLY.with(|c| c.set(false));
+        (quick, exact)
+    }
+
+    #[test]
+    fn given_addresses_in_list_order_keep_a_root_ports_slot_aggregate() {
+        let at = |s, f| DeviceAddress::Pci(PciAddress::from_parts(0, s, f).unwrap_or_default());
+        let port =
+            |index| DeviceKind::Controller(Controller::pci(ControllerModel::PcieRootPort, index));
+        let mut plan = Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64());
+        plan.add_device(Device::new(DeviceKind::Rng(VirtioModel::Default)).with_address(at(1, 0)));
+        plan.add_device(Device::new(DeviceKind::Rng(VirtioModel::Default)).with_address(at(2, 1)));
+        plan.add_device(Device::new(port(1)).with_address(at(2, 0)));
+        plan.add_device(Device::new(port(2)));
+        let (quick, exact) = both_ways(plan);
+        assert_eq!(quick, exact);
+        // In iteration order the given port comes before the RNG that shares
+        // its slot, so the slot is aggregate and the second port joins it;
+        // list order (the RNG first) must not lose that.
+        let second = exact
+            .iter()
+            .flatten()
+            .filter(|d| matches!(&d.kind, DeviceKind::Controller(c) if c.index == Some(2)))
+            .find_map(|d| d.address.present());
+        assert_eq!(
+            second.map(|a| a.to_string()).as_deref(),
+            Some("0000:00:02.2")
+        );
+    }
+
+    proptest! {
+        /// Reserving the given addresses in list order, where that is
+        /// taken, gives what iteration order gives: the same plan, or the
+        /// same error.
+        #[test]
+        fn prop_given_addresses_in_list_order_are_as_in_iteration_order(
+            q35 in any::<bool>(),
+            devices in prop::collection::vec(device(), 0..24),
+        ) {
+            let machine = if q35 { Machine::q35() } else { Machine::pc() };
+            let mut plan = Plan::new(machine, Capabilities::qemu_8_0_x86_64());
+            for (k, mut d) in devices.into_iter().enumerate() {
+                // PCI controllers get indexes from 1 up (0 is the root's).
+                if let DeviceKind::Controller(c) = &mut d.kind {
+                    c.index = u32::try_from(k + 1).ok();
+                }
+                plan.add_device(d);
+            }
+            let (quick, exact) = both_ways(plan);
+            prop_assert_eq!(quick, exact);
+        }
     }
 }
