@@ -128,8 +128,11 @@ pub(crate) type Found = PciAddress;
 
 impl AddressSet {
     pub(crate) fn new(bus_count: usize, dry_run: bool, pcie_to_pci_available: bool) -> AddressSet {
+        // The dry run grows buses one by one, up to the limit.
+        let mut buses = Vec::with_capacity(if dry_run { MAX_BUSES } else { bus_count });
+        buses.resize(bus_count, Bus::unset());
         AddressSet {
-            buses: vec![Bus::unset(); bus_count],
+            buses,
             dry_run,
             pcie_to_pci_available,
             host_bridges: false,
