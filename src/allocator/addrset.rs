@@ -590,21 +590,55 @@ impl AddressSet {
 
     /// ReserveNext for up to `n` devices with `flags` in a row, without
     /// isolation groups and at no fixed function: the addresses repeated
-    /// calls of [`AddressSet::reserve_next`] would give, found in one walk
-    /// from the cursor over the existing buses. Stops early (the caller
-    /// places the rest one by one, growing or failing as libvirt does) at
-    /// the end of the buses, or at once when a search of this kind never
-    /// ran.
-    pub(crate) fn reserve_run(&mut self, flags: ConnectFlags, n: usize, out: &mut Vec<PciAddress>) {
+    /// calls of [`AddressSet::reserve_next`] would give, found in walks
+    /// from the cursor. When the buses are used up the real pass stops (the
+    /// caller places the rest one by one and fails as libvirt does); the
+    /// dry run grows a bus for the next device, as ReserveNext does, and
+    /// walks on. Nothing happens when a search of this kind never ran.
+    ///
+    /// # Errors
+    /// What ReserveNext gives the device after the `out.len()` placed
+    /// ones, when the dry run cannot grow a bus for it (or reserve it on
+    /// the new bus); the set is then as that ReserveNext left it.
+    pub(crate) fn reserve_run(
+        &mut self,
+        flags: ConnectFlags,
+        n: usize,
+        out: &mut Vec<PciAddress>,
+    ) -> Result<(), AllocError> {
         if self.isolation {
-            return;
+            return Ok(());
         }
-        let aggregate = flags.contains(ConnectFlags::AGGREGATE_SLOT);
-        let Some(cursor) = self
+        let Some(ci) = self
             .cursors
-            .iter_mut()
-            .find(|c| c.0 == flags && c.1.is_none())
+            .iter()
+            .position(|c| c.0 == flags && c.1.is_none())
         else {
+            return Ok(());
+        };
+        loop {
+            self.walk_run(ci, flags, n, out);
+            if out.len() >= n || !self.dry_run {
+                return Ok(());
+            }
+            // ReserveNext for the next device: the search from the cursor
+            // finds nothing and leaves the cursor at the end, a bus is
+            // grown, and the device is reserved on it in full.
+            let old_len = self.buses.len();
+            if let Some(c) = self.cursors.get_mut(ci) {
+                c.2 = old_len;
+            }
+            let mut addr = self.grow_for(flags, None)?;
+            self.reserve_in(&mut addr, flags, CheckMode::Auto, 0)?;
+            out.push(addr);
+        }
+    }
+
+    /// One walk of [`AddressSet::reserve_run`] over the buses from cursor
+    /// `ci` on, taking free slots until `out` holds `n` addresses.
+    fn walk_run(&mut self, ci: usize, flags: ConnectFlags, n: usize, out: &mut Vec<PciAddress>) {
+        let aggregate = flags.contains(ConnectFlags::AGGREGATE_SLOT);
+        let Some(cursor) = self.cursors.get_mut(ci) else {
             return;
         };
         let start = cursor.2;
@@ -791,7 +825,10 @@ mod tests {
     /// slots used by whole-slot devices and some by root ports (aggregate).
     fn set() -> impl Strategy<Value = AddressSet> {
         (
-            prop::collection::vec((0u8..3, any::<u32>(), any::<u32>()), 1..12),
+            prop_oneof![
+                prop::collection::vec((0u8..3, any::<u32>(), any::<u32>()), 1..12),
+                prop::collection::vec((0u8..3, any::<u32>(), any::<u32>()), 240..256),
+            ],
             any::<bool>(),
         )
             .prop_map(|(buses, dry)| {
@@ -820,7 +857,8 @@ mod tests {
 
     proptest! {
         /// A run of placements gives the addresses, and leaves the set,
-        /// that the placements one after another give.
+        /// that the placements one after another give: in the dry run too,
+        /// where buses are grown, up to the same error.
         #[test]
         fn prop_a_run_equals_one_placement_after_another(
             start in set(),
@@ -842,19 +880,29 @@ mod tests {
                 return Ok(());
             }
             let mut got = Vec::new();
-            run.reserve_run(flags, n, &mut got);
+            let result = run.reserve_run(flags, n, &mut got);
             let mut want = Vec::new();
-            for _ in 0..got.len() {
-                want.push(one.reserve_next(flags, None));
+            let mut failure = None;
+            while want.len() < n {
+                match one.reserve_next(flags, None) {
+                    Ok(a) => want.push(a),
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
             }
-            prop_assert!(want.iter().all(Result::is_ok));
-            let want: Vec<PciAddress> = want.into_iter().flatten().collect();
             prop_assert_eq!(&got, &want);
-            prop_assert_eq!(&run, &one);
-            // Short of n only when nothing is left on the existing buses.
-            if got.len() < n && !run.dry_run {
-                prop_assert!(one.reserve_next(flags, None).is_err());
+            if run.dry_run {
+                prop_assert_eq!(result.err(), failure);
+            } else {
+                // The real pass stops at the end of the buses, where the
+                // placement one by one fails.
+                prop_assert!(result.is_ok());
+                let short = (got.len() < n).then_some(AllocError::NoFreeSlot);
+                prop_assert_eq!(failure, short);
             }
+            prop_assert_eq!(&run, &one);
         }
     }
 }

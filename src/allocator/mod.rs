@@ -394,8 +394,18 @@ impl Plan {
                     placed += 1;
                     if placed == 1 {
                         run.clear();
-                        set.reserve_run(own, count - 1, &mut run);
+                        let result = set.reserve_run(own, count - 1, &mut run);
                         placed += run.len();
+                        if let Err(e) = result {
+                            if !set.counted_past_limit(&e) {
+                                return Err(fail(
+                                    e,
+                                    CheckMode::Auto,
+                                    self.devices.get(first + placed),
+                                ));
+                            }
+                            placed += 1;
+                        }
                     }
                 }
             }
@@ -684,7 +694,7 @@ impl Plan {
                 if len > 0 {
                     self.place(set, i, f, None, pass)?;
                     run.clear();
-                    set.reserve_run(f, len, &mut run);
+                    let result = set.reserve_run(f, len, &mut run);
                     let placed = run.len();
                     if placed < len {
                         single_until = k + len;
@@ -695,6 +705,13 @@ impl Plan {
                         }
                     }
                     k += placed;
+                    if let Err(e) = result {
+                        // ReserveNext failed for the next device of the run.
+                        if let Some(&j) = order.get(k) {
+                            self.not_placed(set, j, e)?;
+                        }
+                        k += 1;
+                    }
                     continue;
                 }
             }
