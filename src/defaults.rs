@@ -756,7 +756,9 @@ impl Plan {
             .iter()
             .filter_map(|&i| self.devices.get(i))
         {
-            if let Some(c) = d.kind.controller() {
+            if let Some(c) = d.kind.controller()
+                && !self.pci_controller_surely_valid(c)
+            {
                 self.validate_pci_controller(d, c)?;
             }
         }
@@ -854,6 +856,47 @@ impl Plan {
             self.validate_pci_controller(d, c)?;
         }
         Ok(())
+    }
+
+    /// True when [`Plan::validate_pci_controller`] surely passes: a root
+    /// port or bridge with its index, target values and model name as the
+    /// defaults fill them in (what assignment adds in bulk). False says
+    /// nothing: the checks then run.
+    #[inline]
+    fn pci_controller_surely_valid(&self, c: &Controller) -> bool {
+        let ControllerKind::Pci(p) = &c.kind else {
+            return false;
+        };
+        let t = &p.target;
+        let byte = |v: Option<u32>| v.is_some_and(|v| v <= 255);
+        let plain = matches!(c.index, Some(1..=255))
+            && t.bus_nr.is_none()
+            && t.index.is_none()
+            && t.node.is_none()
+            && t.hotplug.is_none()
+            && !p.pcihole64;
+        let name = p.model_name.as_deref();
+        plain
+            && match p.model {
+                Some(ControllerModel::PcieRootPort) => {
+                    t.chassis_nr.is_none()
+                        && byte(t.chassis)
+                        && byte(t.port)
+                        && match name {
+                            Some("pcie-root-port") => self.caps.has("pcie-root-port"),
+                            Some("ioh3420") => self.caps.has("ioh3420"),
+                            _ => false,
+                        }
+                }
+                Some(ControllerModel::PciBridge) => {
+                    t.chassis_nr.is_some_and(|v| (1..=255).contains(&v))
+                        && t.chassis.is_none()
+                        && t.port.is_none()
+                        && name == Some("pci-bridge")
+                        && self.caps.has("pci-bridge")
+                }
+                _ => false,
+            }
     }
 
     fn validate_pci_controller(&self, d: &Device, c: &Controller) -> Result<(), Error> {
@@ -1399,7 +1442,8 @@ fn default_model(
 mod tests {
     use super::*;
     use crate::device::{BusId, Drive, HostdevSource, IommuModel, ShmemModel, WatchdogModel};
-    use crate::{Capabilities, Machine, PciAddress};
+    use crate::{Capabilities, ControllerModel, Machine, PciAddress};
+    use proptest::strategy::Just;
 
     /// A device for each refusal of the per-device checks, on `machine`.
     fn refused(machine: &str) -> Vec<Device> {
@@ -1455,6 +1499,72 @@ mod tests {
             Device::new(DeviceKind::Watchdog(WatchdogModel::Ib700)).with_address(pci.clone()),
             Device::new(DeviceKind::Serial(SerialTarget::Isa)).with_address(pci),
         ]
+    }
+
+    proptest::proptest! {
+        /// A controller the quick test passes passes the checks.
+        #[test]
+        fn prop_a_surely_valid_controller_passes_the_checks(
+            model in proptest::prop_oneof![Just(4usize), Just(2usize), 0usize..10],
+            index in proptest::option::weighted(0.9, 0u32..300),
+            name in proptest::option::weighted(0.9, 0usize..4),
+            some in proptest::collection::vec(proptest::option::weighted(0.6, 0u32..300), 3),
+            rare in proptest::collection::vec(proptest::option::weighted(0.1, 0u32..300), 3),
+            hotplug in proptest::option::weighted(0.1, proptest::bool::ANY),
+            pcihole64 in proptest::bool::weighted(0.1),
+            caps in 0usize..3,
+        ) {
+            let values = [some[0], some[1], some[2], rare[0], rare[1], rare[2]];
+            let models = crate::controller::ALL_MODELS;
+            let names = ["pcie-root-port", "ioh3420", "pci-bridge", "pxb"];
+            let mut p = crate::device::PciController {
+                model: models.get(model).copied(),
+                model_name: name.and_then(|k| names.get(k)).map(|n| (*n).into()),
+                pcihole64,
+                ..Default::default()
+            };
+            let t = &mut p.target;
+            t.chassis_nr = values[0];
+            t.chassis = values[1];
+            t.port = values[2];
+            t.bus_nr = values[3];
+            t.index = values[4];
+            t.node = values[5];
+            t.hotplug = hotplug;
+            let c = Controller {
+                kind: ControllerKind::Pci(p),
+                index,
+                companion: false,
+            };
+            let caps = match caps {
+                0 => Capabilities::default(),
+                1 => Capabilities::qemu_8_0_x86_64(),
+                _ => Capabilities::from_names(["ioh3420", "pci-bridge"]),
+            };
+            let plan = Plan::new(Machine::q35(), caps);
+            let d = Device::new(DeviceKind::Controller(c.clone()));
+            if plan.pci_controller_surely_valid(&c) {
+                proptest::prop_assert!(plan.validate_pci_controller(&d, &c).is_ok());
+            }
+        }
+    }
+
+    #[test]
+    fn a_root_port_and_a_bridge_with_their_defaults_are_surely_valid() {
+        let plan = Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64());
+        let mut port = Controller::pci(ControllerModel::PcieRootPort, 3);
+        let mut bridge = Controller::pci(ControllerModel::PciBridge, 4);
+        if let ControllerKind::Pci(p) = &mut port.kind {
+            p.model_name = Some("pcie-root-port".into());
+            p.target.chassis = Some(3);
+            p.target.port = Some(16);
+        }
+        if let ControllerKind::Pci(p) = &mut bridge.kind {
+            p.model_name = Some("pci-bridge".into());
+            p.target.chassis_nr = Some(4);
+        }
+        assert!(plan.pci_controller_surely_valid(&port));
+        assert!(plan.pci_controller_surely_valid(&bridge));
     }
 
     #[test]
