@@ -491,7 +491,7 @@ impl Plan {
         }
         // The given addresses in list order, when that gives the same set
         // as iteration order (the usual case); else in iteration order.
-        if !set.isolation && !tests::iteration_order_only() {
+        if !set.isolation && !iteration_order_only() {
             if self.reserve_given_in_list_order(&mut set, flags) {
                 self.zpci_ids(&mut set, ZpciPart::Given, pass)?;
                 return Ok(set);
@@ -1143,14 +1143,18 @@ fn is_piix3_integrated(dev: &Device, addr: &PciAddress) -> bool {
     }
 }
 
+/// Whether the given addresses are to be reserved in iteration order only
+/// (the reference a test compares the list-order path with); never outside
+/// tests.
 #[cfg(not(test))]
-mod tests {
-    /// Whether the given addresses are to be reserved in iteration order
-    /// only (a test's reference); never outside tests.
-    #[inline(always)]
-    pub(super) fn iteration_order_only() -> bool {
-        false
-    }
+#[inline(always)]
+const fn iteration_order_only() -> bool {
+    false
+}
+
+#[cfg(test)]
+fn iteration_order_only() -> bool {
+    tests::ITERATION_ORDER_ONLY.with(std::cell::Cell::get)
 }
 
 #[cfg(test)]
@@ -1166,11 +1170,7 @@ mod tests {
     use crate::{Capabilities, ControllerModel, Machine, PciAddress, Plan};
 
     thread_local! {
-        static ITERATION_ORDER_ONLY: Cell<bool> = const { Cell::new(false) };
-    }
-
-    pub(super) fn iteration_order_only() -> bool {
-        ITERATION_ORDER_ONLY.with(Cell::get)
+        pub(super) static ITERATION_ORDER_ONLY: Cell<bool> = const { Cell::new(false) };
     }
 
     /// A device for the given-address test: a NIC, a root port, a bridge,
