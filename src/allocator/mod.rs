@@ -838,10 +838,13 @@ impl Plan {
         };
         // Slots (one bit per slot of each bus; assigned addresses are on
         // domain 0) with a device on a function other than 0: usually none.
+        // (An address on a function other than 0 is never the empty one.)
         let mut shared = [0u32; 256];
         let mut any = false;
-        for a in self.devices.iter().filter_map(pci) {
-            if a.function().as_u8() != 0
+        for d in &self.devices {
+            if let DeviceAddress::Pci(a) = &d.address
+                && a.function().as_u8() != 0
+                && a.domain() == 0
                 && let Some(bits) = shared.get_mut(usize::from(a.bus()))
             {
                 *bits |= 1u32 << a.slot().as_u8();
@@ -862,11 +865,13 @@ impl Plan {
         let skipped = self.skipped_console();
         let mut heads: Vec<(usize, u8, usize)> = Vec::new();
         for (j, d) in self.devices.iter().enumerate() {
-            if let Some(a) = pci(d)
+            if let DeviceAddress::Pci(a) = &d.address
                 && a.function().as_u8() == 0
-                && in_shared(&a)
+                && in_shared(a)
+                && pci(d).is_some()
                 && Some(j) != skipped
             {
+                let a = *a;
                 let key = usize::from(a.bus()) * 32 + usize::from(a.slot().as_u8());
                 heads.push((key, d.kind.iteration_rank(), j));
             }
