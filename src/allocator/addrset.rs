@@ -89,6 +89,24 @@ impl Bus {
         }
     }
 
+    /// Marks function 0 of each of the free slots in `slots` (one bit per
+    /// slot) used in auto mode by a device that is not aggregate, in
+    /// isolation group 0: what [`Bus::mark`] does for each, at once.
+    fn mark_whole_slots(&mut self, slots: u32) {
+        if self.nonempty == 0 && !self.locked {
+            self.group = 0;
+        }
+        self.nonempty |= slots;
+        let mut left = slots;
+        while left != 0 {
+            let slot = left.trailing_zeros();
+            left &= left - 1;
+            if let Some(used) = self.used.get_mut(slot as usize) {
+                *used = 1;
+            }
+        }
+    }
+
     /// Every usable slot has at least one used function.
     pub(crate) fn is_fully_reserved(&self) -> bool {
         self.nonempty & self.range == self.range
@@ -540,10 +558,23 @@ impl AddressSet {
         if !self.dry_run {
             return Err(AllocError::NoFreeSlot);
         }
-        // Every existing bus was just scanned and cannot answer; later
-        // searches of this kind start at the first new bus.
+        self.grow_past(flags, function)
+    }
+
+    /// Dry run, every existing bus was searched from the cursor and cannot
+    /// answer: later searches of this kind start at the first new bus, and
+    /// a new bus is grown (see [`AddressSet::grow_for`]).
+    fn grow_past(
+        &mut self,
+        flags: ConnectFlags,
+        function: Option<u8>,
+    ) -> Result<Found, AllocError> {
         let old_len = self.buses.len();
-        match slot_in_cursors.and_then(|i| self.cursors.get_mut(i)) {
+        match self
+            .cursors
+            .iter_mut()
+            .find(|(fl, fu, _)| *fl == flags && *fu == function)
+        {
             Some(c) => c.2 = old_len,
             None => self.cursors.push((flags, function, old_len)),
         }
@@ -588,56 +619,52 @@ impl AddressSet {
         None
     }
 
-    /// ReserveNext for up to `n` devices with `flags` in a row, without
-    /// isolation groups and at no fixed function: the addresses repeated
-    /// calls of [`AddressSet::reserve_next`] would give, found in walks
-    /// from the cursor. When the buses are used up the real pass stops (the
-    /// caller places the rest one by one and fails as libvirt does); the
-    /// dry run grows a bus for the next device, as ReserveNext does, and
-    /// walks on. Nothing happens when a search of this kind never ran.
+    /// ReserveNext for `n` devices with `flags` in a row, at no fixed
+    /// function and in isolation group 0: the addresses `n` calls of
+    /// [`AddressSet::reserve_next`] give, and the same set after them. A
+    /// walk from the search cursor takes what the existing buses hold; the
+    /// next device then goes to ReserveNext's full search, which grows a
+    /// bus in the dry run (and the walk goes on) or fails.
     ///
     /// # Errors
     /// What ReserveNext gives the device after the `out.len()` placed
-    /// ones, when the dry run cannot grow a bus for it (or reserve it on
-    /// the new bus); the set is then as that ReserveNext left it.
+    /// ones; the set is then as that ReserveNext left it.
     pub(crate) fn reserve_run(
         &mut self,
         flags: ConnectFlags,
         n: usize,
         out: &mut Vec<PciAddress>,
     ) -> Result<(), AllocError> {
-        if self.isolation {
-            return Ok(());
-        }
-        let Some(ci) = self
-            .cursors
-            .iter()
-            .position(|c| c.0 == flags && c.1.is_none())
-        else {
-            return Ok(());
-        };
-        loop {
-            self.walk_run(ci, flags, n, out);
-            if out.len() >= n || !self.dry_run {
-                return Ok(());
-            }
-            // ReserveNext for the next device: the search from the cursor
-            // finds nothing and leaves the cursor at the end, a bus is
-            // grown, and the device is reserved on it in full.
-            let old_len = self.buses.len();
-            if let Some(c) = self.cursors.get_mut(ci) {
-                c.2 = old_len;
-            }
-            let mut addr = self.grow_for(flags, None)?;
-            self.reserve_in(&mut addr, flags, CheckMode::Auto, 0)?;
+        while out.len() < n {
+            let cursor = self
+                .cursors
+                .iter()
+                .position(|c| c.0 == flags && c.1.is_none());
+            let addr = match cursor {
+                Some(ci) if !self.isolation => {
+                    self.walk_run(ci, flags, n, out);
+                    if out.len() >= n {
+                        break;
+                    }
+                    // The walk took what the buses from the cursor hold:
+                    // the search for the next device finds nothing there.
+                    if !self.dry_run {
+                        return Err(AllocError::NoFreeSlot);
+                    }
+                    let mut addr = self.grow_past(flags, None)?;
+                    self.reserve_in(&mut addr, flags, CheckMode::Auto, 0)?;
+                    addr
+                }
+                _ => self.reserve_next_in(flags, None, 0)?,
+            };
             out.push(addr);
         }
+        Ok(())
     }
 
     /// One walk of [`AddressSet::reserve_run`] over the buses from cursor
     /// `ci` on, taking free slots until `out` holds `n` addresses.
     fn walk_run(&mut self, ci: usize, flags: ConnectFlags, n: usize, out: &mut Vec<PciAddress>) {
-        let aggregate = flags.contains(ConnectFlags::AGGREGATE_SLOT);
         let Some(cursor) = self.cursors.get_mut(ci) else {
             return;
         };
@@ -652,30 +679,17 @@ impl AddressSet {
             let Ok(bus_nr) = u8::try_from(start + k) else {
                 return;
             };
-            if aggregate {
-                // Slot after slot, the lowest free function of a slot that
-                // is free or holds aggregate devices (what the search of
-                // §5.6 answers each time), until the slot is full.
-                let mut candidates = bus.range & !bus.full;
-                if candidates == 0 || !auto_compatible(bus.flags, flags, bus_nr) {
-                    continue;
-                }
-                while candidates != 0 && out.len() < n {
-                    let slot = u8::try_from(candidates.trailing_zeros()).unwrap_or(31);
-                    let bit = 1u32 << slot;
-                    let used = bus.slot_used(slot);
-                    if used == 0 || bus.aggregate & bit != 0 {
-                        let f = u8::try_from((!used).trailing_zeros()).unwrap_or(8);
-                        let (Ok(s), Ok(func)) = (Slot::new(slot), Function::new(f)) else {
-                            return;
-                        };
-                        bus.mark(slot, f, flags, CheckMode::Auto, 0);
-                        cursor.2 = start + k;
-                        out.push(PciAddress::new(0, bus_nr, s, func));
-                    }
-                    if used != 0 && bus.aggregate & bit == 0 || bus.full & bit != 0 {
-                        candidates &= candidates - 1;
-                    }
+            if flags.contains(ConnectFlags::AGGREGATE_SLOT) {
+                // Root ports share slots: the search's answer, one by one.
+                while out.len() < n
+                    && let Some((slot, f)) = scan(bus, bus_nr, flags, None)
+                {
+                    let (Ok(s), Ok(func)) = (Slot::new(slot), Function::new(f)) else {
+                        return;
+                    };
+                    bus.mark(slot, f, flags, CheckMode::Auto, 0);
+                    cursor.2 = start + k;
+                    out.push(PciAddress::new(0, bus_nr, s, func));
                 }
                 continue;
             }
@@ -683,24 +697,17 @@ impl AddressSet {
             if free == 0 || !auto_compatible(bus.flags, flags, bus_nr) {
                 continue;
             }
-            // The lowest free slots, as many as are still wanted, marked at
-            // once: what `Bus::mark` does for each of them at function 0 in
-            // auto mode (a whole slot, not aggregate, isolation group 0).
+            // The lowest free slots, as many as are still wanted.
             let taken = lowest_bits(free, n.saturating_sub(out.len()));
-            if bus.nonempty == 0 && !bus.locked {
-                bus.group = 0;
-            }
-            bus.nonempty |= taken;
+            bus.mark_whole_slots(taken);
             cursor.2 = start + k;
             let mut left = taken;
             while left != 0 {
                 let slot = u8::try_from(left.trailing_zeros()).unwrap_or(31);
                 left &= left - 1;
-                let (Some(used), Ok(s)) = (bus.used.get_mut(usize::from(slot)), Slot::new(slot))
-                else {
+                let Ok(s) = Slot::new(slot) else {
                     return;
                 };
-                *used = 1;
                 out.push(PciAddress::new(0, bus_nr, s, Function::ZERO));
             }
         }
@@ -856,9 +863,10 @@ mod tests {
     }
 
     proptest! {
-        /// A run of placements gives the addresses, and leaves the set,
-        /// that the placements one after another give: in the dry run too,
-        /// where buses are grown, up to the same error.
+        /// A run of placements gives the addresses, the error and the set
+        /// that the placements one after another give, in the real pass
+        /// (which fails at the end of the buses) and in the dry run (which
+        /// grows buses).
         #[test]
         fn prop_a_run_equals_one_placement_after_another(
             start in set(),
@@ -893,15 +901,7 @@ mod tests {
                 }
             }
             prop_assert_eq!(&got, &want);
-            if run.dry_run {
-                prop_assert_eq!(result.err(), failure);
-            } else {
-                // The real pass stops at the end of the buses, where the
-                // placement one by one fails.
-                prop_assert!(result.is_ok());
-                let short = (got.len() < n).then_some(AllocError::NoFreeSlot);
-                prop_assert_eq!(failure, short);
-            }
+            prop_assert_eq!(result.err(), failure);
             prop_assert_eq!(&run, &one);
         }
     }

@@ -386,27 +386,14 @@ impl Plan {
                 let count = end - i;
                 let mut placed = 0;
                 while placed < count {
-                    if let Err(e) = set.reserve_next(own, None)
-                        && !set.counted_past_limit(&e)
-                    {
+                    run.clear();
+                    let result = set.reserve_run(own, count - placed, &mut run);
+                    placed += run.len();
+                    let Err(e) = result else { break };
+                    if !set.counted_past_limit(&e) {
                         return Err(fail(e, CheckMode::Auto, self.devices.get(first + placed)));
                     }
                     placed += 1;
-                    if placed == 1 {
-                        run.clear();
-                        let result = set.reserve_run(own, count - 1, &mut run);
-                        placed += run.len();
-                        if let Err(e) = result {
-                            if !set.counted_past_limit(&e) {
-                                return Err(fail(
-                                    e,
-                                    CheckMode::Auto,
-                                    self.devices.get(first + placed),
-                                ));
-                            }
-                            placed += 1;
-                        }
-                    }
                 }
             }
             i = end;
@@ -671,50 +658,44 @@ impl Plan {
         }
         let mut k = 0;
         let mut run: Vec<PciAddress> = Vec::new();
-        // The end of a run the address set could not place in one go (its
-        // buses ran out): its devices are placed one by one.
-        let mut single_until = 0;
         let step_at = |i: usize| steps.get(i).map_or(usize::MAX, |&s| usize::from(s));
         while let Some(&i) = order.get(k) {
-            k += 1;
             let step = step_at(i);
             // A run of devices of one step and one set of flags that go
-            // straight to ReserveNext: the address set places them as one
-            // run (the same addresses, one by one, as for each in turn).
-            if k > single_until && self.plain_placement(step, i) {
+            // straight to ReserveNext (without isolation groups, which
+            // differ from device to device): the address set places them
+            // as one run, with the addresses and failures of each in turn.
+            if !set.isolation && self.plain_placement(step, i) {
                 let f = fl(i);
-                let len = order
-                    .get(k..)
-                    .unwrap_or_default()
+                let devices = order.get(k..).unwrap_or_default();
+                let len = devices
                     .iter()
                     .take_while(|&&j| {
                         step_at(j) == step && fl(j) == f && self.plain_placement(step, j)
                     })
                     .count();
-                if len > 0 {
-                    self.place(set, i, f, None, pass)?;
+                let mut done = 0;
+                while done < len {
                     run.clear();
-                    let result = set.reserve_run(f, len, &mut run);
-                    let placed = run.len();
-                    if placed < len {
-                        single_until = k + len;
-                    }
+                    let result = set.reserve_run(f, len - done, &mut run);
+                    let rest = devices.get(done..).unwrap_or_default();
                     if pass == Pass::Real {
-                        for (&j, &addr) in order.get(k..).unwrap_or_default().iter().zip(&run) {
+                        for (&j, &addr) in rest.iter().zip(&run) {
                             self.place_address(j, addr);
                         }
                     }
-                    k += placed;
-                    if let Err(e) = result {
-                        // ReserveNext failed for the next device of the run.
-                        if let Some(&j) = order.get(k) {
-                            self.not_placed(set, j, e)?;
-                        }
-                        k += 1;
+                    done += run.len();
+                    let Err(e) = result else { break };
+                    // ReserveNext failed for the next device of the run.
+                    if let Some(&j) = devices.get(done) {
+                        self.not_placed(set, j, e)?;
                     }
-                    continue;
+                    done += 1;
                 }
+                k += len;
+                continue;
             }
+            k += 1;
             match step {
                 STEP_OTHER_CONTROLLERS => {
                     let usb2 = match self.devices.get(i).map(|d| &d.kind) {
