@@ -186,33 +186,6 @@ impl ControllerModel {
         }
     }
 
-    /// For a `<model name>` this model accepts, whether `caps` has the QEMU
-    /// device it needs (§1.4); `None` when the model does not accept the
-    /// name. One match, where [`ControllerModel::accepts_model_name`] and
-    /// [`model_name_capability`] would each compare the name in turn.
-    #[inline]
-    pub(crate) fn model_name_available(self, name: &str, caps: &Capabilities) -> Option<bool> {
-        let is = |want: &str, cap: &'static str| (name == want).then(|| caps.has(cap));
-        match self {
-            ControllerModel::PciRoot => is("spapr-pci-host-bridge", "spapr-pci-host-bridge"),
-            ControllerModel::PcieRoot => None,
-            ControllerModel::PcieRootPort => match name {
-                "pcie-root-port" => Some(caps.has("pcie-root-port")),
-                "ioh3420" => Some(caps.has("ioh3420")),
-                _ => None,
-            },
-            ControllerModel::PciBridge => is("pci-bridge", "pci-bridge"),
-            ControllerModel::DmiToPciBridge => is("i82801b11-bridge", "dmi-to-pci-bridge"),
-            ControllerModel::PcieToPciBridge => is("pcie-pci-bridge", "pcie-pci-bridge"),
-            ControllerModel::PcieSwitchUpstreamPort => is("x3130-upstream", "x3130-upstream"),
-            ControllerModel::PcieSwitchDownstreamPort => {
-                is("xio3130-downstream", "xio3130-downstream")
-            }
-            ControllerModel::PciExpanderBus => is("pxb", "pxb"),
-            ControllerModel::PcieExpanderBus => is("pxb-pcie", "pxb-pcie"),
-        }
-    }
-
     /// Whether `name` is a valid `<model name>` for this model.
     pub fn accepts_model_name(self, name: &str) -> bool {
         match self {
@@ -305,40 +278,6 @@ mod tests {
         let a = ControllerModel::PciRoot.accepts();
         assert!(a.contains(F::PCI_DEVICE | F::PCI_BRIDGE | F::PCI_EXPANDER_BUS | F::AUTOASSIGN));
         assert!(!a.contains(F::PCIE_DEVICE));
-    }
-
-    #[test]
-    fn model_name_available_is_acceptance_then_the_names_capability() {
-        let names = [
-            "spapr-pci-host-bridge",
-            "pcie-root-port",
-            "ioh3420",
-            "pci-bridge",
-            "i82801b11-bridge",
-            "pcie-pci-bridge",
-            "x3130-upstream",
-            "xio3130-downstream",
-            "pxb",
-            "pxb-pcie",
-            "other",
-        ];
-        let caps_sets = [Capabilities::default(), Capabilities::qemu_8_0_x86_64(), {
-            let mut all = Capabilities::default();
-            for n in names.iter().copied().filter_map(model_name_capability) {
-                all.insert(n);
-            }
-            all
-        }];
-        for caps in &caps_sets {
-            for m in ALL_MODELS {
-                for n in names {
-                    let want = m
-                        .accepts_model_name(n)
-                        .then(|| model_name_capability(n).is_some_and(|c| caps.has(c)));
-                    assert_eq!(m.model_name_available(n, caps), want, "{m} {n}");
-                }
-            }
-        }
     }
 
     #[test]

@@ -875,25 +875,23 @@ impl Plan {
             && t.node.is_none()
             && t.hotplug.is_none()
             && !p.pcihole64;
-        let name = p.model_name.as_deref();
+        // The model's own name, whose QEMU device is there.
+        let named = |model: ControllerModel| {
+            p.model_name.as_deref().is_some_and(|n| {
+                model.accepts_model_name(n)
+                    && model_name_capability(n).is_none_or(|cap| self.caps.has(cap))
+            })
+        };
         plain
             && match p.model {
-                Some(ControllerModel::PcieRootPort) => {
-                    t.chassis_nr.is_none()
-                        && byte(t.chassis)
-                        && byte(t.port)
-                        && match name {
-                            Some("pcie-root-port") => self.caps.has("pcie-root-port"),
-                            Some("ioh3420") => self.caps.has("ioh3420"),
-                            _ => false,
-                        }
+                Some(m @ ControllerModel::PcieRootPort) => {
+                    t.chassis_nr.is_none() && byte(t.chassis) && byte(t.port) && named(m)
                 }
-                Some(ControllerModel::PciBridge) => {
+                Some(m @ ControllerModel::PciBridge) => {
                     t.chassis_nr.is_some_and(|v| (1..=255).contains(&v))
                         && t.chassis.is_none()
                         && t.port.is_none()
-                        && name == Some("pci-bridge")
-                        && self.caps.has("pci-bridge")
+                        && named(m)
                 }
                 _ => false,
             }
@@ -972,17 +970,11 @@ impl Plan {
                 Some(d),
             ))
         };
-        // Whether the name is the model's, and its device is there: one
-        // match for both checks below.
-        let available = p
-            .model_name
-            .as_deref()
-            .and_then(|n| model.model_name_available(n, &self.caps));
         match (&p.model_name, model.is_root()) {
             (None, false) => return required("modelName"),
             (None, true) if phb => return required("modelName"),
             (Some(_), true) if !phb => return invalid("modelName"),
-            (Some(n), false) if available.is_none() => {
+            (Some(n), false) if !model.accepts_model_name(n) => {
                 return err(ConfigError::ModelNameInvalid {
                     index,
                     model: m,
@@ -1059,15 +1051,10 @@ impl Plan {
                 _ => return invalid("hotplug"),
             }
         }
-        let unsupported = match available {
-            Some(present) => !present,
-            None => p
-                .model_name
-                .as_deref()
-                .and_then(model_name_capability)
-                .is_some_and(|cap| !self.caps.has(cap)),
-        };
-        if unsupported && let Some(n) = &p.model_name {
+        if let Some(n) = &p.model_name
+            && let Some(cap) = model_name_capability(n)
+            && !self.caps.has(cap)
+        {
             return err(ConfigError::DeviceUnsupported {
                 name: n.to_string(),
             });
