@@ -309,11 +309,16 @@ impl<'d, 'a: 'd> Elem<'d, 'a> {
 
     /// End of the last child node that is not whitespace, if any.
     fn last_child_end(&self) -> Option<usize> {
-        self.node
-            .children()
-            .rev()
-            .find(|c| !(c.is_text() && c.text().is_some_and(blank)))
-            .map(|c| c.range().end)
+        // Walked by hand from the last child: the usual element ends in one
+        // blank text after its last element.
+        let mut c = self.node.last_child();
+        while let Some(n) = c {
+            if !(n.is_text() && n.text().is_some_and(blank)) {
+                return Some(n.range().end);
+            }
+            c = n.prev_sibling();
+        }
+        None
     }
 
     /// Whitespace in front of the element on its line.
@@ -324,7 +329,13 @@ impl<'d, 'a: 'd> Elem<'d, 'a> {
     /// Indentation of the element's children: that of its first element
     /// child, else its own plus one step.
     fn child_indent(&self) -> Cow<'a, str> {
-        match self.node.children().find(roxmltree::Node::is_element) {
+        // The first child is the node after this one: walked by hand, as
+        // the usual element starts with one blank text.
+        let mut c = self.node.first_child();
+        while let Some(n) = c.filter(|n| !n.is_element()) {
+            c = n.next_sibling();
+        }
+        match c {
             Some(c) => Cow::Borrowed(parse::line_indent(self.text, c.range().start)),
             None => Cow::Owned(format!("{}{}", self.indent(), self.unit)),
         }

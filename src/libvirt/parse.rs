@@ -33,16 +33,12 @@ pub(super) fn parse_domain<'a>(
     let blocks = || elements(root).filter(|n| n.tag_name().name() == "devices");
     let devices = blocks().next();
     let all_devices = || blocks().flat_map(elements);
-    // Counted before any per-device work.
-    let count = all_devices().count();
+    // Counted before any per-device work, in one pass.
+    let (count, controllers) = all_devices().fold((0usize, 0usize), |(n, c), e| {
+        (n + 1, c + usize::from(e.tag_name().name() == "controller"))
+    });
     limit(count, limits::MAX_DEVICES, "devices")?;
-    limit(
-        all_devices()
-            .filter(|n| n.tag_name().name() == "controller")
-            .count(),
-        super::MAX_CONTROLLERS,
-        "controllers",
-    )?;
+    limit(controllers, super::MAX_CONTROLLERS, "controllers")?;
     let indent_unit = devices.map_or("  ", |d| indent_unit(xml, d));
 
     let os_type = child(root, "os").and_then(|os| child(os, "type"));

@@ -126,7 +126,11 @@ impl<'t> Edits<'t> {
     /// The edits in text order: insertions before replacements at the same
     /// place, otherwise in the order they were made.
     fn sorted(&mut self) {
-        self.list.sort_by_key(|e| (e.start, e.end > e.start));
+        let key = |e: &Edit| (e.start, e.end > e.start);
+        // Device edits are made in document order: usually nothing moves.
+        if !self.list.is_sorted_by_key(key) {
+            self.list.sort_by_key(key);
+        }
     }
 
     /// Applies the edits (all inside `start..end`) to that part of the text.
@@ -398,18 +402,20 @@ fn push_hex(b: &mut String, value: u32, width: usize) {
 
 /// Appends libvirt's full form of a PCI address, up to and without the
 /// closing `/>`. Every number has a fixed width (domain 4 hex digits, bus
-/// and slot 2, function 1), written digit by digit without the formatting
-/// machinery.
+/// and slot 2, function 1), each byte's two digits taken from one table.
 fn push_address_open(b: &mut String, a: &PciAddress) {
-    b.reserve(ADDRESS_OPEN_LEN);
+    let [domain_hi, domain_lo] = a.domain().to_be_bytes();
+    b.reserve(ADDRESS_OPEN_LEN + " multifunction='off'".len());
     b.push_str("<address type='pci' domain='0x");
-    push_hex_digits(b, u32::from(a.domain()), 4);
+    b.push_str(hex_pair(domain_hi));
+    b.push_str(hex_pair(domain_lo));
     b.push_str("' bus='0x");
-    push_hex_digits(b, u32::from(a.bus()), 2);
+    b.push_str(hex_pair(a.bus()));
     b.push_str("' slot='0x");
-    push_hex_digits(b, u32::from(a.slot().as_u8()), 2);
+    b.push_str(hex_pair(a.slot().as_u8()));
     b.push_str("' function='0x");
-    push_hex_digits(b, u32::from(a.function().as_u8()), 1);
+    // A function is 0 to 7: the low digit of its pair.
+    b.push_str(hex_pair(a.function().as_u8()).get(1..).unwrap_or("0"));
     b.push('\'');
     match a.multifunction() {
         Multifunction::Absent => {}
@@ -422,12 +428,28 @@ fn push_address_open(b: &mut String, a: &PciAddress) {
 const ADDRESS_OPEN_LEN: usize =
     "<address type='pci' domain='0x0000' bus='0x00' slot='0x00' function='0x0'".len();
 
-/// Appends the `width` low hex digits of `value` (lower case).
-fn push_hex_digits(b: &mut String, value: u32, width: u32) {
-    for k in (0..width).rev() {
-        let nibble = value.checked_shr(4 * k).unwrap_or(0) & 0xf;
-        b.push(char::from_digit(nibble, 16).unwrap_or('0'));
+/// The two lower-case hex digits of every byte value, in order.
+const HEX_PAIRS: &str = match std::str::from_utf8(&hex_pairs()) {
+    Ok(s) => s,
+    Err(_) => "",
+};
+
+const fn hex_pairs() -> [u8; 512] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [0u8; 512];
+    let mut v = 0;
+    while v < 256 {
+        t[2 * v] = DIGITS[v >> 4];
+        t[2 * v + 1] = DIGITS[v & 0xf];
+        v += 1;
     }
+    t
+}
+
+/// The two hex digits of `v`.
+fn hex_pair(v: u8) -> &'static str {
+    let at = 2 * usize::from(v);
+    HEX_PAIRS.get(at..at + 2).unwrap_or("00")
 }
 
 /// libvirt's full form of a PCI address.
