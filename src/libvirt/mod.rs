@@ -329,16 +329,22 @@ impl<'d, 'a: 'd> Elem<'d, 'a> {
     /// Indentation of the element's children: that of its first element
     /// child, else its own plus one step.
     fn child_indent(&self) -> Cow<'a, str> {
+        match self.child_indent_range() {
+            Some(r) => Cow::Borrowed(self.text.get(r).unwrap_or_default()),
+            None => Cow::Owned(format!("{}{}", self.indent(), self.unit)),
+        }
+    }
+
+    /// Where the indentation of the first element child is in the text
+    /// (`None` without an element child).
+    fn child_indent_range(&self) -> Option<Range<usize>> {
         // The first child is the node after this one: walked by hand, as
         // the usual element starts with one blank text.
         let mut c = self.node.first_child();
         while let Some(n) = c.filter(|n| !n.is_element()) {
             c = n.next_sibling();
         }
-        match c {
-            Some(c) => Cow::Borrowed(parse::line_indent(self.text, c.range().start)),
-            None => Cow::Owned(format!("{}{}", self.indent(), self.unit)),
-        }
+        c.map(|c| parse::line_indent_range(self.text, c.range().start))
     }
 
     /// The first attribute of that local name, in any namespace: what

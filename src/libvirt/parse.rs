@@ -1,5 +1,7 @@
 //! Domain XML → [`Plan`] (the reading half of the front end).
 
+use std::ops::Range;
+
 use roxmltree::Node;
 
 use super::{Document, Written};
@@ -305,6 +307,11 @@ fn label(node: Node<'_, '_>, kids: &Kids<'_, '_>) -> String {
 
 /// The whitespace in front of `start` on its line, if only whitespace.
 pub(super) fn line_indent(text: &str, start: usize) -> &str {
+    text.get(line_indent_range(text, start)).unwrap_or_default()
+}
+
+/// Where [`line_indent`] is in the text (empty when it is empty).
+pub(super) fn line_indent_range(text: &str, start: usize) -> Range<usize> {
     // Walk back over spaces and tabs only, so that long one-line documents
     // cost nothing per element.
     let before = text.as_bytes().get(..start).unwrap_or_default();
@@ -313,9 +320,9 @@ pub(super) fn line_indent(text: &str, start: usize) -> &str {
         from -= 1;
     }
     if from == 0 || before.get(from - 1) == Some(&b'\n') {
-        text.get(from..before.len()).unwrap_or_default()
+        from..before.len()
     } else {
-        ""
+        before.len()..before.len()
     }
 }
 

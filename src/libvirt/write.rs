@@ -48,12 +48,22 @@ const LIBVIRT_ORDER: [&str; 30] = [
     "vsock",
 ];
 
-/// One text replacement; an insertion has `start == end`. The new text is
-/// `text` of the edit list's buffer.
+/// One text replacement; an insertion has `start == end`. Positions fit
+/// `u32`: the input is at most [`super::MAX_INPUT_BYTES`].
 struct Edit {
-    start: usize,
-    end: usize,
-    text: Range<usize>,
+    start: u32,
+    end: u32,
+    text: NewText,
+}
+
+/// The new text of an [`Edit`].
+enum NewText {
+    /// `buf[start..end]` of the edit list.
+    Buf(u32, u32),
+    /// A PCI `<address/>` as a new last child: a line break, the indent
+    /// `text[at..at + len]`, the address; rendered straight into the
+    /// output (the usual edit of a device element).
+    Address { at: u32, len: u32, address: PciAddress },
 }
 
 /// The edits of one write, applied in one pass. The new texts of all edits
@@ -62,6 +72,14 @@ struct Edits<'t> {
     text: &'t str,
     list: Vec<Edit>,
     buf: String,
+    /// The bytes [`NewText::Address`] edits add.
+    rendered: usize,
+}
+
+/// A position as an [`Edit`] holds it.
+fn pos(at: usize) -> u32 {
+    // Inputs are at most 4 MiB (checked before parsing).
+    u32::try_from(at).unwrap_or(u32::MAX)
 }
 
 impl<'t> Edits<'t> {
@@ -70,6 +88,7 @@ impl<'t> Edits<'t> {
             text,
             list: Vec::new(),
             buf: String::new(),
+            rendered: 0,
         }
     }
 
@@ -78,9 +97,9 @@ impl<'t> Edits<'t> {
         let from = self.buf.len();
         f(&mut self.buf);
         self.list.push(Edit {
-            start,
-            end,
-            text: from..self.buf.len(),
+            start: pos(start),
+            end: pos(end),
+            text: NewText::Buf(pos(from), pos(self.buf.len())),
         });
     }
 
@@ -90,6 +109,39 @@ impl<'t> Edits<'t> {
 
     fn insert(&mut self, at: usize, text: &str) {
         self.replace(at, at, text);
+    }
+
+    /// Inserts `\n`, the indent `indent` (a range of the text) and the
+    /// address at `at`.
+    fn insert_address(&mut self, at: usize, indent: Range<usize>, address: PciAddress) {
+        self.rendered = self
+            .rendered
+            .saturating_add(indent.len() + ADDRESS_OPEN_LEN + " multifunction='off'/>\n".len());
+        self.list.push(Edit {
+            start: pos(at),
+            end: pos(at),
+            text: NewText::Address {
+                at: pos(indent.start),
+                len: pos(indent.len()),
+                address,
+            },
+        });
+    }
+
+    /// Appends the new text of `e` to `out`.
+    fn push_new(&self, out: &mut String, e: &Edit) {
+        match e.text {
+            NewText::Buf(from, to) => {
+                out.push_str(self.buf.get(from as usize..to as usize).unwrap_or_default());
+            }
+            NewText::Address { at, len, address } => {
+                let at = at as usize;
+                out.push('\n');
+                out.push_str(self.text.get(at..at + len as usize).unwrap_or_default());
+                push_address_open(out, &address);
+                out.push_str("/>");
+            }
+        }
     }
 
     /// Adds children at the end of an element's content; `body` holds them
@@ -136,16 +188,20 @@ impl<'t> Edits<'t> {
     /// Applies the edits (all inside `start..end`) to that part of the text.
     fn apply_within(mut self, start: usize, end: usize) -> Result<String, Error> {
         self.sorted();
-        let mut out =
-            String::with_capacity(end.saturating_sub(start).saturating_add(self.buf.len()));
+        let mut out = String::with_capacity(
+            end.saturating_sub(start)
+                .saturating_add(self.buf.len())
+                .saturating_add(self.rendered),
+        );
         let mut at = start;
         for e in &self.list {
-            if e.start < at || e.end > end {
+            let (from, to) = (e.start as usize, e.end as usize);
+            if from < at || to > end {
                 return Err(internal("an edit falls outside its element"));
             }
-            out.push_str(self.text.get(at..e.start).unwrap_or_default());
-            out.push_str(self.buf.get(e.text.clone()).unwrap_or_default());
-            at = e.end.max(at);
+            out.push_str(self.text.get(at..from).unwrap_or_default());
+            self.push_new(&mut out, e);
+            at = to.max(at);
         }
         out.push_str(self.text.get(at..end).unwrap_or_default());
         Ok(out)
@@ -153,16 +209,21 @@ impl<'t> Edits<'t> {
 
     fn apply(mut self) -> Result<String, Error> {
         self.sorted();
-        let mut out = String::with_capacity(self.text.len().saturating_add(self.buf.len()));
+        let mut out = String::with_capacity(
+            self.text
+                .len()
+                .saturating_add(self.buf.len())
+                .saturating_add(self.rendered),
+        );
         let mut at = 0;
         for e in &self.list {
             let kept = self
                 .text
-                .get(at..e.start)
+                .get(at..e.start as usize)
                 .ok_or_else(|| internal("overlapping edits"))?;
             out.push_str(kept);
-            out.push_str(self.buf.get(e.text.clone()).unwrap_or_default());
-            at = e.end.max(at);
+            self.push_new(&mut out, e);
+            at = (e.end as usize).max(at);
         }
         out.push_str(self.text.get(at..).unwrap_or_default());
         Ok(out)
@@ -199,7 +260,6 @@ pub(super) fn write_domain(doc: &Document<'_>, plan: &Plan) -> Result<String, Er
     let mut edits = Edits::new(text);
     // About one edit of one address line per device.
     edits.list.reserve(plan.devices().len());
-    edits.buf.reserve(plan.devices().len().saturating_mul(100));
     write_machine(doc, plan, &mut edits);
     // The edited text of every element that may move, and the slots it may
     // move to; `own[k]` is the position in `texts` of element k.
@@ -570,6 +630,26 @@ fn edit_device(
     edits: &mut Edits<'_>,
     scratch: &mut String,
 ) {
+    // The usual case: a device that had no address gains a PCI one as its
+    // new last child, indented as its first element child.
+    if written == Written::Absent
+        && d.kind.controller().is_none()
+        && let DeviceAddress::Pci(a) = &d.address
+        && !a.is_empty()
+        && !matches!(
+            d.zpci,
+            Some(Zpci {
+                uid: Some(_),
+                fid: Some(_)
+            })
+        )
+        && !e.self_closing()
+        && let Some(indent) = e.child_indent_range()
+        && let Some(end) = e.last_child_end()
+    {
+        edits.insert_address(end, indent, *a);
+        return;
+    }
     scratch.clear();
     let child_indent = e.child_indent();
     let ci = child_indent.as_ref();
