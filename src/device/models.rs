@@ -103,7 +103,8 @@ impl NicModel {
     /// Classifies a `<model type=...>` value.
     pub fn parse(s: &str) -> NicModel {
         let is = |k: &str| s.eq_ignore_ascii_case(k);
-        if is("virtio") {
+        // The usual spelling first, compared as it is.
+        if s == "virtio" || is("virtio") {
             NicModel::Virtio
         } else if is("virtio-transitional") {
             NicModel::VirtioTransitional

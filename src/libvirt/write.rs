@@ -462,21 +462,21 @@ fn push_hex(b: &mut String, value: u32, width: usize) {
 
 /// Appends libvirt's full form of a PCI address, up to and without the
 /// closing `/>`. Every number has a fixed width (domain 4 hex digits, bus
-/// and slot 2, function 1), each byte's two digits taken from one table.
+/// and slot 2, function 1); the texts are taken from tables, with no
+/// formatting and no digit-by-digit work.
 fn push_address_open(b: &mut String, a: &PciAddress) {
-    let [domain_hi, domain_lo] = a.domain().to_be_bytes();
-    b.reserve(ADDRESS_OPEN_LEN + " multifunction='off'".len());
-    b.push_str("<address type='pci' domain='0x");
-    b.push_str(hex_pair(domain_hi));
-    b.push_str(hex_pair(domain_lo));
-    b.push_str("' bus='0x");
+    let domain = a.domain();
+    if domain == 0 {
+        b.push_str("<address type='pci' domain='0x0000' bus='0x");
+    } else {
+        let [hi, lo] = domain.to_be_bytes();
+        b.push_str("<address type='pci' domain='0x");
+        b.push_str(hex_pair(hi));
+        b.push_str(hex_pair(lo));
+        b.push_str("' bus='0x");
+    }
     b.push_str(hex_pair(a.bus()));
-    b.push_str("' slot='0x");
-    b.push_str(hex_pair(a.slot().as_u8()));
-    b.push_str("' function='0x");
-    // A function is 0 to 7: the low digit of its pair.
-    b.push_str(hex_pair(a.function().as_u8()).get(1..).unwrap_or("0"));
-    b.push('\'');
+    b.push_str(slot_function(a.slot().as_u8(), a.function().as_u8()));
     match a.multifunction() {
         Multifunction::Absent => {}
         Multifunction::On => b.push_str(" multifunction='on'"),
@@ -488,6 +488,9 @@ fn push_address_open(b: &mut String, a: &PciAddress) {
 const ADDRESS_OPEN_LEN: usize =
     "<address type='pci' domain='0x0000' bus='0x00' slot='0x00' function='0x0'".len();
 
+/// Lower-case hex digits.
+const DIGITS: &[u8; 16] = b"0123456789abcdef";
+
 /// The two lower-case hex digits of every byte value, in order.
 const HEX_PAIRS: &str = match std::str::from_utf8(&hex_pairs()) {
     Ok(s) => s,
@@ -495,7 +498,6 @@ const HEX_PAIRS: &str = match std::str::from_utf8(&hex_pairs()) {
 };
 
 const fn hex_pairs() -> [u8; 512] {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut t = [0u8; 512];
     let mut v = 0;
     while v < 256 {
@@ -510,6 +512,44 @@ const fn hex_pairs() -> [u8; 512] {
 fn hex_pair(v: u8) -> &'static str {
     let at = 2 * usize::from(v);
     HEX_PAIRS.get(at..at + 2).unwrap_or("00")
+}
+
+/// One entry of [`SLOT_FUNCTIONS`]: `' slot='0xSS' function='0xF'`.
+const SLOT_FUNCTION_LEN: usize = "' slot='0x00' function='0x0'".len();
+
+/// The end of an address from its bus on, for every slot (0 to 31) and
+/// function (0 to 7), slot-major.
+const SLOT_FUNCTIONS: &str = match std::str::from_utf8(&slot_functions()) {
+    Ok(s) => s,
+    Err(_) => "",
+};
+
+const fn slot_functions() -> [u8; 256 * SLOT_FUNCTION_LEN] {
+    let template = b"' slot='0x00' function='0x0'";
+    let mut t = [0u8; 256 * SLOT_FUNCTION_LEN];
+    let mut k = 0;
+    while k < 256 {
+        let (slot, function) = (k >> 3, k & 7);
+        let mut i = 0;
+        while i < SLOT_FUNCTION_LEN {
+            t[k * SLOT_FUNCTION_LEN + i] = template[i];
+            i += 1;
+        }
+        t[k * SLOT_FUNCTION_LEN + 10] = DIGITS[slot >> 4];
+        t[k * SLOT_FUNCTION_LEN + 11] = DIGITS[slot & 0xf];
+        t[k * SLOT_FUNCTION_LEN + SLOT_FUNCTION_LEN - 2] = DIGITS[function];
+        k += 1;
+    }
+    t
+}
+
+/// `' slot='0xSS' function='0xF'` for a slot (below 32) and function
+/// (below 8).
+fn slot_function(slot: u8, function: u8) -> &'static str {
+    let at = (usize::from(slot & 31) * 8 + usize::from(function & 7)) * SLOT_FUNCTION_LEN;
+    SLOT_FUNCTIONS
+        .get(at..at + SLOT_FUNCTION_LEN)
+        .unwrap_or("' slot='0x00' function='0x0'")
 }
 
 /// libvirt's full form of a PCI address.
@@ -1166,12 +1206,14 @@ mod tests {
     }
 
     #[test]
-    fn address_template_writes_every_number_in_full() {
-        for (domain, bus, slot, function) in [
-            (0u16, 0u8, 0u8, 0u8),
-            (0xabcd, 0xff, 0x1f, 7),
-            (0x10, 0x9, 0xd, 3),
-        ] {
+    fn address_tables_write_every_number_in_full() {
+        let mut cases = vec![(0xabcd_u16, 0xff_u8, 0x1f_u8, 7_u8), (0x10, 0x9, 0xd, 3)];
+        for slot in 0..32 {
+            for function in 0..8 {
+                cases.push((0, slot * 8 + function, slot, function));
+            }
+        }
+        for (domain, bus, slot, function) in cases {
             let a = PciAddress::new(
                 domain,
                 bus,
