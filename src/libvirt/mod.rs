@@ -113,7 +113,34 @@ fn parse_tree(xml: &str) -> Result<roxmltree::Document<'_>, Error> {
         }
         .into());
     }
-    scan::prescan(xml)?;
+    // The pre-scan's limits come first. The usual document needs no
+    // pre-scan before parsing (`scan::needs_prescan`): then a failure, or a
+    // tree nested too deep, runs it afterwards, so that every input gets
+    // the answer the pre-scan first would give.
+    if scan::needs_prescan(xml) {
+        scan::prescan(xml)?;
+        return parse_scanned(xml);
+    }
+    match parse_scanned(xml) {
+        Ok(tree) if !scan::deeper_than(&tree, MAX_DEPTH) => Ok(tree),
+        Ok(_) => {
+            scan::prescan(xml)?;
+            Err(crate::ConfigError::Limit {
+                what: "element nesting depth",
+                limit: MAX_DEPTH,
+            }
+            .into())
+        }
+        Err(e) => {
+            scan::prescan(xml)?;
+            Err(e)
+        }
+    }
+}
+
+/// [`parse_tree`] after the pre-scan: the `<`/`=` count, then the parser
+/// with its node limit.
+fn parse_scanned(xml: &str) -> Result<roxmltree::Document<'_>, Error> {
     // Counted before the parser runs: it reserves room by these counts.
     let markup = count_markup(xml.as_bytes());
     if markup > MAX_MARKUP_CHARS {

@@ -69,6 +69,69 @@ pub(super) fn prescan(text: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Whether [`prescan`] must run before the parser sees the text. It need
+/// not when the text has no `xmlns` anywhere (no declaration to count) and
+/// no run of [`GAP`] bytes without a `<` (no start tag long enough to hold
+/// more than [`super::MAX_ATTRIBUTES`] attributes): the parser is linear on
+/// such text, and on a tree it parses [`deeper_than`] decides the last of
+/// the pre-scan's limits. Every aligned block of half a gap holding a `<`
+/// is enough, and is found with one short search per block.
+pub(super) fn needs_prescan(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    memchr::memmem::find(bytes, b"xmlns").is_some()
+        || bytes
+            .chunks_exact(GAP / 2)
+            .any(|block| memchr::memchr(b'<', block).is_none())
+}
+
+/// Longest run of bytes without a `<` that [`needs_prescan`] lets through,
+/// plus one. A start tag holds no `<`, and an attribute takes at least
+/// five bytes (a space, a name, `=`, two quotes): a tag within a run this
+/// short has fewer than `GAP / 5` attributes.
+const GAP: usize = 640;
+const _: () = assert!(GAP / 5 <= super::MAX_ATTRIBUTES);
+
+/// Whether an element of the tree that is not written `<name/>` is nested
+/// deeper than `limit` (the root element is at depth 1): [`prescan`]'s
+/// depth limit, which counts the elements a start tag opens, decided on a
+/// parsed tree in one walk without memory.
+pub(super) fn deeper_than(tree: &roxmltree::Document<'_>, limit: usize) -> bool {
+    let text = tree.input_text().as_bytes();
+    let opens = |n: roxmltree::Node<'_, '_>| {
+        n.is_element()
+            && (n.has_children()
+                || !text
+                    .get(..n.range().end)
+                    .is_some_and(|t| t.ends_with(b"/>")))
+    };
+    // `depth` is that of `node`; the document node is at 0.
+    let mut node = tree.root();
+    let mut depth = 0usize;
+    loop {
+        if let Some(c) = node.first_child() {
+            node = c;
+            depth += 1;
+        } else {
+            loop {
+                if let Some(s) = node.next_sibling() {
+                    node = s;
+                    break;
+                }
+                match node.parent() {
+                    Some(p) => {
+                        node = p;
+                        depth = depth.saturating_sub(1);
+                    }
+                    None => return false,
+                }
+            }
+        }
+        if depth > limit && opens(node) {
+            return true;
+        }
+    }
+}
+
 fn limit(what: &'static str, limit: usize) -> Result<(), Error> {
     Err(ConfigError::Limit { what, limit }.into())
 }
@@ -442,6 +505,90 @@ mod tests {
             same_answer("<a xmlns:x='u'/>".repeat(n).as_bytes());
             same_answer("<a xmlns='u' xmlns:y='v'/>".repeat(n / 2 + 1).as_bytes());
             same_answer("<a xmlns:x=y='u'/>".repeat(n / 2 + 1).as_bytes());
+        }
+    }
+
+    /// What `parse_tree` answered when the pre-scan always ran first.
+    fn parse_prescan_first(xml: &str) -> Result<(), String> {
+        prescan(xml).map_err(|e| e.to_string())?;
+        crate::libvirt::parse_scanned(xml)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    fn same_parse(text: &[u8]) {
+        let text = String::from_utf8_lossy(text);
+        let new = crate::libvirt::parse_tree(&text)
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        assert_eq!(new, parse_prescan_first(&text), "{text:?}");
+    }
+
+    /// Well-formed nesting `n` deep, with `attrs` attributes on the
+    /// innermost element.
+    fn nested(n: usize, attrs: usize) -> String {
+        let a: String = (0..attrs).map(|i| format!(" a{i}='v'")).collect();
+        format!("{}<b{a}/>{}", "<a>".repeat(n), "</a>".repeat(n))
+    }
+
+    #[test]
+    fn parsing_answers_as_with_the_prescan_first_on_random_markup() {
+        let alphabet = b"<<<>>>''\"\"===  \t\n/!?-[]CDATAxmlns:ab";
+        for t in texts(0x9e37_79b9_7f4a_7c15, 5_000, 200, alphabet) {
+            same_parse(&t);
+        }
+        let alphabet = b"<a b=''/ > \n<a></a>";
+        for t in texts(11, 2_000, 3_000, alphabet) {
+            same_parse(&t);
+        }
+    }
+
+    #[test]
+    fn parsing_answers_as_with_the_prescan_first_near_every_limit() {
+        for n in [254, 255, 256, 257, 300] {
+            same_parse(nested(n, 2).as_bytes());
+            same_parse(format!("<?xml version='1.0'?><!-- <c> -->{}", nested(n, 0)).as_bytes());
+            // Unclosed, and one too many closed.
+            same_parse("<a>".repeat(n).as_bytes());
+            same_parse(format!("{}</a>", nested(n, 0)).as_bytes());
+        }
+        for attrs in [127, 128, 129] {
+            same_parse(nested(3, attrs).as_bytes());
+            same_parse(nested(300, attrs).as_bytes());
+        }
+        // A declaration anywhere, a long run without `<`, a DTD.
+        same_parse(format!("<a xmlns:x='u'>{}</a>", nested(257, 0)).as_bytes());
+        same_parse(format!("<a v='{}'>{}</a>", "x".repeat(700), nested(257, 0)).as_bytes());
+        same_parse(format!("<!DOCTYPE a>{}", nested(257, 0)).as_bytes());
+    }
+
+    #[test]
+    fn usual_document_needs_no_prescan_before_parsing() {
+        let xml = format!("<domain>{}</domain>", "<a b='c'/>\n".repeat(1_000));
+        assert!(!needs_prescan(&xml));
+        assert!(needs_prescan(&format!(
+            "<domain xmlns:q='u'>{xml}</domain>"
+        )));
+        let long = format!("<domain a='{}'/>", "x".repeat(GAP));
+        assert!(needs_prescan(&long));
+    }
+
+    #[test]
+    fn depth_of_a_parsed_tree_is_the_prescan_depth() {
+        for n in [1, 255, 256, 257] {
+            // `<b/>` opens nothing; `<b></b>` opens an element at depth n.
+            for (xml, deep) in [
+                (nested(n - 1, 0), false),
+                (nested(n, 0), n > 256),
+                (
+                    format!("{}<b></b>{}", "<a>".repeat(n - 1), "</a>".repeat(n - 1)),
+                    n > 256,
+                ),
+            ] {
+                let tree = roxmltree::Document::parse(&xml).unwrap();
+                assert_eq!(deeper_than(&tree, 256), deep, "{n}");
+                assert_eq!(prescan(&xml).is_err(), deep, "{n}");
+            }
         }
     }
 

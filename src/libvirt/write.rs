@@ -63,7 +63,11 @@ enum NewText {
     /// A PCI `<address/>` as a new last child: a line break, the indent
     /// `text[at..at + len]`, the address; rendered straight into the
     /// output (the usual edit of a device element).
-    Address { at: u32, len: u32, address: PciAddress },
+    Address {
+        at: u32,
+        len: u32,
+        address: PciAddress,
+    },
 }
 
 /// The edits of one write, applied in one pass. The new texts of all edits
