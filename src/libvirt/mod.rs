@@ -141,9 +141,9 @@ fn parse_tree(xml: &str) -> Result<roxmltree::Document<'_>, Error> {
 /// [`parse_tree`] after the pre-scan: the `<`/`=` count, then the parser
 /// with its node limit.
 fn parse_scanned(xml: &str) -> Result<roxmltree::Document<'_>, Error> {
-    // Counted before the parser runs: it reserves room by these counts.
-    let markup = count_markup(xml.as_bytes());
-    if markup > MAX_MARKUP_CHARS {
+    // Counted before the parser runs: it reserves room by these counts (a
+    // text no longer than the limit cannot exceed it).
+    if xml.len() > MAX_MARKUP_CHARS && count_markup(xml.as_bytes()) > MAX_MARKUP_CHARS {
         return Err(crate::ConfigError::Limit {
             what: "'<' and '=' characters",
             limit: MAX_MARKUP_CHARS,
