@@ -263,6 +263,48 @@ impl PciAddress {
     }
 }
 
+impl PciAddress {
+    /// Appends the address as `DDDD:BB:SS.F` (the text of [`PciAddress::text`]),
+    /// each byte's digits taken from one table.
+    pub(crate) fn push_text(&self, out: &mut String) {
+        let [hi, lo] = self.domain.to_be_bytes();
+        out.push_str(hex_pair(hi));
+        out.push_str(hex_pair(lo));
+        out.push(':');
+        out.push_str(hex_pair(self.bus));
+        out.push(':');
+        out.push_str(hex_pair(self.slot.0));
+        out.push('.');
+        out.push(char::from(b'0'.saturating_add(self.function.0 & 7)));
+    }
+}
+
+/// Lower-case hex digits.
+pub(crate) const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// The two lower-case hex digits of every byte value, in order.
+const HEX_PAIRS: &str = match std::str::from_utf8(&hex_pairs()) {
+    Ok(s) => s,
+    Err(_) => "",
+};
+
+const fn hex_pairs() -> [u8; 512] {
+    let mut t = [0u8; 512];
+    let mut v = 0;
+    while v < 256 {
+        t[2 * v] = HEX_DIGITS[v >> 4];
+        t[2 * v + 1] = HEX_DIGITS[v & 0xf];
+        v += 1;
+    }
+    t
+}
+
+/// The two lower-case hex digits of `v`, without formatting.
+pub(crate) fn hex_pair(v: u8) -> &'static str {
+    let at = 2 * usize::from(v);
+    HEX_PAIRS.get(at..at + 2).unwrap_or("00")
+}
+
 /// A PCI address's text, `DDDD:BB:SS.F`, on the stack.
 #[derive(Copy, Clone)]
 pub(crate) struct AddressText([u8; 12]);

@@ -59,11 +59,26 @@ impl ConnectFlags {
     /// ```
     pub fn hex(self) -> String {
         let mut buf = [0u8; 10];
-        self.hex_into(&mut buf).to_owned()
+        let len = self.hex_len(&mut buf);
+        // Pushed byte by byte: the digits are ASCII, with no text to validate.
+        let mut s = String::with_capacity(len);
+        s.extend(
+            buf.get(..len)
+                .unwrap_or_default()
+                .iter()
+                .map(|&b| char::from(b)),
+        );
+        s
     }
 
     /// [`ConnectFlags::hex`] written into `buf`, with no allocation.
     pub(crate) fn hex_into(self, buf: &mut [u8; 10]) -> &str {
+        let len = self.hex_len(buf);
+        std::str::from_utf8(buf.get(..len).unwrap_or_default()).unwrap_or("0x0")
+    }
+
+    /// Writes [`ConnectFlags::hex`] into `buf`; its length.
+    fn hex_len(self, buf: &mut [u8; 10]) -> usize {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let v = self.bits();
         let digits = (32 - v.leading_zeros()).div_ceil(4).max(1);
@@ -80,7 +95,7 @@ impl ConnectFlags {
             *out = HEX.get(nib as usize).copied().unwrap_or(b'0');
             len = k + 1;
         }
-        std::str::from_utf8(buf.get(..len).unwrap_or_default()).unwrap_or("0x0")
+        len
     }
 }
 

@@ -22,33 +22,33 @@ impl DeviceRecord {
     /// # Ok::<(), pciplan::Error>(())
     /// ```
     pub fn write_json(&self, out: &mut String) {
+        // Each key text carries the quotes around the string after it.
         out.push_str("{\"schema_version\":");
         push_uint(out, u64::from(self.schema_version));
-        out.push_str(",\"element\":");
-        push_str(out, self.element);
-        out.push_str(",\"ordinal\":");
+        out.push_str(",\"element\":\"");
+        push_escaped(out, self.element);
+        out.push_str("\",\"ordinal\":");
         push_uint(out, self.ordinal as u64);
         out.push_str(",\"address\":");
         push_opt_addr(out, self.address.as_ref());
-        out.push_str(",\"connect_flags\":");
-        push_str(out, &self.connect_flags);
-        out.push_str(",\"flag_names\":[");
+        out.push_str(",\"connect_flags\":\"");
+        push_escaped(out, &self.connect_flags);
+        out.push_str("\",\"flag_names\":[");
         for (k, name) in self.flag_names.iter().enumerate() {
-            if k > 0 {
-                out.push(',');
-            }
-            push_str(out, name);
+            out.push_str(if k > 0 { ",\"" } else { "\"" });
+            push_escaped(out, name);
+            out.push('"');
         }
-        out.push_str("],\"origin\":");
-        push_str(out, self.origin);
-        out.push_str(",\"added_for\":");
+        out.push_str("],\"origin\":\"");
+        push_escaped(out, self.origin);
+        out.push_str("\",\"added_for\":");
         match &self.added_for {
             Some(r) => push_ref(out, r),
             None => out.push_str("null"),
         }
-        out.push_str(",\"name\":");
-        push_str(out, &self.name);
-        out.push_str(",\"identity\":");
+        out.push_str(",\"name\":\"");
+        push_escaped(out, &self.name);
+        out.push_str("\",\"identity\":");
         push_identity(out, &self.identity);
         out.push_str(",\"parent_chain\":[");
         for (k, link) in self.parent_chain.iter().enumerate() {
@@ -72,9 +72,9 @@ fn push_ref(out: &mut String, r: &DeviceRef) {
 fn push_link(out: &mut String, link: &ChainLink) {
     out.push_str("{\"index\":");
     push_uint(out, u64::from(link.index));
-    out.push_str(",\"model\":");
-    push_str(out, link.model.as_str());
-    out.push_str(",\"address\":");
+    out.push_str(",\"model\":\"");
+    push_escaped(out, link.model.as_str());
+    out.push_str("\",\"address\":");
     push_opt_addr(out, link.address.as_ref());
     out.push('}');
 }
@@ -119,7 +119,7 @@ fn push_opt_addr(out: &mut String, a: Option<&PciAddress>) {
     match a {
         Some(a) => {
             out.push('"');
-            out.push_str(a.text().as_str());
+            a.push_text(out);
             out.push('"');
         }
         None => out.push_str("null"),
@@ -127,19 +127,23 @@ fn push_opt_addr(out: &mut String, a: Option<&PciAddress>) {
 }
 
 fn push_uint(out: &mut String, mut v: u64) {
+    // The digits, lowest first, then pushed highest first (no text to
+    // validate).
     let mut digits = [0u8; 20];
-    let mut at = digits.len();
+    let mut len = 0;
     loop {
-        at = at.saturating_sub(1);
-        if let Some(d) = digits.get_mut(at) {
+        if let Some(d) = digits.get_mut(len) {
             *d = b'0' + (v % 10) as u8;
         }
+        len += 1;
         v /= 10;
         if v == 0 {
             break;
         }
     }
-    out.push_str(std::str::from_utf8(digits.get(at..).unwrap_or_default()).unwrap_or("0"));
+    for &d in digits.get(..len).unwrap_or_default().iter().rev() {
+        out.push(char::from(d));
+    }
 }
 
 /// A JSON string as `serde_json` escapes it: `"` and `\`, the short
@@ -147,6 +151,17 @@ fn push_uint(out: &mut String, mut v: u64) {
 /// everything else as it is.
 fn push_str(out: &mut String, s: &str) {
     out.push('"');
+    push_escaped(out, s);
+    out.push('"');
+}
+
+/// [`push_str`] without the quotes.
+fn push_escaped(out: &mut String, s: &str) {
+    // Most strings need no escape: one plain scan, one copy.
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+        return;
+    }
     let mut start = 0;
     for (i, b) in s.bytes().enumerate() {
         let short = match b {
@@ -175,7 +190,6 @@ fn push_str(out: &mut String, s: &str) {
         start = i + 1;
     }
     out.push_str(s.get(start..).unwrap_or_default());
-    out.push('"');
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::ops::Range;
 
 use super::parse::{SCSI_MODELS, VIDEO_MODELS, line_indent};
 use super::{Document, Elem, Written};
+use crate::address::{HEX_DIGITS, hex_pair};
 use crate::address::{Multifunction, PciAddress};
 use crate::controller::PciTarget;
 use crate::device::{
@@ -266,9 +267,8 @@ pub(super) fn write_domain(doc: &Document<'_>, plan: &Plan) -> Result<String, Er
     edits.list.reserve(plan.devices().len());
     write_machine(doc, plan, &mut edits);
     // The edited text of every element that may move, and the slots it may
-    // move to; `own[k]` is the position in `texts` of element k.
+    // move to.
     let mut texts: Vec<(usize, &str, Range<usize>, String)> = Vec::new();
-    let mut own: Vec<Option<usize>> = vec![None; doc.elements.len()];
     let mut scratch = String::new();
     for d in plan.devices() {
         if let Some(k) = d.origin {
@@ -289,9 +289,6 @@ pub(super) fn write_domain(doc: &Document<'_>, plan: &Plan) -> Result<String, Er
                 edit_device(&e, d, written, &mut mine, &mut scratch);
                 let r = e.range();
                 let t = mine.apply_within(r.start, r.end)?;
-                if let Some(slot) = own.get_mut(k) {
-                    *slot = Some(texts.len());
-                }
                 texts.push((k, d.kind.element(), r, t));
             } else if !untouched(d, written) {
                 edit_device(&e, d, written, &mut edits, &mut scratch);
@@ -316,6 +313,10 @@ pub(super) fn write_domain(doc: &Document<'_>, plan: &Plan) -> Result<String, Er
     // parser would hold them; given ones fill the document's controller
     // slots, the rest follow the last of them.
     let controller_order = plan.controller_output_order();
+    // Element k's position in `texts`, by k (only the elements that may
+    // move have one).
+    let mut own: Vec<(usize, usize)> = texts.iter().enumerate().map(|(j, t)| (t.0, j)).collect();
+    own.sort_unstable();
     let mut ctrl_slots: Vec<Range<usize>> = texts
         .iter()
         .filter(|t| t.1 == "controller")
@@ -336,10 +337,10 @@ pub(super) fn write_domain(doc: &Document<'_>, plan: &Plan) -> Result<String, Er
             let new;
             let t = match d.origin {
                 Some(k) => own
-                    .get(k)
-                    .copied()
-                    .flatten()
-                    .and_then(|j| texts.get(j))
+                    .binary_search_by_key(&k, |&(k, _)| k)
+                    .ok()
+                    .and_then(|at| own.get(at))
+                    .and_then(|&(_, j)| texts.get(j))
                     .map(|t| t.3.as_str()),
                 None => {
                     new = render_new(d, indent, unit);
@@ -492,32 +493,6 @@ fn push_address_open(b: &mut String, a: &PciAddress) {
 const ADDRESS_OPEN_LEN: usize =
     "<address type='pci' domain='0x0000' bus='0x00' slot='0x00' function='0x0'".len();
 
-/// Lower-case hex digits.
-const DIGITS: &[u8; 16] = b"0123456789abcdef";
-
-/// The two lower-case hex digits of every byte value, in order.
-const HEX_PAIRS: &str = match std::str::from_utf8(&hex_pairs()) {
-    Ok(s) => s,
-    Err(_) => "",
-};
-
-const fn hex_pairs() -> [u8; 512] {
-    let mut t = [0u8; 512];
-    let mut v = 0;
-    while v < 256 {
-        t[2 * v] = DIGITS[v >> 4];
-        t[2 * v + 1] = DIGITS[v & 0xf];
-        v += 1;
-    }
-    t
-}
-
-/// The two hex digits of `v`.
-fn hex_pair(v: u8) -> &'static str {
-    let at = 2 * usize::from(v);
-    HEX_PAIRS.get(at..at + 2).unwrap_or("00")
-}
-
 /// One entry of [`SLOT_FUNCTIONS`]: `' slot='0xSS' function='0xF'`.
 const SLOT_FUNCTION_LEN: usize = "' slot='0x00' function='0x0'".len();
 
@@ -539,9 +514,9 @@ const fn slot_functions() -> [u8; 256 * SLOT_FUNCTION_LEN] {
             t[k * SLOT_FUNCTION_LEN + i] = template[i];
             i += 1;
         }
-        t[k * SLOT_FUNCTION_LEN + 10] = DIGITS[slot >> 4];
-        t[k * SLOT_FUNCTION_LEN + 11] = DIGITS[slot & 0xf];
-        t[k * SLOT_FUNCTION_LEN + SLOT_FUNCTION_LEN - 2] = DIGITS[function];
+        t[k * SLOT_FUNCTION_LEN + 10] = HEX_DIGITS[slot >> 4];
+        t[k * SLOT_FUNCTION_LEN + 11] = HEX_DIGITS[slot & 0xf];
+        t[k * SLOT_FUNCTION_LEN + SLOT_FUNCTION_LEN - 2] = HEX_DIGITS[function];
         k += 1;
     }
     t
