@@ -279,8 +279,12 @@ impl PciAddress {
     }
 }
 
-/// Lower-case hex digits.
-pub(crate) const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+/// The lower-case hex digit of the low four bits of `n` (for tables built
+/// at compile time).
+pub(crate) const fn hex_digit(n: usize) -> u8 {
+    let d = (n & 0xf) as u8;
+    if d < 10 { b'0' + d } else { b'a' + d - 10 }
+}
 
 /// The two lower-case hex digits of every byte value, in order.
 const HEX_PAIRS: &str = match std::str::from_utf8(&hex_pairs()) {
@@ -290,11 +294,13 @@ const HEX_PAIRS: &str = match std::str::from_utf8(&hex_pairs()) {
 
 const fn hex_pairs() -> [u8; 512] {
     let mut t = [0u8; 512];
+    let mut rest: &mut [u8] = &mut t;
     let mut v = 0;
-    while v < 256 {
-        t[2 * v] = HEX_DIGITS[v >> 4];
-        t[2 * v + 1] = HEX_DIGITS[v & 0xf];
+    while let [hi, lo, tail @ ..] = rest {
+        *hi = hex_digit(v >> 4);
+        *lo = hex_digit(v);
         v += 1;
+        rest = tail;
     }
     t
 }

@@ -356,6 +356,28 @@ const NOT_A_NUMBER: &str = "Expected non-negative integer value";
 /// space is refused), `0x` means hexadecimal and a leading `0` octal.
 pub(super) fn strtoul(s: &str) -> Option<u64> {
     let b = s.as_bytes();
+    // The usual form: `0x` and 1 to 15 hex digits, which cannot overflow.
+    if let [b'0', b'x', digits @ ..] = b
+        && (1..=15).contains(&digits.len())
+    {
+        let mut n: u64 = 0;
+        for &c in digits {
+            let d = match c {
+                b'0'..=b'9' => c - b'0',
+                b'a'..=b'f' => c - b'a' + 10,
+                b'A'..=b'F' => c - b'A' + 10,
+                _ => return None,
+            };
+            n = (n << 4) | u64::from(d);
+        }
+        return Some(n);
+    }
+    strtoul_any(s)
+}
+
+/// [`strtoul`] for every form, one digit at a time.
+fn strtoul_any(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
     let mut i = 0;
     while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)) {
         i += 1;
@@ -1062,4 +1084,37 @@ pub(super) const SCSI_MODELS: [(ScsiModel, &str); 13] = [
 
 fn scsi_model(s: &str) -> Option<ScsiModel> {
     SCSI_MODELS.iter().find(|(_, n)| *n == s).map(|(m, _)| *m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{strtoul, strtoul_any};
+
+    #[test]
+    fn hex_numbers_read_as_every_form_reads_them() {
+        let mut cases = vec![
+            String::new(),
+            "0x".into(),
+            "0X1f".into(),
+            " 0x1".into(),
+            "+0x1".into(),
+            "0x-1".into(),
+            "0x1 ".into(),
+            "017".into(),
+        ];
+        for len in 1..=17 {
+            for digits in [
+                "0123456789abcdef",
+                "FEDCBA9876543210",
+                "ffffffffffffffff",
+                "12g4",
+            ] {
+                let d: String = digits.chars().cycle().take(len).collect();
+                cases.push(format!("0x{d}"));
+            }
+        }
+        for s in cases {
+            assert_eq!(strtoul(&s), strtoul_any(&s), "{s:?}");
+        }
+    }
 }

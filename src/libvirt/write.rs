@@ -5,8 +5,8 @@ use std::ops::Range;
 
 use super::parse::{SCSI_MODELS, VIDEO_MODELS, line_indent};
 use super::{Document, Elem, Written};
-use crate::address::{HEX_DIGITS, hex_pair};
 use crate::address::{Multifunction, PciAddress};
+use crate::address::{hex_digit, hex_pair};
 use crate::controller::PciTarget;
 use crate::device::{
     BalloonModel, Controller, ControllerKind, Device, DeviceAddress, DeviceKind, PciController,
@@ -504,20 +504,29 @@ const SLOT_FUNCTIONS: &str = match std::str::from_utf8(&slot_functions()) {
 };
 
 const fn slot_functions() -> [u8; 256 * SLOT_FUNCTION_LEN] {
-    let template = b"' slot='0x00' function='0x0'";
     let mut t = [0u8; 256 * SLOT_FUNCTION_LEN];
+    let mut rest: &mut [u8] = &mut t;
+    // Entry k is slot k / 8, function k % 8: the template, but for the
+    // slot's two digits (bytes 10 and 11) and the function's (byte 26).
     let mut k = 0;
-    while k < 256 {
-        let (slot, function) = (k >> 3, k & 7);
+    while rest.len() >= SLOT_FUNCTION_LEN {
+        let (entry, tail) = rest.split_at_mut(SLOT_FUNCTION_LEN);
+        let mut e: &mut [u8] = entry;
+        let mut template: &[u8] = b"' slot='0x00' function='0x0'";
         let mut i = 0;
-        while i < SLOT_FUNCTION_LEN {
-            t[k * SLOT_FUNCTION_LEN + i] = template[i];
+        while let ([b, e_rest @ ..], [c, t_rest @ ..]) = (e, template) {
+            *b = match i {
+                10 => hex_digit(k >> 7),
+                11 => hex_digit(k >> 3),
+                26 => hex_digit(k & 7),
+                _ => *c,
+            };
+            e = e_rest;
+            template = t_rest;
             i += 1;
         }
-        t[k * SLOT_FUNCTION_LEN + 10] = HEX_DIGITS[slot >> 4];
-        t[k * SLOT_FUNCTION_LEN + 11] = HEX_DIGITS[slot & 0xf];
-        t[k * SLOT_FUNCTION_LEN + SLOT_FUNCTION_LEN - 2] = HEX_DIGITS[function];
         k += 1;
+        rest = tail;
     }
     t
 }
