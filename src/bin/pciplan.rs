@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use pciplan::libvirt::{parse_caps_xml, write_domain};
+use pciplan::libvirt::{domain_text, parse_caps_xml};
 use pciplan::machine::HostPci;
 use pciplan::qemu::{self, QemuError};
 use pciplan::{Capabilities, LibvirtVersion, Plan, Topology};
@@ -371,18 +371,22 @@ fn run(cli: Cli) -> Result<(), Failure> {
             match format {
                 Format::Xml => {
                     assign_under(&doc, &mut plan, policy.as_ref())?;
-                    let text = write_domain(&doc, &plan)?;
-                    let result = emit(output.as_deref(), &text);
-                    std::mem::forget((doc, plan, text));
+                    let text = domain_text(&doc, &plan)?;
+                    let result = emit_with(output.as_deref(), |w| text.write_to(w));
+                    std::mem::forget(text);
+                    std::mem::forget((doc, plan));
                     result
                 }
                 Format::Json => {
                     let given = pciplan::export::Given::of(&plan);
                     assign_under(&doc, &mut plan, policy.as_ref())?;
                     let ids = pciplan::libvirt::identities(&doc, &plan);
-                    let records = pciplan::export::records_given(&given, &plan, &ids);
-                    let result = emit_with(output.as_deref(), |w| write_json_lines(w, &records));
-                    std::mem::forget((doc, plan, given, ids, records));
+                    let result = emit_with(output.as_deref(), |w| {
+                        write_json_lines(w, |each| {
+                            pciplan::export::try_for_each_record(&given, &plan, &ids, each)
+                        })
+                    });
+                    std::mem::forget((doc, plan, given, ids));
                     result
                 }
             }
@@ -690,22 +694,28 @@ fn records_json<T: Serialize>(records: &[T]) -> Result<String, Failure> {
 
 /// Writes the export records as a JSON array, one compact record per line
 /// (each by [`pciplan::export::DeviceRecord::write_json`]), in pieces of
-/// about 64 KiB: the whole text is never held at once.
+/// about 64 KiB: neither the records nor the whole text are held at once.
+/// `records` hands each record to the function it is given, in order.
 fn write_json_lines(
     w: &mut dyn Write,
-    records: &[pciplan::export::DeviceRecord],
+    records: impl FnOnce(
+        &mut dyn FnMut(pciplan::export::DeviceRecord) -> io::Result<()>,
+    ) -> io::Result<()>,
 ) -> io::Result<()> {
     const PIECE: usize = 64 * 1024;
     let mut out = String::with_capacity(PIECE + 4096);
     out.push('[');
-    for (i, r) in records.iter().enumerate() {
-        out.push_str(if i == 0 { "\n" } else { ",\n" });
+    let mut first = true;
+    records(&mut |r| {
+        out.push_str(if first { "\n" } else { ",\n" });
+        first = false;
         r.write_json(&mut out);
         if out.len() >= PIECE {
             w.write_all(out.as_bytes())?;
             out.clear();
         }
-    }
+        Ok(())
+    })?;
     out.push_str("\n]\n");
     w.write_all(out.as_bytes())
 }

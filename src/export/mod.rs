@@ -154,6 +154,40 @@ impl Given {
 
 /// [`records`] with the addresses before assignment given as [`Given`].
 pub fn records_given(given: &Given, after: &Plan, ids: &[Identity]) -> Vec<DeviceRecord> {
+    let mut out = Vec::with_capacity(after.devices().len());
+    let _ = try_for_each_record(given, after, ids, |r| {
+        out.push(r);
+        Ok::<(), std::convert::Infallible>(())
+    });
+    out
+}
+
+/// [`records_given`] one record at a time, in the same order: `f` takes
+/// each record as it is made, and the first error it returns stops the
+/// walk. A caller that writes records out need not hold them all.
+///
+/// ```
+/// use pciplan::{Capabilities, Machine, Plan, export::Given};
+/// let mut plan = Plan::new(Machine::q35(), Capabilities::qemu_8_0_x86_64());
+/// let given = Given::of(&plan);
+/// plan.assign()?;
+/// let mut lines = 0;
+/// pciplan::export::try_for_each_record(&given, &plan, &[], |r| {
+///     lines += 1;
+///     Ok::<_, std::fmt::Error>(())
+/// })?;
+/// assert_eq!(lines, plan.devices().len());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// The first error of `f`.
+pub fn try_for_each_record<E>(
+    given: &Given,
+    after: &Plan,
+    ids: &[Identity],
+    mut f: impl FnMut(DeviceRecord) -> Result<(), E>,
+) -> Result<(), E> {
     let ctx = after.flag_context();
     let parents = Parents::of(after);
     let mut chains: Vec<Option<Vec<ChainLink>>> = vec![None; 256];
@@ -167,7 +201,6 @@ pub fn records_given(given: &Given, after: &Plan, ids: &[Identity]) -> Vec<Devic
             .map_or(0, |n| std::mem::replace(n, n.saturating_add(1)));
         ordinals.push(n);
     }
-    let mut out = Vec::with_capacity(after.devices().len());
     for (i, d) in after.devices().iter().enumerate() {
         let address = d.address.present();
         let origin = match d.origin {
@@ -184,7 +217,7 @@ pub fn records_given(given: &Given, after: &Plan, ids: &[Identity]) -> Vec<Devic
                 ordinal: ordinals.get(j).copied()?,
             })
         });
-        out.push(DeviceRecord {
+        f(DeviceRecord {
             schema_version: SCHEMA_VERSION,
             element: d.kind.element(),
             ordinal: ordinals.get(i).copied().unwrap_or(0),
@@ -214,9 +247,9 @@ pub fn records_given(given: &Given, after: &Plan, ids: &[Identity]) -> Vec<Devic
                     }
                 })
                 .unwrap_or_default(),
-        });
+        })?;
     }
-    out
+    Ok(())
 }
 
 /// The PCI controllers of a plan by index, for chains to the root.

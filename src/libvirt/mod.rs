@@ -489,6 +489,56 @@ pub fn write_domain(doc: &Document<'_>, plan: &Plan) -> Result<String, Error> {
     write::write_domain(doc, plan)
 }
 
+/// [`write_domain`]'s text, kept as the edits it makes to the document's
+/// text, to be written out in pieces: the whole new text is never held
+/// at once (the CLI writes a 7,679-device domain this way).
+///
+/// ```
+/// use pciplan::{Capabilities, machine::HostPci};
+/// let xml = "<domain><os><type arch='x86_64' machine='pc'>hvm</type></os><devices/></domain>";
+/// let (doc, mut plan) = pciplan::libvirt::parse_domain(xml, &Capabilities::qemu_8_0_x86_64(), &HostPci::default())?;
+/// plan.assign()?;
+/// let text = pciplan::libvirt::domain_text(&doc, &plan)?;
+/// let mut out = Vec::new();
+/// text.write_to(&mut out).expect("a Vec takes every byte");
+/// assert_eq!(out, pciplan::libvirt::write_domain(&doc, &plan)?.into_bytes());
+/// # Ok::<(), pciplan::Error>(())
+/// ```
+pub struct DomainText<'a> {
+    edits: write::Edits<'a>,
+}
+
+impl DomainText<'_> {
+    /// Writes the text to `w`, in pieces of about 64 KiB.
+    ///
+    /// # Errors
+    /// The first error of `w`.
+    pub fn write_to<W: std::io::Write + ?Sized>(&self, w: &mut W) -> std::io::Result<()> {
+        self.edits.write_to(w)
+    }
+
+    /// The whole text, as [`write_domain`] returns it.
+    pub fn into_string(self) -> String {
+        self.edits.into_string()
+    }
+}
+
+impl std::fmt::Debug for DomainText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DomainText")
+            .field("edits", &self.edits.list_len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// [`write_domain`] as a [`DomainText`], to be written out in pieces.
+///
+/// # Errors
+/// As [`write_domain`].
+pub fn domain_text<'a>(doc: &Document<'a>, plan: &Plan) -> Result<DomainText<'a>, Error> {
+    write::checked_edits(doc, plan).map(|edits| DomainText { edits })
+}
+
 /// [`parse_domain`], [`Plan::assign`] and [`write_domain`] in one step.
 ///
 /// ```

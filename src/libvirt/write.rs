@@ -73,7 +73,7 @@ enum NewText {
 
 /// The edits of one write, applied in one pass. The new texts of all edits
 /// share one buffer.
-struct Edits<'t> {
+pub(super) struct Edits<'t> {
     text: &'t str,
     list: Vec<Edit>,
     buf: String,
@@ -213,27 +213,78 @@ impl<'t> Edits<'t> {
     }
 
     fn apply(mut self) -> Result<String, Error> {
+        self.check()?;
+        Ok(self.into_string())
+    }
+
+    /// How many edits there are.
+    pub(super) fn list_len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Puts the edits in text order and checks that none overlaps the
+    /// ones before it (then [`Edits::into_string`] and [`Edits::write_to`]
+    /// cannot fail).
+    pub(super) fn check(&mut self) -> Result<(), Error> {
         self.sorted();
+        let mut at = 0;
+        for e in &self.list {
+            if self.text.get(at..e.start as usize).is_none() {
+                return Err(internal("overlapping edits"));
+            }
+            at = (e.end as usize).max(at);
+        }
+        Ok(())
+    }
+
+    /// Calls `f` with each piece of the new text in order: the kept parts
+    /// of the text and the new texts, pushed onto `out` (which `f` may
+    /// empty). The edits are [checked](Edits::check).
+    fn pieces<E>(
+        &self,
+        out: &mut String,
+        mut f: impl FnMut(&mut String) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut at = 0;
+        for e in &self.list {
+            out.push_str(self.text.get(at..e.start as usize).unwrap_or_default());
+            self.push_new(out, e);
+            f(out)?;
+            at = (e.end as usize).max(at);
+        }
+        out.push_str(self.text.get(at..).unwrap_or_default());
+        f(out)
+    }
+
+    /// The whole new text of [checked](Edits::check) edits.
+    pub(super) fn into_string(self) -> String {
         let mut out = String::with_capacity(
             self.text
                 .len()
                 .saturating_add(self.buf.len())
                 .saturating_add(self.rendered),
         );
-        let mut at = 0;
-        for e in &self.list {
-            let kept = self
-                .text
-                .get(at..e.start as usize)
-                .ok_or_else(|| internal("overlapping edits"))?;
-            out.push_str(kept);
-            self.push_new(&mut out, e);
-            at = (e.end as usize).max(at);
-        }
-        out.push_str(self.text.get(at..).unwrap_or_default());
-        Ok(out)
+        let _ = self.pieces(&mut out, |_| Ok::<(), ()>(()));
+        out
+    }
+
+    /// Writes the new text of [checked](Edits::check) edits to `w` in
+    /// pieces of about [`PIECE`] bytes.
+    pub(super) fn write_to<W: std::io::Write + ?Sized>(&self, w: &mut W) -> std::io::Result<()> {
+        let mut out = String::with_capacity(PIECE.saturating_mul(2));
+        self.pieces(&mut out, |out| {
+            if out.len() >= PIECE {
+                w.write_all(out.as_bytes())?;
+                out.clear();
+            }
+            Ok::<(), std::io::Error>(())
+        })?;
+        w.write_all(out.as_bytes())
     }
 }
+
+/// The size of the pieces [`Edits::write_to`] writes.
+const PIECE: usize = 64 * 1024;
 
 fn internal(message: &str) -> Error {
     XmlError::Invalid {
@@ -261,6 +312,18 @@ fn reordered(kind: &DeviceKind) -> bool {
 /// element of the document is replaced by the (edited) text of the k-th one
 /// in plan order. Each element's own text is kept.
 pub(super) fn write_domain(doc: &Document<'_>, plan: &Plan) -> Result<String, Error> {
+    domain_edits(doc, plan)?.apply()
+}
+
+/// The edits [`write_domain`] makes, [checked](Edits::check).
+pub(super) fn checked_edits<'t>(doc: &Document<'t>, plan: &Plan) -> Result<Edits<'t>, Error> {
+    let mut edits = domain_edits(doc, plan)?;
+    edits.check()?;
+    Ok(edits)
+}
+
+/// The edits of [`write_domain`], not yet in order.
+fn domain_edits<'t>(doc: &Document<'t>, plan: &Plan) -> Result<Edits<'t>, Error> {
     let text = doc.text;
     let mut edits = Edits::new(text);
     // About one edit of one address line per device.
@@ -370,7 +433,7 @@ pub(super) fn write_domain(doc: &Document<'_>, plan: &Plan) -> Result<String, Er
         }
     }
     add_new_devices(doc, plan, &controller_order, &mut edits, controllers_placed);
-    edits.apply()
+    Ok(edits)
 }
 
 /// The text of `text` with one element (`node`) edited as [`write_domain`]
