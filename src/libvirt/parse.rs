@@ -362,17 +362,22 @@ pub(super) fn strtoul(s: &str) -> Option<u64> {
     {
         let mut n: u64 = 0;
         for &c in digits {
-            let d = match c {
-                b'0'..=b'9' => c - b'0',
-                b'a'..=b'f' => c - b'a' + 10,
-                b'A'..=b'F' => c - b'A' + 10,
-                _ => return None,
-            };
-            n = (n << 4) | u64::from(d);
+            n = (n << 4) | digit_value(c)?;
         }
         return Some(n);
     }
     strtoul_any(s)
+}
+
+/// The value of a digit of base 16 or less.
+fn digit_value(c: u8) -> Option<u64> {
+    let d = match c {
+        b'0'..=b'9' => c - b'0',
+        b'a'..=b'f' => c - b'a' + 10,
+        b'A'..=b'F' => c - b'A' + 10,
+        _ => return None,
+    };
+    Some(u64::from(d))
 }
 
 /// [`strtoul`] for every form, one digit at a time.
@@ -398,16 +403,8 @@ fn strtoul_any(s: &str) -> Option<u64> {
     // One pass: every byte a digit of the radix, no overflow.
     let mut n: u64 = 0;
     for &c in digits {
-        let d = match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            b'A'..=b'F' => c - b'A' + 10,
-            _ => return None,
-        };
-        if u64::from(d) >= radix {
-            return None;
-        }
-        n = n.checked_mul(radix)?.checked_add(u64::from(d))?;
+        let d = digit_value(c).filter(|&d| d < radix)?;
+        n = n.checked_mul(radix)?.checked_add(d)?;
     }
     Some(n)
 }
