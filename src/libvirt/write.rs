@@ -739,8 +739,19 @@ fn edit_device(
         && let Some(end) = e.last_child_end()
     {
         edits.insert_address(end, indent, *a);
-        return;
+    } else {
+        edit_device_in_full(e, d, written, edits, scratch);
     }
+}
+
+/// [`edit_device`] for every other case.
+fn edit_device_in_full(
+    e: &Elem<'_, '_>,
+    d: &Device,
+    written: Written,
+    edits: &mut Edits<'_>,
+    scratch: &mut String,
+) {
     scratch.clear();
     let child_indent = e.child_indent();
     let ci = child_indent.as_ref();
@@ -751,9 +762,13 @@ fn edit_device(
         Written::Absent => None,
         Written::Pci(_) | Written::Other => e.child("address"),
     };
+    // What the element's `<address>` was, as a plain value (nothing to
+    // drop).
     let old_address = match (written, given) {
-        (Written::Pci(a), Some(x)) => Some((x.range(), DeviceAddress::Pci(a))),
-        _ => given.and_then(|a| a.parsed_address()),
+        (Written::Pci(a), Some(x)) => Some((x.range(), Written::Pci(a))),
+        _ => given
+            .and_then(|a| a.parsed_address())
+            .map(|(r, a)| (r, Written::of(&a))),
     };
     if let DeviceKind::Controller(c) = &d.kind {
         // libvirt writes every controller's index (§7.2).
@@ -779,11 +794,10 @@ fn edit_device(
             })
         };
         match &old_address {
-            Some((_, DeviceAddress::Pci(old)))
-                if old == a && (d.zpci.is_none() || zpci_written()) => {}
+            Some((_, Written::Pci(old))) if old == a && (d.zpci.is_none() || zpci_written()) => {}
             // Rule 39: an address with more than libvirt's attributes keeps
             // all of it; only the numbers change.
-            Some((_, DeviceAddress::Pci(_))) if given.is_some_and(|x| has_extras(&x)) => {
+            Some((_, Written::Pci(_))) if given.is_some_and(|x| has_extras(&x)) => {
                 if let Some(x) = given {
                     edit_address_in_place(&x, a, edits);
                 }
@@ -795,7 +809,7 @@ fn edit_device(
         }
     }
     if d.address == DeviceAddress::None
-        && let Some((range, DeviceAddress::Pci(_))) = &old_address
+        && let Some((range, Written::Pci(_))) = &old_address
     {
         // The plan dropped the address (a disabled USB controller): remove
         // the element with the whitespace before it.
@@ -819,9 +833,9 @@ fn edit_device(
             .child("address")
             .is_some_and(|a| a.attr("devno").is_none() && a.attr("reg").is_none());
         let replace = match old {
-            DeviceAddress::Pci(_) => true,
-            DeviceAddress::Other(_) => numberless && d.bus_id.is_some(),
-            DeviceAddress::None => false,
+            Written::Pci(_) => true,
+            Written::Other => numberless && d.bus_id.is_some(),
+            Written::Absent => false,
         };
         if replace {
             edits.replace(range.start, range.end, &render_other_address(t, d));
