@@ -79,12 +79,24 @@ impl Log {
     }
 
     fn mark_saved(&mut self, i: usize) {
-        let word = i / 64;
-        if self.saved.len() <= word {
-            self.saved.resize(word.saturating_add(1), 0);
+        self.mark_saved_range(i, i.saturating_add(1));
+    }
+
+    /// [`Log::mark_saved`] for the positions `start..end`, a word at a time.
+    fn mark_saved_range(&mut self, start: usize, end: usize) {
+        if start >= end {
+            return;
         }
-        if let Some(w) = self.saved.get_mut(word) {
-            *w |= 1u64 << (i % 64);
+        let last = (end - 1) / 64;
+        if self.saved.len() <= last {
+            self.saved.resize(last.saturating_add(1), 0);
+        }
+        let first = start / 64;
+        for (k, w) in self.saved.iter_mut().enumerate().take(last + 1).skip(first) {
+            let lo = if k == first { start % 64 } else { 0 };
+            let hi = if k == last { (end - 1) % 64 } else { 63 };
+            // Bits lo..=hi.
+            *w |= (u64::MAX >> (63 - hi)) & (u64::MAX << lo);
         }
     }
 
@@ -144,6 +156,8 @@ pub(crate) enum Undo {
     Kind(usize, Box<DeviceKind>),
     /// A device was inserted at this position.
     Inserted(usize),
+    /// Devices were appended from this position on.
+    Appended(usize),
     /// These devices were cut off the list at this position.
     Truncated(usize, Vec<Device>),
 }
@@ -425,6 +439,19 @@ impl Plan {
         i
     }
 
+    /// [`Plan::append_device`] for many devices, recorded as one change.
+    pub(crate) fn append_devices(&mut self, devices: impl IntoIterator<Item = Device>) {
+        let start = self.devices.len();
+        self.devices.extend(devices);
+        let end = self.devices.len();
+        if end > start
+            && let Some(j) = &mut self.journal.0
+        {
+            j.undo.push(Undo::Appended(start));
+            j.mark_saved_range(start, end);
+        }
+    }
+
     /// Records that a device was inserted at `i`. Taking that back removes
     /// it, so its later edits need no record: it counts as saved.
     fn record_inserted(&mut self, i: usize) {
@@ -563,6 +590,7 @@ impl Plan {
                         self.devices.remove(i);
                     }
                 }
+                Undo::Appended(at) => self.devices.truncate(at),
                 Undo::Truncated(at, cut) => {
                     self.devices.truncate(at);
                     self.devices.extend(cut);

@@ -379,53 +379,11 @@ impl AddressSet {
             return Ok(());
         }
         let mut add = bus.saturating_sub(have).saturating_add(1);
-        let mut first_level: Option<ControllerModel> = None;
-        let model = if flags.contains(ConnectFlags::PCI_DEVICE) && self.host_bridges {
-            ControllerModel::PciRoot
-        } else if flags.contains(ConnectFlags::PCI_DEVICE) {
-            let has_bridge_bus = self
-                .buses
-                .iter()
-                .any(|b| b.flags.contains(ConnectFlags::PCI_BRIDGE));
-            if !has_bridge_bus {
-                first_level = Some(if self.pcie_to_pci_available {
-                    ControllerModel::PcieToPciBridge
-                } else {
-                    ControllerModel::DmiToPciBridge
-                });
-                if add == 1 {
-                    add = 2;
-                    *bus = bus.saturating_add(1);
-                }
-            }
-            ControllerModel::PciBridge
-        } else if flags
-            .intersects(ConnectFlags::PCIE_DEVICE.union(ConnectFlags::PCIE_SWITCH_UPSTREAM_PORT))
-        {
-            ControllerModel::PcieRootPort
-        } else {
-            const NAMED: [(ConnectFlags, &str); 7] = [
-                (ConnectFlags::PCIE_ROOT_PORT, "pcie-root-port"),
-                (
-                    ConnectFlags::PCIE_SWITCH_UPSTREAM_PORT,
-                    "pcie-switch-upstream-port",
-                ),
-                (
-                    ConnectFlags::PCIE_SWITCH_DOWNSTREAM_PORT,
-                    "pcie-switch-downstream-port",
-                ),
-                (ConnectFlags::DMI_TO_PCI_BRIDGE, "dmi-to-pci-bridge"),
-                (ConnectFlags::PCI_EXPANDER_BUS, "pci-expander-bus"),
-                (ConnectFlags::PCIE_EXPANDER_BUS, "pcie-expander-bus"),
-                (ConnectFlags::PCI_BRIDGE, "pci-bridge"),
-            ];
-            return Err(match NAMED.iter().find(|(f, _)| flags.contains(*f)) {
-                Some((_, model)) => AllocError::ControllerNotAddable { model },
-                None => AllocError::CannotAddBus {
-                    flags: flags.bits(),
-                },
-            });
-        };
+        let (model, first_level) = self.growth(flags)?;
+        if first_level.is_some() && add == 1 {
+            add = 2;
+            *bus = bus.saturating_add(1);
+        }
         let total = have.saturating_add(add);
         if usize::try_from(total).unwrap_or(usize::MAX) > MAX_BUSES {
             // libvirt's count goes on past bus 255 and fails later (in the
@@ -464,6 +422,59 @@ impl AddressSet {
             self.buses.push(b);
         }
         Ok(())
+    }
+
+    /// Grow's choice (§5.7) for a device with `flags`: the model of the
+    /// buses to add, and the first bridge level to insert before them (a
+    /// PCI device on a machine without a pci-bridge bus yet).
+    fn growth(
+        &self,
+        flags: ConnectFlags,
+    ) -> Result<(ControllerModel, Option<ControllerModel>), AllocError> {
+        let mut first_level: Option<ControllerModel> = None;
+        let model = if flags.contains(ConnectFlags::PCI_DEVICE) && self.host_bridges {
+            ControllerModel::PciRoot
+        } else if flags.contains(ConnectFlags::PCI_DEVICE) {
+            let has_bridge_bus = self
+                .buses
+                .iter()
+                .any(|b| b.flags.contains(ConnectFlags::PCI_BRIDGE));
+            if !has_bridge_bus {
+                first_level = Some(if self.pcie_to_pci_available {
+                    ControllerModel::PcieToPciBridge
+                } else {
+                    ControllerModel::DmiToPciBridge
+                });
+            }
+            ControllerModel::PciBridge
+        } else if flags
+            .intersects(ConnectFlags::PCIE_DEVICE.union(ConnectFlags::PCIE_SWITCH_UPSTREAM_PORT))
+        {
+            ControllerModel::PcieRootPort
+        } else {
+            const NAMED: [(ConnectFlags, &str); 7] = [
+                (ConnectFlags::PCIE_ROOT_PORT, "pcie-root-port"),
+                (
+                    ConnectFlags::PCIE_SWITCH_UPSTREAM_PORT,
+                    "pcie-switch-upstream-port",
+                ),
+                (
+                    ConnectFlags::PCIE_SWITCH_DOWNSTREAM_PORT,
+                    "pcie-switch-downstream-port",
+                ),
+                (ConnectFlags::DMI_TO_PCI_BRIDGE, "dmi-to-pci-bridge"),
+                (ConnectFlags::PCI_EXPANDER_BUS, "pci-expander-bus"),
+                (ConnectFlags::PCIE_EXPANDER_BUS, "pcie-expander-bus"),
+                (ConnectFlags::PCI_BRIDGE, "pci-bridge"),
+            ];
+            return Err(match NAMED.iter().find(|(f, _)| flags.contains(*f)) {
+                Some((_, model)) => AllocError::ControllerNotAddable { model },
+                None => AllocError::CannotAddBus {
+                    flags: flags.bits(),
+                },
+            });
+        };
+        Ok((model, first_level))
     }
 
     /// Scans one bus for a free slot (§5.6).
@@ -653,13 +664,59 @@ impl AddressSet {
                     }
                     let mut addr = self.grow_past(flags, None)?;
                     self.reserve_in(&mut addr, flags, CheckMode::Auto, 0)?;
-                    addr
+                    out.push(addr);
+                    self.grow_run(ci, flags, n, out);
+                    continue;
                 }
                 _ => self.reserve_next_in(flags, None, 0)?,
             };
             out.push(addr);
         }
         Ok(())
+    }
+
+    /// The dry run of [`AddressSet::reserve_run`] once a bus was grown for
+    /// `flags` and took a device: after the rest of that bus, each further
+    /// device finds no room on the buses there were, so each bus grown for
+    /// the rest of the run is the
+    /// same one bus of Grow's model (no first level is left to insert),
+    /// taking the lowest free slots, as Grow and Reserve would one device
+    /// at a time. Stops before the bus limit, and at a bus that would not
+    /// take the device: the one-at-a-time path then gives their outcome.
+    fn grow_run(&mut self, ci: usize, flags: ConnectFlags, n: usize, out: &mut Vec<PciAddress>) {
+        if flags.contains(ConnectFlags::AGGREGATE_SLOT) {
+            return;
+        }
+        // The rest of the bus just grown first, as the next search would.
+        self.walk_run(ci, flags, n, out);
+        let Ok((model, None)) = self.growth(flags) else {
+            return;
+        };
+        let mut fresh = Bus::unset();
+        fresh.set_model(model, true);
+        while out.len() < n && self.buses.len() < MAX_BUSES {
+            let bus_nr = self.buses.len();
+            let (Ok(nr), Some(cursor)) = (u8::try_from(bus_nr), self.cursors.get_mut(ci)) else {
+                return;
+            };
+            if fresh.range == 0 || !auto_compatible(fresh.flags, flags, nr) {
+                return;
+            }
+            let taken = lowest_bits(fresh.range, n.saturating_sub(out.len()));
+            let mut bus = fresh.clone();
+            bus.mark_whole_slots(taken);
+            self.buses.push(bus);
+            cursor.2 = bus_nr;
+            let mut left = taken;
+            while left != 0 {
+                let slot = u8::try_from(left.trailing_zeros()).unwrap_or(31);
+                left &= left - 1;
+                let Ok(s) = Slot::new(slot) else {
+                    return;
+                };
+                out.push(PciAddress::new(0, nr, s, Function::ZERO));
+            }
+        }
     }
 
     /// One walk of [`AddressSet::reserve_run`] over the buses from cursor

@@ -376,12 +376,11 @@ impl Plan {
             }
             let first = self.devices.len();
             let own = model.connect_flags();
-            for index in i..end {
+            self.append_devices((i..end).map(|index| {
                 let index = u32::try_from(index).unwrap_or(u32::MAX);
-                let dev = Device::new(DeviceKind::Controller(Controller::pci(model, index)));
-                self.append_device(dev);
-                flags.push(own);
-            }
+                Device::new(DeviceKind::Controller(Controller::pci(model, index)))
+            }));
+            flags.resize(flags.len() + (end - i), own);
             if !model.is_root() {
                 let count = end - i;
                 let mut placed = 0;
