@@ -707,15 +707,7 @@ impl AddressSet {
             bus.mark_whole_slots(taken);
             self.buses.push(bus);
             cursor.2 = bus_nr;
-            let mut left = taken;
-            while left != 0 {
-                let slot = u8::try_from(left.trailing_zeros()).unwrap_or(31);
-                left &= left - 1;
-                let Ok(s) = Slot::new(slot) else {
-                    return;
-                };
-                out.push(PciAddress::new(0, nr, s, Function::ZERO));
-            }
+            push_whole_slots(nr, taken, out);
         }
     }
 
@@ -758,15 +750,7 @@ impl AddressSet {
             let taken = lowest_bits(free, n.saturating_sub(out.len()));
             bus.mark_whole_slots(taken);
             cursor.2 = start + k;
-            let mut left = taken;
-            while left != 0 {
-                let slot = u8::try_from(left.trailing_zeros()).unwrap_or(31);
-                left &= left - 1;
-                let Ok(s) = Slot::new(slot) else {
-                    return;
-                };
-                out.push(PciAddress::new(0, bus_nr, s, Function::ZERO));
-            }
+            push_whole_slots(bus_nr, taken, out);
         }
     }
 
@@ -806,6 +790,19 @@ impl AddressSet {
             self.reserve_in(&mut addr, flags, CheckMode::Auto, group)?;
         }
         Ok(addr)
+    }
+}
+
+/// Function 0 of every slot in `mask` on bus `bus_nr`, lowest slot first,
+/// appended to `out`.
+fn push_whole_slots(bus_nr: u8, mask: u32, out: &mut Vec<PciAddress>) {
+    let mut left = mask;
+    while left != 0 {
+        let slot = u8::try_from(left.trailing_zeros()).unwrap_or(31);
+        left &= left - 1;
+        if let Ok(s) = Slot::new(slot) {
+            out.push(PciAddress::new(0, bus_nr, s, Function::ZERO));
+        }
     }
 }
 
