@@ -540,11 +540,9 @@ impl Plan {
         op: impl FnOnce(&mut Plan) -> Result<T, crate::Error>,
     ) -> Result<T, crate::Error> {
         let live = self.live.0.take();
-        // About one address per device, and one more record each for the
-        // devices an assignment adds (controllers) and their addresses.
-        let outer = self.journal.0.replace(Log::with_capacity(
-            self.devices.len().saturating_mul(2).saturating_add(16),
-        ));
+        // Rows of devices placed one after another, and the controllers an
+        // assignment adds, are one record each: a few records are usual.
+        let outer = self.journal.0.replace(Log::with_capacity(16));
         let result = op(self);
         let journal = std::mem::replace(&mut self.journal.0, outer).unwrap_or_default();
         if result.is_err() {

@@ -646,6 +646,7 @@ impl AddressSet {
         n: usize,
         out: &mut Vec<PciAddress>,
     ) -> Result<(), AllocError> {
+        out.reserve(n.saturating_sub(out.len()));
         while out.len() < n {
             let cursor = self
                 .cursors
